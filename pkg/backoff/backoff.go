@@ -1,0 +1,60 @@
+// Package backoff computes retry delays: capped exponential backoff with full jitter, and the
+// server's Retry-After when it gives one.
+package backoff
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy is a capped exponential backoff.
+type Policy struct {
+	Base time.Duration // first delay's ceiling
+	Cap  time.Duration // no delay is longer
+}
+
+// Delay returns the delay before retry number attempt (0 for the first retry): a random
+// duration in [0, min(Cap, Base*2^attempt)], so concurrent clients spread out.
+func (p Policy) Delay(attempt int) time.Duration {
+	ceil := p.Base
+	for i := 0; i < attempt && ceil < p.Cap; i++ {
+		ceil *= 2
+	}
+	if ceil > p.Cap {
+		ceil = p.Cap
+	}
+	if ceil <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+// RetryAfter parses a Retry-After header (delay seconds or an HTTP date) relative to now.
+// It reports false when the header is absent or unreadable; the result is capped at max.
+func RetryAfter(h http.Header, now time.Time, max time.Duration) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		d = time.Duration(secs * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+	} else {
+		return 0, false
+	}
+	if d > max {
+		d = max
+	}
+	return d, true
+}
