@@ -1,0 +1,107 @@
+// Package config reads the functions' environment (DESIGN §4) and builds the JSON logger, so
+// that every function and the CLI fail the same way on a missing variable.
+package config
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Names of the environment variables.
+const (
+	EnvTableName        = "TABLE_NAME"
+	EnvQueueURL         = "QUEUE_URL"
+	EnvWebhookSecretARN = "WEBHOOK_SECRET_ARN"
+	EnvTrustpilotAPI    = "TRUSTPILOT_API_URL"
+	EnvTrustpilotAuth   = "TRUSTPILOT_AUTH_URL"
+	EnvLogLevel         = "LOG_LEVEL"
+	EnvSecretPrefix     = "CREDENTIALS_SECRET_PREFIX"
+)
+
+// Defaults.
+const (
+	DefaultTrustpilotAPI  = "https://api.trustpilot.com"
+	DefaultTrustpilotAuth = "https://authenticate.trustpilot.com"
+	DefaultSecretPrefix   = "pilotdesk/local/connections/"
+)
+
+// Config is the environment a function runs with.
+type Config struct {
+	TableName        string
+	QueueURL         string
+	WebhookSecretARN string
+	TrustpilotAPIURL string
+	TrustpilotAuth   string
+	SecretPrefix     string
+	LogLevel         slog.Level
+}
+
+// Load reads the environment with getenv (os.Getenv in production). required names the
+// variables this caller cannot run without; a missing one is an error naming it.
+func Load(getenv func(string) string, required ...string) (Config, error) {
+	var missing []string
+	for _, name := range required {
+		if strings.TrimSpace(getenv(name)) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return Config{}, fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", "))
+	}
+	c := Config{
+		TableName:        getenv(EnvTableName),
+		QueueURL:         getenv(EnvQueueURL),
+		WebhookSecretARN: getenv(EnvWebhookSecretARN),
+		TrustpilotAPIURL: or(getenv(EnvTrustpilotAPI), DefaultTrustpilotAPI),
+		TrustpilotAuth:   or(getenv(EnvTrustpilotAuth), DefaultTrustpilotAuth),
+		SecretPrefix:     or(getenv(EnvSecretPrefix), DefaultSecretPrefix),
+	}
+	lvl, err := ParseLevel(getenv(EnvLogLevel))
+	if err != nil {
+		return Config{}, err
+	}
+	c.LogLevel = lvl
+	return c, nil
+}
+
+// MustLoad is Load for a function's main: on error it prints the message and exits 1, which
+// Lambda reports as an init failure naming the variable.
+func MustLoad(required ...string) Config {
+	c, err := Load(os.Getenv, required...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pilotdesk:", err)
+		os.Exit(1)
+	}
+	return c
+}
+
+// ParseLevel parses LOG_LEVEL; empty means info.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%s: unknown level %q (want debug, info, warn or error)", EnvLogLevel, s)
+}
+
+// Logger returns the JSON logger every component logs through.
+func Logger(w io.Writer, level slog.Level, function string) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	return slog.New(h).With("function", function)
+}
+
+func or(v, def string) string {
+	if strings.TrimSpace(v) == "" {
+		return def
+	}
+	return v
+}

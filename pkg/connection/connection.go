@@ -1,0 +1,287 @@
+// Package connection is the contract of a connection document (DESIGN §4): one Trustpilot
+// business unit linked to one helpdesk account, its settings and credentials, and the
+// validation that names every bad field.
+package connection
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+)
+
+// Connection is the document `pilotdesk connection put -f FILE` reads.
+type Connection struct {
+	ID             string        `json:"id"`
+	Helpdesk       Helpdesk      `json:"helpdesk"`
+	Trustpilot     Trustpilot    `json:"trustpilot"`
+	ReviewKinds    []review.Kind `json:"review_kinds"`
+	MinStars       int           `json:"min_stars"`
+	Tags           []string      `json:"tags,omitempty"`
+	AnonymousEmail string        `json:"anonymous_email"`
+	Reply          ReplyPolicy   `json:"reply"`
+	Disabled       bool          `json:"disabled,omitempty"`
+}
+
+// Helpdesk is the helpdesk account the connection writes tickets to.
+type Helpdesk struct {
+	Type   string `json:"type"`
+	URL    string `json:"url"`
+	Email  string `json:"email"`
+	APIKey string `json:"api_key,omitempty"`
+}
+
+// Trustpilot is the business unit the connection reads reviews from.
+type Trustpilot struct {
+	BusinessUnitID string `json:"business_unit_id"`
+	BusinessUserID string `json:"business_user_id"`
+	APIKey         string `json:"api_key,omitempty"`
+	APISecret      string `json:"api_secret,omitempty"`
+	RefreshToken   string `json:"refresh_token,omitempty"` // connections made through the login flow
+}
+
+// ReplyPolicy says which agent reply goes to Trustpilot, per review kind.
+type ReplyPolicy struct {
+	Service string `json:"service"`
+	Product string `json:"product"`
+}
+
+// Reply policies.
+const (
+	ReplyFirst = "first" // the first public agent reply is posted
+	ReplyOff   = "off"   // nothing is posted
+)
+
+// Secrets is the part of a connection kept in the secret store, never in the table.
+type Secrets struct {
+	HelpdeskAPIKey       string `json:"helpdesk_api_key"`
+	TrustpilotAPIKey     string `json:"trustpilot_api_key"`
+	TrustpilotAPISecret  string `json:"trustpilot_api_secret"`
+	TrustpilotRefreshTok string `json:"trustpilot_refresh_token,omitempty"`
+}
+
+// FieldError names one bad field.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ValidationError lists every bad field of a document.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Error()
+	}
+	return "invalid connection: " + strings.Join(parts, "; ")
+}
+
+var (
+	idPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	hexID      = regexp.MustCompile(`^[a-f0-9]{24}$`)
+	tagPattern = regexp.MustCompile(`^[^,\x00-\x1f]{1,100}$`)
+)
+
+// Parse decodes a connection document, applies defaults and validates it. Unknown fields are
+// an error here: a typo in an operator's file must not be silently ignored.
+func Parse(b []byte) (Connection, error) {
+	var c Connection
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Connection{}, fmt.Errorf("invalid connection document: %w", err)
+	}
+	if dec.More() {
+		return Connection{}, errors.New("invalid connection document: trailing data after the JSON object")
+	}
+	c.ApplyDefaults()
+	if err := c.Validate(); err != nil {
+		return Connection{}, err
+	}
+	return c, nil
+}
+
+// ApplyDefaults fills what the document may leave out.
+func (c *Connection) ApplyDefaults() {
+	if c.Helpdesk.Type == "" {
+		c.Helpdesk.Type = "gorgias"
+	}
+	if len(c.ReviewKinds) == 0 {
+		c.ReviewKinds = []review.Kind{review.Service, review.Product}
+	}
+	if c.MinStars == 0 {
+		c.MinStars = 1
+	}
+	if c.Reply.Service == "" {
+		c.Reply.Service = ReplyFirst
+	}
+	if c.Reply.Product == "" {
+		c.Reply.Product = ReplyFirst
+	}
+	c.Helpdesk.URL = strings.TrimRight(strings.TrimSpace(c.Helpdesk.URL), "/")
+}
+
+// Validate checks every field and reports all problems at once.
+func (c *Connection) Validate() error { return c.validate(true) }
+
+// ValidateStored is Validate for a connection read back from the table, whose secrets live
+// in the secret store.
+func (c *Connection) ValidateStored() error { return c.validate(false) }
+
+func (c *Connection) validate(withSecrets bool) error {
+	var fe []FieldError
+	bad := func(field, msg string, args ...any) { fe = append(fe, FieldError{field, fmt.Sprintf(msg, args...)}) }
+
+	if !idPattern.MatchString(c.ID) {
+		bad("id", "must be 1-63 lowercase letters, digits or '-', starting with a letter or digit")
+	}
+	if c.Helpdesk.Type != "gorgias" {
+		bad("helpdesk.type", "unsupported helpdesk %q (supported: gorgias)", c.Helpdesk.Type)
+	}
+	if err := CheckHelpdeskURL(c.Helpdesk.URL); err != nil {
+		bad("helpdesk.url", "%v", err)
+	}
+	if _, err := mail.ParseAddress(c.Helpdesk.Email); err != nil || !strings.Contains(c.Helpdesk.Email, "@") {
+		bad("helpdesk.email", "must be the email of the helpdesk user that owns the API key")
+	}
+	if withSecrets && strings.TrimSpace(c.Helpdesk.APIKey) == "" {
+		bad("helpdesk.api_key", "required")
+	}
+	if !hexID.MatchString(c.Trustpilot.BusinessUnitID) {
+		bad("trustpilot.business_unit_id", "must be a 24-character lowercase hex Trustpilot id")
+	}
+	if !hexID.MatchString(c.Trustpilot.BusinessUserID) {
+		bad("trustpilot.business_user_id", "must be a 24-character lowercase hex Trustpilot id (the business user, not the business unit)")
+	} else if c.Trustpilot.BusinessUserID == c.Trustpilot.BusinessUnitID {
+		bad("trustpilot.business_user_id", "is the business unit id; Trustpilot answers 403 to that: use the business user's id")
+	}
+	if withSecrets && strings.TrimSpace(c.Trustpilot.APIKey) == "" {
+		bad("trustpilot.api_key", "required")
+	}
+	if withSecrets && strings.TrimSpace(c.Trustpilot.APISecret) == "" {
+		bad("trustpilot.api_secret", "required")
+	}
+	seen := map[review.Kind]bool{}
+	for i, k := range c.ReviewKinds {
+		if !k.Valid() {
+			bad(fmt.Sprintf("review_kinds[%d]", i), "unknown kind %q (want service or product)", k)
+		} else if seen[k] {
+			bad(fmt.Sprintf("review_kinds[%d]", i), "duplicate kind %q", k)
+		}
+		seen[k] = true
+	}
+	if c.MinStars < 1 || c.MinStars > 5 {
+		bad("min_stars", "must be between 1 and 5")
+	}
+	for i, t := range c.Tags {
+		if !tagPattern.MatchString(t) || strings.TrimSpace(t) != t {
+			bad(fmt.Sprintf("tags[%d]", i), "must be 1-100 characters without commas, control characters or surrounding spaces")
+		}
+	}
+	if a, err := mail.ParseAddress(c.AnonymousEmail); err != nil || a.Address != c.AnonymousEmail {
+		bad("anonymous_email", "must be a plain email address on a domain the shop owns (the customer for reviews without an email)")
+	}
+	for field, p := range map[string]string{"reply.service": c.Reply.Service, "reply.product": c.Reply.Product} {
+		if p != ReplyFirst && p != ReplyOff {
+			bad(field, "must be %q or %q", ReplyFirst, ReplyOff)
+		}
+	}
+	if len(fe) == 0 {
+		return nil
+	}
+	slices.SortFunc(fe, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return &ValidationError{Fields: fe}
+}
+
+// CheckHelpdeskURL accepts https URLs, and http only for loopback hosts (tests, local run).
+func CheckHelpdeskURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("must be an absolute URL like https://acme.gorgias.com")
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return errors.New("must be just the account's base URL, like https://acme.gorgias.com")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopback(u.Hostname()) {
+			return nil
+		}
+		return errors.New("must use https (http is allowed only for loopback hosts)")
+	}
+	return errors.New("must use https")
+}
+
+// IsLoopback reports whether host is a loopback name or address.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Kinds reports whether the connection syncs kind.
+func (c Connection) Kinds(kind review.Kind) bool { return slices.Contains(c.ReviewKinds, kind) }
+
+// HelpdeskAccountKey identifies the helpdesk account: connections sharing it share one rate
+// limit and one sync lease.
+func (c Connection) HelpdeskAccountKey() string {
+	u, err := url.Parse(c.Helpdesk.URL)
+	if err != nil {
+		return strings.ToLower(c.Helpdesk.URL)
+	}
+	return strings.ToLower(u.Host)
+}
+
+// SplitSecrets returns the connection without its secrets, and the secrets.
+func (c Connection) SplitSecrets() (Connection, Secrets) {
+	s := Secrets{
+		HelpdeskAPIKey:       c.Helpdesk.APIKey,
+		TrustpilotAPIKey:     c.Trustpilot.APIKey,
+		TrustpilotAPISecret:  c.Trustpilot.APISecret,
+		TrustpilotRefreshTok: c.Trustpilot.RefreshToken,
+	}
+	c.Helpdesk.APIKey, c.Trustpilot.APIKey, c.Trustpilot.APISecret, c.Trustpilot.RefreshToken = "", "", "", ""
+	c.Tags = slices.Clone(c.Tags)
+	c.ReviewKinds = slices.Clone(c.ReviewKinds)
+	return c, s
+}
+
+// WithSecrets returns the connection with its secrets filled in.
+func (c Connection) WithSecrets(s Secrets) Connection {
+	c.Helpdesk.APIKey = s.HelpdeskAPIKey
+	c.Trustpilot.APIKey = s.TrustpilotAPIKey
+	c.Trustpilot.APISecret = s.TrustpilotAPISecret
+	c.Trustpilot.RefreshToken = s.TrustpilotRefreshTok
+	return c
+}
+
+// Masked returns the connection with every secret replaced by a mask that only says whether
+// it is set, for display.
+func (c Connection) Masked() Connection {
+	m := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "********"
+	}
+	c.Helpdesk.APIKey = m(c.Helpdesk.APIKey)
+	c.Trustpilot.APIKey = m(c.Trustpilot.APIKey)
+	c.Trustpilot.APISecret = m(c.Trustpilot.APISecret)
+	c.Trustpilot.RefreshToken = m(c.Trustpilot.RefreshToken)
+	return c
+}

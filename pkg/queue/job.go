@@ -1,0 +1,110 @@
+// Package queue holds the sync-jobs queue's message contract (a versioned JSON job) and the
+// SQS adapter that sends jobs in batches and reads dead letters.
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+)
+
+// Version is the job format version this code writes and reads.
+const Version = 1
+
+// Job types.
+const (
+	TypeSync       = "sync"
+	TypeReplyRetry = "reply-retry"
+)
+
+// Job is one message on the sync-jobs queue.
+type Job struct {
+	V    int    `json:"v"`
+	Type string `json:"type"`
+
+	ConnectionID string      `json:"connection_id"`
+	Kind         review.Kind `json:"kind,omitempty"`
+
+	// sync: a backfill from Since (when set) instead of the cursor; Resume continues a run
+	// that stopped at its deadline; Continuation counts how many times it did.
+	Since        *time.Time `json:"since,omitempty"`
+	Resume       string     `json:"resume,omitempty"`
+	Continuation int        `json:"continuation,omitempty"`
+
+	// reply-retry: the helpdesk message to forward again.
+	ReviewID  string `json:"review_id,omitempty"`
+	TicketID  int64  `json:"ticket_id,omitempty"`
+	MessageID int64  `json:"message_id,omitempty"`
+	Attempt   int    `json:"attempt,omitempty"`
+
+	EnqueuedAt time.Time `json:"enqueued_at,omitzero"`
+}
+
+// MaxJobBytes bounds a job message; SQS allows 256 KiB, ours are tiny.
+const MaxJobBytes = 16 << 10
+
+// ErrMalformed marks a message that can never be processed (poison).
+var ErrMalformed = errors.New("malformed job")
+
+// Parse decodes and validates a job message. Unknown fields are tolerated (a newer writer may
+// add some); a missing required field is an ErrMalformed error naming it.
+func Parse(body []byte) (Job, error) {
+	if len(body) > MaxJobBytes {
+		return Job{}, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrMalformed, len(body), MaxJobBytes)
+	}
+	var j Job
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&j); err != nil {
+		return Job{}, fmt.Errorf("%w: not a JSON job: %v", ErrMalformed, err)
+	}
+	if err := j.Validate(); err != nil {
+		return Job{}, err
+	}
+	return j, nil
+}
+
+// Validate checks the job's fields.
+func (j Job) Validate() error {
+	var bad []string
+	if j.V != Version {
+		bad = append(bad, fmt.Sprintf("v: unsupported version %d (want %d)", j.V, Version))
+	}
+	if strings.TrimSpace(j.ConnectionID) == "" {
+		bad = append(bad, "connection_id: required")
+	}
+	switch j.Type {
+	case TypeSync:
+		if !j.Kind.Valid() {
+			bad = append(bad, fmt.Sprintf("kind: must be service or product, got %q", j.Kind))
+		}
+		if j.Continuation < 0 {
+			bad = append(bad, "continuation: must not be negative")
+		}
+	case TypeReplyRetry:
+		if !review.ValidID(j.ReviewID) {
+			bad = append(bad, "review_id: must be a 24-character hex Trustpilot id")
+		}
+		if j.TicketID <= 0 {
+			bad = append(bad, "ticket_id: required")
+		}
+		if j.MessageID <= 0 {
+			bad = append(bad, "message_id: required")
+		}
+	default:
+		bad = append(bad, fmt.Sprintf("type: must be %q or %q, got %q", TypeSync, TypeReplyRetry, j.Type))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrMalformed, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// SyncJob builds a sync job.
+func SyncJob(connID string, kind review.Kind) Job {
+	return Job{V: Version, Type: TypeSync, ConnectionID: connID, Kind: kind}
+}

@@ -1,0 +1,147 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+)
+
+// Queue sends jobs to the sync-jobs queue.
+type Queue struct {
+	c   *sqs.Client
+	url string
+	now func() time.Time
+}
+
+// New returns a queue adapter for url.
+func New(c *sqs.Client, url string) *Queue { return &Queue{c: c, url: url, now: time.Now} }
+
+// URL is the queue's URL.
+func (q *Queue) URL() string { return q.url }
+
+// Send enqueues jobs, 10 per SendMessageBatch call, retrying entries SQS reports as failed.
+// delay postpones delivery (reply retries back off this way); 0 for none.
+func (q *Queue) Send(ctx context.Context, jobs []Job, delay time.Duration) error {
+	const op = "queue.Send"
+	for start := 0; start < len(jobs); start += 10 {
+		batch := jobs[start:min(start+10, len(jobs))]
+		entries := make([]types.SendMessageBatchRequestEntry, 0, len(batch))
+		for i, j := range batch {
+			if j.V == 0 {
+				j.V = Version
+			}
+			if j.EnqueuedAt.IsZero() {
+				j.EnqueuedAt = q.now().UTC()
+			}
+			if err := j.Validate(); err != nil {
+				return errs.E(errs.Invalid, op, err)
+			}
+			b, err := json.Marshal(j)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, types.SendMessageBatchRequestEntry{
+				Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(b)),
+				DelaySeconds: int32(min(delay, 15*time.Minute) / time.Second),
+			})
+		}
+		for attempt := 0; len(entries) > 0; attempt++ {
+			out, err := q.c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
+			if err != nil {
+				return errs.E(errs.Transient, op, err)
+			}
+			if len(out.Failed) == 0 {
+				break
+			}
+			if attempt >= 4 {
+				return errs.E(errs.Transient, op, fmt.Errorf("%d messages not accepted: %s", len(out.Failed), aws.ToString(out.Failed[0].Message)))
+			}
+			failed := map[string]bool{}
+			for _, f := range out.Failed {
+				if f.SenderFault {
+					return errs.E(errs.Invalid, op, fmt.Errorf("message rejected: %s", aws.ToString(f.Message)))
+				}
+				failed[aws.ToString(f.Id)] = true
+			}
+			var retry []types.SendMessageBatchRequestEntry
+			for _, e := range entries {
+				if failed[aws.ToString(e.Id)] {
+					retry = append(retry, e)
+				}
+			}
+			entries = retry
+			time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// Depth returns the approximate number of visible and in-flight messages of a queue.
+func Depth(ctx context.Context, c *sqs.Client, url string) (visible, inFlight int, err error) {
+	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		return 0, 0, errs.E(errs.Transient, "queue.Depth", err)
+	}
+	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible, inFlight, nil
+}
+
+// DeadLetterURL finds the DLQ of the queue at url from its RedrivePolicy.
+func DeadLetterURL(ctx context.Context, c *sqs.Client, url string) (string, error) {
+	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy}})
+	if err != nil {
+		return "", errs.E(errs.Transient, "queue.DeadLetterURL", err)
+	}
+	var rp struct {
+		Target string `json:"deadLetterTargetArn"`
+	}
+	if err := json.Unmarshal([]byte(out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]), &rp); err != nil || rp.Target == "" {
+		return "", errors.New("queue has no dead-letter queue")
+	}
+	parts := strings.Split(rp.Target, ":") // arn:aws:sqs:region:account:name
+	if len(parts) < 6 {
+		return "", fmt.Errorf("bad dead-letter ARN %q", rp.Target)
+	}
+	u, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(parts[5]), QueueOwnerAWSAccountId: aws.String(parts[4])})
+	if err != nil {
+		return "", errs.E(errs.Transient, "queue.DeadLetterURL", err)
+	}
+	return aws.ToString(u.QueueUrl), nil
+}
+
+// Redrive moves every message from the dead-letter queue back to the queue and reports how
+// many moved. Each message is deleted from the DLQ only after it was sent.
+func Redrive(ctx context.Context, c *sqs.Client, dlqURL, targetURL string) (int, error) {
+	moved := 0
+	for {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60})
+		if err != nil {
+			return moved, errs.E(errs.Transient, "queue.Redrive", err)
+		}
+		if len(out.Messages) == 0 {
+			return moved, nil
+		}
+		for _, m := range out.Messages {
+			if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(targetURL), MessageBody: m.Body}); err != nil {
+				return moved, errs.E(errs.Transient, "queue.Redrive", err)
+			}
+			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(dlqURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return moved, errs.E(errs.Transient, "queue.Redrive", err)
+			}
+			moved++
+		}
+	}
+}

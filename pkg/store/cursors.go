@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+)
+
+// Cursor is how far sync has come for one connection and review kind, plus its counters.
+type Cursor struct {
+	ConnectionID string
+	Kind         review.Kind
+	// Since is the high-water mark: the newest review creation time fully synced.
+	Since time.Time
+	// Resume is where an unfinished run (a backfill) continues: a next-page link or page number.
+	Resume     string
+	LastRunAt  time.Time
+	LastError  string
+	ReviewSeen int64
+	Tickets    int64
+	Errors     int64
+}
+
+func cursorSK(kind review.Kind) string { return "CURSOR#" + string(kind) }
+
+// GetCursor returns the cursor; a zero cursor when none is stored yet.
+func (s *Store) GetCursor(ctx context.Context, connID string, kind review.Kind) (Cursor, error) {
+	item, err := s.get(ctx, "store.GetCursor", connPK(connID), cursorSK(kind))
+	if errs.Is(err, errs.NotExist) {
+		return Cursor{ConnectionID: connID, Kind: kind}, nil
+	}
+	if err != nil {
+		return Cursor{}, err
+	}
+	return Cursor{
+		ConnectionID: connID, Kind: kind,
+		Since:      parseTime(getS(item, "since")),
+		Resume:     getS(item, "resume"),
+		LastRunAt:  parseTime(getS(item, "last_run_at")),
+		LastError:  getS(item, "last_error"),
+		ReviewSeen: getN(item, "reviews_seen"),
+		Tickets:    getN(item, "tickets_created"),
+		Errors:     getN(item, "errors"),
+	}, nil
+}
+
+// Checkpoint is one step of progress to record.
+type Checkpoint struct {
+	Since     time.Time // new high-water mark (never moves back)
+	Resume    string    // "" when the run finished
+	Seen      int64     // reviews looked at in this step
+	Created   int64     // tickets created in this step
+	Errors    int64     // reviews that failed permanently in this step
+	LastError string
+}
+
+// SaveCheckpoint records progress: counters add up, the high-water mark only moves forward.
+func (s *Store) SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp Checkpoint) error {
+	now := s.now()
+	expr := "SET resume = :resume, last_run_at = :now, connection_id = :conn ADD reviews_seen :seen, tickets_created :created, errors :errors"
+	vals := map[string]types.AttributeValue{
+		":resume": str(cp.Resume), ":now": str(fmtTime(now)), ":conn": str(connID),
+		":seen": num(cp.Seen), ":created": num(cp.Created), ":errors": num(cp.Errors),
+	}
+	if cp.LastError != "" {
+		expr = "SET last_error = :lerr, " + expr[len("SET "):]
+		vals[":lerr"] = str(cp.LastError)
+	}
+	if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(connPK(connID), cursorSK(kind)),
+		UpdateExpression: aws.String(expr), ExpressionAttributeValues: vals,
+	}); err != nil {
+		return classify("store.SaveCheckpoint", err)
+	}
+	if cp.Since.IsZero() {
+		return nil
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(connPK(connID), cursorSK(kind)),
+		UpdateExpression:          aws.String("SET since = :since"),
+		ConditionExpression:       aws.String("attribute_not_exists(since) OR since < :since"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":since": str(fmtTime(cp.Since))},
+	})
+	if isCondFailed(err) {
+		return nil // already further: the mark never moves back
+	}
+	return classify("store.SaveCheckpoint", err)
+}

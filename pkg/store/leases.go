@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+func leasePK(name string) string { return "LEASE#" + name }
+
+// AcquireLease takes (or renews, for the same owner) the named lease until now+ttl. It returns
+// false when another owner holds an unexpired lease. Used so only one worker syncs a helpdesk
+// account at a time.
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	exp := now.Add(ttl)
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			AttrPK: str(leasePK(name)), AttrSK: str("LEASE"), "owner": str(owner),
+			"lease_expires": num(ms(exp)), AttrTTL: num(exp.Add(24 * time.Hour).Unix()),
+		},
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR lease_expires < :now OR #owner = :owner"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(ms(now)), ":owner": str(owner)},
+	})
+	if isCondFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify("store.AcquireLease", err)
+	}
+	return true, nil
+}
+
+// ReleaseLease gives the lease up if the caller still holds it.
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(leasePK(name), "LEASE"),
+		ConditionExpression:       aws.String("#owner = :owner"),
+		ExpressionAttributeNames:  map[string]string{"#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":owner": str(owner)},
+	})
+	if isCondFailed(err) {
+		return nil
+	}
+	return classify("store.ReleaseLease", err)
+}
