@@ -45,7 +45,7 @@ $(STATICCHECK):
 
 # build-<LogicalId>: what `sam build` runs. GOARCH stays overridable so the same targets feed
 # the local runtime on an amd64 machine: make build-SyncWorkerFunction ARTIFACTS_DIR=dir GOARCH=amd64
-build-%:
+$(addprefix build-,$(FUNCTIONS)): build-%:
 	@test -n "$(pkg_$*)" || { echo "unknown function $*" >&2; exit 2; }
 	mkdir -p "$(ARTIFACTS_DIR)"
 	GOOS=$(GOOS) GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath \

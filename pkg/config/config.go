@@ -28,6 +28,20 @@ const (
 	DefaultSecretPrefix   = "pilotdesk/local/connections/"
 )
 
+// Required lists, per function (by its logical id in template.yaml), the variables it cannot
+// start without. The template test checks the template sets them, and sets no others than Known.
+var Required = map[string][]string{
+	"SchedulerFunction":       {EnvTableName, EnvQueueURL},
+	"SyncWorkerFunction":      {EnvTableName, EnvQueueURL},
+	"HelpdeskWebhookFunction": {EnvTableName, EnvQueueURL, EnvWebhookSecretARN},
+}
+
+// Known is every variable this package reads.
+var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix}
+
+// MustLoadFunction is MustLoad with the function's required variables.
+func MustLoadFunction(logicalID string) Config { return MustLoad(Required[logicalID]...) }
+
 // Config is the environment a function runs with.
 type Config struct {
 	TableName        string

@@ -54,8 +54,13 @@ type Link struct {
 
 func linkPK(connID string) string { return "LINK#" + connID }
 
-func ticketGSI(account string, ticketID int64) string {
-	return "TICKET#" + account + "#" + strconv.FormatInt(ticketID, 10)
+// Links are indexed by ticket id alone: the helpdesk's webhook call does not always say which
+// helpdesk account it comes from, and ticket ids rarely collide across accounts; the sort key
+// starts with the account so a caller that knows it can narrow the query.
+func ticketGSI(ticketID int64) string { return "TICKET#" + strconv.FormatInt(ticketID, 10) }
+
+func ticketGSISort(account, connID, reviewID string) string {
+	return account + "#" + connID + "#" + reviewID
 }
 
 func decodeLink(item map[string]types.AttributeValue) Link {
@@ -187,7 +192,7 @@ func (s *Store) ConfirmLink(ctx context.Context, c Confirm) error {
 			":linked": str(LinkLinked), ":claimed": str(LinkClaimed), ":owner": str(c.Owner),
 			":t": num(c.TicketID), ":cu": num(c.CustomerID), ":acct": str(c.Account), ":v": str(fmtTime(c.ReviewVersion)),
 			":stars": num(int64(c.Stars)), ":now": str(fmtTime(now)),
-			":g1pk": str(ticketGSI(c.Account, c.TicketID)), ":g1sk": str(linkPK(c.ConnectionID) + "#" + c.ReviewID),
+			":g1pk": str(ticketGSI(c.TicketID)), ":g1sk": str(ticketGSISort(c.Account, c.ConnectionID, c.ReviewID)),
 		},
 	})
 	if isCondFailed(err) {
@@ -242,15 +247,22 @@ func (s *Store) GetLinks(ctx context.Context, connID string, reviewIDs []string)
 	return out, nil
 }
 
-// LinksByTicket returns the links recorded for a helpdesk ticket (normally one).
+// LinksByTicket returns the links recorded for a helpdesk ticket id (normally one); account
+// narrows them to one helpdesk account when not empty.
 func (s *Store) LinksByTicket(ctx context.Context, account string, ticketID int64) ([]Link, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IndexGSI1),
 		KeyConditionExpression:    aws.String("#g = :g"),
 		ExpressionAttributeNames:  map[string]string{"#g": AttrGSI1PK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(ticketGSI(account, ticketID))},
-	})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(ticketGSI(ticketID))},
+	}
+	if account != "" {
+		in.KeyConditionExpression = aws.String("#g = :g AND begins_with(#s, :acct)")
+		in.ExpressionAttributeNames["#s"] = AttrGSI1SK
+		in.ExpressionAttributeValues[":acct"] = str(account + "#")
+	}
+	out, err := s.db.Query(ctx, in)
 	if err != nil {
 		return nil, classify("store.LinksByTicket", err)
 	}

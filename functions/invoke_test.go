@@ -1,0 +1,247 @@
+// Package functions_test builds the three bootstraps with the Makefile's SAM build targets and
+// invokes each under the Lambda Runtime Interface Emulator with the sample events in events/,
+// against moto, the way `sam local invoke` would.
+package functions_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/localaws"
+	"github.com/pilotdesk/pilotdesk/pkg/localrun"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
+)
+
+const eventSecret = "local-dev-webhook-secret-0123456789abcdef"
+
+var (
+	env    *localaws.Env
+	rt     *localrun.Runtime
+	rieLog = &syncBuffer{}
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invoke tests:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx := context.Background()
+	var err error
+	env, err = localaws.Start(ctx, "invoke-test", nil)
+	if err != nil {
+		return 1, err
+	}
+	defer env.Stop()
+	sm := secretsmanager.NewFromConfig(env.AWS)
+	for _, arn := range env.Stack.Secrets {
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(eventSecret)}); err != nil {
+			return 1, err
+		}
+	}
+	st := store.New(dynamodb.NewFromConfig(env.AWS), env.TableName())
+	c := connection.Connection{ID: "acme-uk", Helpdesk: connection.Helpdesk{URL: "https://acme.gorgias.com", Email: "ops@acme.com"},
+		Trustpilot:     connection.Trustpilot{BusinessUnitID: "5f0c00000000000000000001", BusinessUserID: "5f0d00000000000000000001"},
+		AnonymousEmail: "reviews@acme.com"}
+	c.ApplyDefaults()
+	if err := st.PutConnection(ctx, c); err != nil {
+		return 1, err
+	}
+	root, _ := filepath.Abs("..")
+	rt, err = localrun.Start(ctx, env, localrun.Options{RepoRoot: root, Log: rieLog})
+	if err != nil {
+		return 1, err
+	}
+	defer rt.Stop()
+	return m.Run(), nil
+}
+
+func readEvent(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func invoke(t *testing.T, fn string, payload []byte) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := rt.Functions[fn].Invoke(ctx, payload)
+	if err != nil {
+		t.Fatalf("%s: %v\nRIE log:\n%s", fn, err, tail(rieLog.String(), 3000))
+	}
+	return out
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func TestSchedulerEnqueuesOneJobPerKind(t *testing.T) {
+	q := sqs.NewFromConfig(env.AWS)
+	url := env.Stack.QueueURLs["SyncJobsQueue"]
+	before, _, err := queueDepth(q, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := invoke(t, "SchedulerFunction", readEvent(t, "schedule.json"))
+	var res struct {
+		Enqueued int `json:"enqueued"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Enqueued != 2 {
+		t.Fatalf("scheduler answered %s (%v); want 2 jobs (service + product of acme-uk)", out, err)
+	}
+	after, _, err := queueDepth(q, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before != 2 {
+		t.Fatalf("queue grew by %d, want 2", after-before)
+	}
+}
+
+func queueDepth(q *sqs.Client, url string) (int, int, error) {
+	return queueDepthCtx(context.Background(), q, url)
+}
+
+func queueDepthCtx(ctx context.Context, q *sqs.Client, url string) (int, int, error) {
+	v, f, err := queueDepthRaw(ctx, q, url)
+	return v, f, err
+}
+
+func TestWorkerBatchItemFailures(t *testing.T) {
+	tests := []struct {
+		event      string
+		wantFailed []string
+	}{
+		// The job is valid, but its connection has no stored credentials: it must fail so SQS
+		// redelivers it (and, after maxReceiveCount, dead-letters it) rather than vanish.
+		{"sqs-sync-job.json", []string{"6f1c1a8e-0001-4c1e-9a57-1b2f3c4d5e01"}},
+		// Malformed jobs fail (they reach the DLQ); the job of a deleted connection is dropped.
+		{"sqs-malformed-job.json", []string{"6f1c1a8e-0002-4c1e-9a57-1b2f3c4d5e02", "6f1c1a8e-0003-4c1e-9a57-1b2f3c4d5e03"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.event, func(t *testing.T) {
+			out := invoke(t, "SyncWorkerFunction", readEvent(t, tc.event))
+			var resp events.SQSEventResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatalf("not an SQSEventResponse: %s", out)
+			}
+			var got []string
+			for _, f := range resp.BatchItemFailures {
+				got = append(got, f.ItemIdentifier)
+			}
+			sort.Strings(got)
+			if strings.Join(got, ",") != strings.Join(tc.wantFailed, ",") {
+				t.Fatalf("batchItemFailures = %v, want %v\nlog:\n%s", got, tc.wantFailed, tail(rieLog.String(), 2000))
+			}
+		})
+	}
+}
+
+func TestWebhookStatuses(t *testing.T) {
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = 'a'
+	}
+	var tooLarge events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(readEvent(t, "helpdesk-message-created.json"), &tooLarge); err != nil {
+		t.Fatal(err)
+	}
+	tooLarge.Body = `{"pad":"` + string(big) + `"}`
+	tooLargeEv, _ := json.Marshal(tooLarge)
+
+	tests := []struct {
+		name    string
+		payload []byte
+		status  int
+		message string
+	}{
+		{"agent reply on an unknown ticket", readEvent(t, "helpdesk-message-created.json"), 200, "no Pilotdesk link"},
+		{"base64 body", readEvent(t, "helpdesk-base64.json"), 200, "no Pilotdesk link"},
+		{"wrong secret", readEvent(t, "helpdesk-bad-secret.json"), 401, "X-Pilotdesk-Secret"},
+		{"no secret", readEvent(t, "helpdesk-no-secret.json"), 401, "X-Pilotdesk-Secret"},
+		{"malformed JSON", readEvent(t, "helpdesk-malformed.json"), 400, "JSON"},
+		{"missing message_id", readEvent(t, "helpdesk-missing-field.json"), 400, "message_id"},
+		{"GET", readEvent(t, "helpdesk-wrong-method.json"), 405, "POST"},
+		{"2 MiB body", tooLargeEv, 413, "1 MiB"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := invoke(t, "HelpdeskWebhookFunction", tc.payload)
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatalf("not an API Gateway response: %s", out)
+			}
+			if resp.StatusCode != tc.status || !strings.Contains(resp.Body, tc.message) {
+				t.Fatalf("got %d %s, want %d containing %q", resp.StatusCode, resp.Body, tc.status, tc.message)
+			}
+			if resp.Headers["Content-Type"] != "application/json" {
+				t.Fatalf("content type %q", resp.Headers["Content-Type"])
+			}
+		})
+	}
+}
+
+var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// TestReportInitDurations logs the cold-start figures RIE reports (for the closing note and
+// `make bench`), and fails if a function never reported one.
+func TestReportInitDurations(t *testing.T) {
+	for id := range rt.Functions {
+		invoke(t, id, readEvent(t, map[string]string{
+			"SchedulerFunction": "schedule.json", "SyncWorkerFunction": "sqs-malformed-job.json",
+			"HelpdeskWebhookFunction": "helpdesk-bad-secret.json"}[id]))
+	}
+	m := initRe.FindAllStringSubmatch(rieLog.String(), -1)
+	if len(m) < len(rt.Functions) {
+		t.Fatalf("RIE reported %d init durations for %d functions", len(m), len(rt.Functions))
+	}
+	for _, x := range m {
+		t.Logf("init duration: %s ms", x[1])
+	}
+}

@@ -1,0 +1,33 @@
+// Package app holds the few wiring helpers the functions' main packages share: the AWS SDK
+// configuration (which reads the SDK's own variables, AWS_ENDPOINT_URL included) and a
+// per-invocation owner id for claims and leases.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// AWS loads the SDK configuration from the environment, exiting with a clear message when it
+// cannot (a function that cannot reach AWS cannot do anything).
+func AWS(ctx context.Context) aws.Config {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pilotdesk: AWS SDK configuration:", err)
+		os.Exit(1)
+	}
+	return cfg
+}
+
+// InstanceID identifies this process (one Lambda instance) in claims and leases.
+func InstanceID(function string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return function + "-" + hex.EncodeToString(b)
+}

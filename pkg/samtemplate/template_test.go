@@ -1,0 +1,212 @@
+package samtemplate_test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/config"
+	"github.com/pilotdesk/pilotdesk/pkg/samtemplate"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
+)
+
+func load(t *testing.T) (*samtemplate.Template, string) {
+	t.Helper()
+	path, err := samtemplate.Find(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := samtemplate.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, filepath.Dir(path)
+}
+
+func TestFunctionsAreTheThreeWeBuild(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	var ids []string
+	for _, f := range tpl.Functions() {
+		ids = append(ids, f.LogicalID)
+		if f.Runtime != "provided.al2023" || f.Handler != "bootstrap" || f.BuildMethod != "makefile" {
+			t.Errorf("%s: runtime %q handler %q build %q", f.LogicalID, f.Runtime, f.Handler, f.BuildMethod)
+		}
+		if f.Timeout <= 0 || f.MemorySize < 128 {
+			t.Errorf("%s: timeout %d memory %d", f.LogicalID, f.Timeout, f.MemorySize)
+		}
+	}
+	var want []string
+	for id := range config.Required {
+		want = append(want, id)
+	}
+	sort.Strings(want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("template functions %v, code knows %v", ids, want)
+	}
+	arch := fmt.Sprint(tpl.Globals["Function"].(map[string]any)["Architectures"])
+	if arch != "[arm64]" {
+		t.Fatalf("architectures %s, want [arm64]", arch)
+	}
+}
+
+// Every function's CodeUri builds with its Makefile target, as `sam build` would run it.
+func TestEveryFunctionBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds three binaries")
+	}
+	t.Parallel()
+	tpl, root := load(t)
+	out := t.TempDir()
+	for _, f := range tpl.Functions() {
+		if f.CodeUri != "." {
+			t.Errorf("%s: CodeUri %q; the Makefile builds from the repository root", f.LogicalID, f.CodeUri)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		cmd := exec.CommandContext(ctx, "make", "-s", "-C", root, "build-"+f.LogicalID, "ARTIFACTS_DIR="+filepath.Join(out, f.LogicalID))
+		b, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("make build-%s: %v\n%s", f.LogicalID, err, b)
+		}
+		fileOut, _ := exec.Command("file", filepath.Join(out, f.LogicalID, "bootstrap")).Output()
+		if len(fileOut) > 0 && !strings.Contains(string(fileOut), "aarch64") {
+			t.Errorf("%s bootstrap is not arm64: %s", f.LogicalID, fileOut)
+		}
+	}
+}
+
+func TestEnvironmentMatchesCode(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	for _, f := range tpl.Functions() {
+		for _, name := range config.Required[f.LogicalID] {
+			if _, ok := f.Environment[name]; !ok {
+				t.Errorf("%s requires %s but the template does not set it", f.LogicalID, name)
+			}
+		}
+		for name := range f.Environment {
+			if !slices.Contains(config.Known, name) {
+				t.Errorf("%s: the template sets %s, which no code reads", f.LogicalID, name)
+			}
+		}
+	}
+}
+
+func TestTableMatchesStore(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	ids := tpl.ResourcesOfType("AWS::DynamoDB::Table")
+	if len(ids) != 1 {
+		t.Fatalf("want one table, got %v", ids)
+	}
+	tb, err := tpl.Table(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.HashKey != store.AttrPK || tb.RangeKey != store.AttrSK || tb.Attributes[store.AttrPK] != "S" || tb.Attributes[store.AttrSK] != "S" {
+		t.Errorf("key schema %+v", tb)
+	}
+	if len(tb.GSIs) != 1 || tb.GSIs[0].Name != store.IndexGSI1 || tb.GSIs[0].HashKey != store.AttrGSI1PK || tb.GSIs[0].RangeKey != store.AttrGSI1SK || tb.GSIs[0].Projection != "ALL" {
+		t.Errorf("index %+v", tb.GSIs)
+	}
+	if tb.TTLAttribute != store.AttrTTL {
+		t.Errorf("TTL attribute %q, store writes %q", tb.TTLAttribute, store.AttrTTL)
+	}
+	if tb.BillingMode != "PAY_PER_REQUEST" || !tb.PITR || !tb.SSE {
+		t.Errorf("billing %q pitr %v sse %v", tb.BillingMode, tb.PITR, tb.SSE)
+	}
+}
+
+func TestQueues(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	worker, ok := tpl.Function("SyncWorkerFunction")
+	if !ok {
+		t.Fatal("no SyncWorkerFunction")
+	}
+	ev := worker.Events["SyncJobs"]
+	if ev.Type != "SQS" || fmt.Sprint(ev.Properties["FunctionResponseTypes"]) != "[ReportBatchItemFailures]" {
+		t.Fatalf("worker event %+v", ev)
+	}
+	var main samtemplate.Queue
+	for _, q := range tpl.Queues() {
+		if !q.SSE {
+			t.Errorf("%s is not encrypted", q.LogicalID)
+		}
+		if q.DeadLetterTarget != "" {
+			main = q
+		}
+	}
+	if main.LogicalID == "" || main.MaxReceiveCount != 5 {
+		t.Fatalf("sync queue %+v: want a DLQ after 5 receives", main)
+	}
+	if main.VisibilityTimeout < 6*worker.Timeout {
+		t.Fatalf("visibility timeout %d < 6 x worker timeout %d", main.VisibilityTimeout, worker.Timeout)
+	}
+}
+
+func TestNoWildcardResources(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	for _, f := range tpl.Functions() {
+		if len(f.Policies) == 0 {
+			t.Errorf("%s has no policy", f.LogicalID)
+		}
+		for _, p := range f.Policies {
+			pm, ok := p.(map[string]any)
+			if !ok {
+				t.Errorf("%s: policy template %v; want explicit statements", f.LogicalID, p)
+				continue
+			}
+			for _, st := range pm["Statement"].([]any) {
+				stm := st.(map[string]any)
+				var res []any
+				switch r := stm["Resource"].(type) {
+				case []any:
+					res = r
+				default:
+					res = []any{r}
+				}
+				for _, r := range res {
+					if s, ok := r.(string); ok && (s == "*" || strings.HasSuffix(s, ":*")) {
+						t.Errorf("%s: wildcard resource %q for %v", f.LogicalID, s, stm["Action"])
+					}
+				}
+				for _, a := range stm["Action"].([]any) {
+					if strings.Contains(fmt.Sprint(a), "*") {
+						t.Errorf("%s: wildcard action %v", f.LogicalID, a)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	for _, name := range []string{"WebhookUrl", "TableName", "QueueUrl", "DeadLetterQueueUrl", "WebhookSecretArn"} {
+		if _, ok := tpl.Outputs[name]; !ok {
+			t.Errorf("missing output %s", name)
+		}
+	}
+}
+
+func TestCfnLint(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("cfn-lint"); err != nil {
+		t.Fatal("cfn-lint is not installed (it comes with the machine image; see README)")
+	}
+	_, root := load(t)
+	b, err := exec.Command("cfn-lint", filepath.Join(root, "template.yaml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cfn-lint: %v\n%s", err, b)
+	}
+}

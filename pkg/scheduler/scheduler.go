@@ -1,0 +1,76 @@
+// Package scheduler is the use case behind the scheduled function: one sync job per enabled
+// connection and enabled review kind, sent in batches.
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
+)
+
+// Connections lists the configured connections.
+type Connections interface {
+	ListConnections(ctx context.Context) ([]store.ConnectionRecord, error)
+}
+
+// Sender enqueues jobs.
+type Sender interface {
+	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
+}
+
+// Scheduler enqueues the periodic sync jobs.
+type Scheduler struct {
+	Connections Connections
+	Queue       Sender
+	Log         *slog.Logger
+}
+
+// Skipped is a connection the scheduler left out, and why.
+type Skipped struct {
+	ConnectionID string `json:"connection_id"`
+	Reason       string `json:"reason"`
+}
+
+// Result is what one run did; it is the function's response, visible in local runs.
+type Result struct {
+	Enqueued int       `json:"enqueued"`
+	Skipped  []Skipped `json:"skipped,omitempty"`
+}
+
+// Run enqueues one sync job per enabled connection and review kind.
+func (s *Scheduler) Run(ctx context.Context) (Result, error) {
+	conns, err := s.Connections.ListConnections(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("list connections: %w", err)
+	}
+	var res Result
+	var jobs []queue.Job
+	for _, c := range conns {
+		switch {
+		case c.Connection.Disabled:
+			res.Skipped = append(res.Skipped, Skipped{c.Connection.ID, "disabled"})
+			continue
+		case c.NeedsReauth:
+			// Retrying cannot help until a human re-authorises; report it every run instead.
+			s.Log.Warn("connection needs re-authorising; not syncing", "connection_id", c.Connection.ID, "reason", c.ReauthReason)
+			res.Skipped = append(res.Skipped, Skipped{c.Connection.ID, "needs re-authorising: " + c.ReauthReason})
+			continue
+		}
+		for _, k := range []review.Kind{review.Service, review.Product} {
+			if c.Connection.Kinds(k) {
+				jobs = append(jobs, queue.SyncJob(c.Connection.ID, k))
+			}
+		}
+	}
+	if err := s.Queue.Send(ctx, jobs, 0); err != nil {
+		return res, fmt.Errorf("enqueue %d sync jobs: %w", len(jobs), err)
+	}
+	res.Enqueued = len(jobs)
+	s.Log.Info("sync jobs enqueued", "jobs", len(jobs), "connections", len(conns), "skipped", len(res.Skipped))
+	return res, nil
+}

@@ -1,0 +1,97 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/webhook"
+)
+
+type fakeSecrets struct {
+	value string
+	err   error
+}
+
+func (f fakeSecrets) Value(context.Context, string) (string, error) { return f.value, f.err }
+
+type fakeProcessor struct {
+	calls   int
+	outcome string
+	err     error
+}
+
+func (f *fakeProcessor) Process(context.Context, []byte, map[string]string) (string, error) {
+	f.calls++
+	return f.outcome, f.err
+}
+
+var _ webhook.Processor = (*fakeProcessor)(nil)
+
+func req(method, secret, body string, b64 bool) events.APIGatewayV2HTTPRequest {
+	r := events.APIGatewayV2HTTPRequest{Body: body, IsBase64Encoded: b64, Headers: map[string]string{}}
+	r.RequestContext.HTTP.Method = method
+	if secret != "" {
+		r.Headers["x-pilotdesk-secret"] = secret
+	}
+	return r
+}
+
+func TestStatuses(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("a", webhook.MaxBody+1)
+	tests := []struct {
+		name      string
+		secrets   fakeSecrets
+		proc      fakeProcessor
+		req       events.APIGatewayV2HTTPRequest
+		status    int
+		processed bool
+	}{
+		{"ok", fakeSecrets{value: "s3cret"}, fakeProcessor{outcome: "posted"}, req("POST", "s3cret", `{}`, false), 200, true},
+		{"base64", fakeSecrets{value: "s3cret"}, fakeProcessor{outcome: "posted"}, req("POST", "s3cret", base64.StdEncoding.EncodeToString([]byte(`{}`)), true), 200, true},
+		{"bad base64", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", "%%%", true), 400, false},
+		{"wrong secret", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cres", `{}`, false), 401, false},
+		{"no secret", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "", `{}`, false), 401, false},
+		{"secret prefix", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3c", `{}`, false), 401, false},
+		{"empty stored secret never matches", fakeSecrets{value: ""}, fakeProcessor{}, req("POST", "", `{}`, false), 401, false},
+		{"method", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("GET", "s3cret", ``, false), 405, false},
+		{"too large", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", big, false), 413, false},
+		{"empty body", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", "  ", false), 400, false},
+		{"invalid input", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Invalid, "x", errors.New(`missing required field "message_id"`))}, req("POST", "s3cret", `{}`, false), 400, true},
+		{"our failure", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Transient, "x", errors.New("dynamodb down"))}, req("POST", "s3cret", `{}`, false), 503, true},
+		{"secret store down", fakeSecrets{err: errors.New("boom")}, fakeProcessor{}, req("POST", "s3cret", `{}`, false), 503, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := tc.proc
+			h := &webhook.Handler{SecretID: "arn", Secrets: tc.secrets, Processor: &p, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			resp, err := h.Handle(context.Background(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, resp.Body, tc.status)
+			}
+			if (p.calls > 0) != tc.processed {
+				t.Fatalf("processed=%v, want %v", p.calls > 0, tc.processed)
+			}
+			var body struct{ Message string }
+			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Message == "" {
+				t.Fatalf("body %q is not a JSON message", resp.Body)
+			}
+			if strings.Contains(resp.Body, "dynamodb") || strings.Contains(resp.Body, "s3cret") {
+				t.Fatalf("internal detail or secret in the answer: %s", resp.Body)
+			}
+		})
+	}
+}

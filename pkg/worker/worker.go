@@ -1,0 +1,105 @@
+// Package worker is the SQS-triggered function's handler: it decodes each job of a batch,
+// runs it, and reports the failed ones in batchItemFailures so SQS redelivers only those.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
+)
+
+// Syncer runs a sync job. It must stop before ctx's deadline and enqueue its own continuation.
+type Syncer interface {
+	Sync(ctx context.Context, job queue.Job) error
+}
+
+// ReplyRetrier forwards a reply again after a transient failure.
+type ReplyRetrier interface {
+	RetryReply(ctx context.Context, job queue.Job) error
+}
+
+// Requeuer puts a job back on the queue.
+type Requeuer interface {
+	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
+}
+
+// Handler handles a batch of jobs.
+type Handler struct {
+	Sync    Syncer       // nil: sync jobs fail loudly
+	Replies ReplyRetrier // nil: reply-retry jobs fail loudly
+	Queue   Requeuer
+	Log     *slog.Logger
+	// MinTime is the least time left for starting a job; with less, the job is put back on
+	// the queue untouched instead of starting and being cut off.
+	MinTime time.Duration
+}
+
+// ErrNotConfigured is returned for a job type this deployment cannot run.
+var ErrNotConfigured = errors.New("no handler configured for this job type")
+
+// Handle runs every record and reports the ones to redeliver.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, rec := range ev.Records {
+		if err := h.handleOne(ctx, rec); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {
+	log := h.Log.With("message_id", rec.MessageId, "receive_count", rec.Attributes["ApproximateReceiveCount"])
+	job, err := queue.Parse([]byte(rec.Body))
+	if err != nil {
+		// Poison: it can never succeed. Failing it lets SQS move it to the DLQ after
+		// maxReceiveCount receives; the reason is logged every time.
+		log.Error("malformed job; it will reach the dead-letter queue", "reason", err.Error(), "body_bytes", len(rec.Body))
+		return err
+	}
+	log = log.With("job_type", job.Type, "connection_id", job.ConnectionID, "kind", job.Kind)
+	if dl, ok := ctx.Deadline(); ok && h.MinTime > 0 && time.Until(dl) < h.MinTime {
+		if err := h.Queue.Send(ctx, []queue.Job{job}, 0); err != nil {
+			log.Warn("not enough time left and requeue failed", "error", err.Error())
+			return err
+		}
+		log.Info("not enough time left to start; job requeued")
+		return nil
+	}
+	switch job.Type {
+	case queue.TypeSync:
+		if h.Sync == nil {
+			err = fmt.Errorf("sync job: %w", ErrNotConfigured)
+		} else {
+			err = h.Sync.Sync(ctx, job)
+		}
+	case queue.TypeReplyRetry:
+		log = log.With("review_id", job.ReviewID, "ticket_id", job.TicketID)
+		if h.Replies == nil {
+			err = fmt.Errorf("reply-retry job: %w", ErrNotConfigured)
+		} else {
+			err = h.Replies.RetryReply(ctx, job)
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errs.Is(err, errs.NotExist):
+		// The connection was deleted after the job was queued: nothing to do, ever.
+		log.Warn("job dropped: its connection no longer exists", "reason", err.Error())
+		return nil
+	case errs.Retryable(err):
+		log.Warn("job failed; SQS will redeliver it", "error", err.Error())
+		return err
+	default:
+		log.Error("job failed permanently; it will reach the dead-letter queue", "error", err.Error(), "kind_of_error", errs.KindOf(err).String())
+		return err
+	}
+}
