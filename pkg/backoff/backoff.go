@@ -3,6 +3,7 @@
 package backoff
 
 import (
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -41,8 +42,11 @@ func RetryAfter(h http.Header, now time.Time, max time.Duration) (time.Duration,
 	}
 	var d time.Duration
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs < 0 {
+		if secs < 0 || math.IsNaN(secs) || math.IsInf(secs, 0) {
 			return 0, false
+		}
+		if secs >= max.Seconds() {
+			return max, true
 		}
 		d = time.Duration(secs * float64(time.Second))
 	} else if t, err := http.ParseTime(v); err == nil {
