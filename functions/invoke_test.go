@@ -158,9 +158,6 @@ func TestWorkerBatchItemFailures(t *testing.T) {
 		event      string
 		wantFailed []string
 	}{
-		// The job is valid, but its connection has no stored credentials: it must fail so SQS
-		// redelivers it (and, after maxReceiveCount, dead-letters it) rather than vanish.
-		{"sqs-sync-job.json", []string{"6f1c1a8e-0001-4c1e-9a57-1b2f3c4d5e01"}},
 		// Malformed jobs fail (they reach the DLQ); the job of a deleted connection is dropped.
 		{"sqs-malformed-job.json", []string{"6f1c1a8e-0002-4c1e-9a57-1b2f3c4d5e02", "6f1c1a8e-0003-4c1e-9a57-1b2f3c4d5e03"}},
 	}
@@ -224,6 +221,25 @@ func TestWebhookStatuses(t *testing.T) {
 				t.Fatalf("content type %q", resp.Headers["Content-Type"])
 			}
 		})
+	}
+}
+
+// A valid job whose connection has no stored credentials marks the connection as needing
+// re-authorising (the scheduler then skips it and `pilotdesk status` shows it) instead of
+// failing forever.
+func TestWorkerMarksConnectionWithoutCredentials(t *testing.T) {
+	out := invoke(t, "SyncWorkerFunction", readEvent(t, "sqs-sync-job.json"))
+	var resp events.SQSEventResponse
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("answer %s (%v)", out, err)
+	}
+	st := store.New(dynamodb.NewFromConfig(env.AWS), env.TableName())
+	rec, err := st.GetConnection(context.Background(), "acme-uk")
+	if err != nil || !rec.NeedsReauth || !strings.Contains(rec.ReauthReason, "no stored credentials") {
+		t.Fatalf("connection after the job: %+v %v", rec, err)
+	}
+	if err := st.SetReauth(context.Background(), "acme-uk", false, ""); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -8,11 +8,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pilotdesk/pilotdesk/pkg/app"
 	"github.com/pilotdesk/pilotdesk/pkg/config"
+	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
+	"github.com/pilotdesk/pilotdesk/pkg/reply"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
+	"github.com/pilotdesk/pilotdesk/pkg/secrets"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/worker"
 )
 
@@ -20,10 +27,23 @@ func main() {
 	cfg := config.MustLoadFunction("SyncWorkerFunction")
 	log := config.Logger(os.Stdout, cfg.LogLevel, "worker")
 	aws := app.AWS(context.Background())
-	h := &worker.Handler{
-		Queue:   queue.New(sqs.NewFromConfig(aws), cfg.QueueURL),
-		Log:     log,
-		MinTime: 5 * time.Second,
+	st := store.New(dynamodb.NewFromConfig(aws), cfg.TableName)
+	q := queue.New(sqs.NewFromConfig(aws), cfg.QueueURL)
+	factory := &connector.Factory{
+		Secrets:       secrets.New(secretsmanager.NewFromConfig(aws), cfg.SecretPrefix),
+		Tokens:        st,
+		TrustpilotURL: cfg.TrustpilotAPIURL,
+		HelpdeskRate:  connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow},
+		Log:           log,
 	}
+	syncer := &reviewsync.Syncer{
+		Store: st,
+		Open:  reviewsync.OpenerFunc(factory.OpenForSync),
+		Queue: q,
+		Log:   log,
+		Owner: app.InstanceID("worker"),
+	}
+	replies := &reply.Service{Store: st, Open: reply.OpenerFunc(factory.OpenForReplies), Queue: q, Log: log, Owner: app.InstanceID("worker")}
+	h := &worker.Handler{Sync: syncer, Replies: replies, Queue: q, Log: log, MinTime: 5 * time.Second}
 	lambda.Start(h.Handle)
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Names of the environment variables.
@@ -19,6 +21,7 @@ const (
 	EnvTrustpilotAuth   = "TRUSTPILOT_AUTH_URL"
 	EnvLogLevel         = "LOG_LEVEL"
 	EnvSecretPrefix     = "CREDENTIALS_SECRET_PREFIX"
+	EnvHelpdeskRate     = "HELPDESK_RATE_LIMIT" // "<calls>/<window>", e.g. "40/20s"
 )
 
 // Defaults.
@@ -37,7 +40,7 @@ var Required = map[string][]string{
 }
 
 // Known is every variable this package reads.
-var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix}
+var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate}
 
 // MustLoadFunction is MustLoad with the function's required variables.
 func MustLoadFunction(logicalID string) Config { return MustLoad(Required[logicalID]...) }
@@ -51,6 +54,10 @@ type Config struct {
 	TrustpilotAuth   string
 	SecretPrefix     string
 	LogLevel         slog.Level
+	// HelpdeskCalls per HelpdeskWindow is the helpdesk's allowance per account (Gorgias: 40
+	// per 20 s with an API key; Enterprise accounts get a shorter window).
+	HelpdeskCalls  int
+	HelpdeskWindow time.Duration
 }
 
 // Load reads the environment with getenv (os.Getenv in production). required names the
@@ -78,7 +85,21 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 		return Config{}, err
 	}
 	c.LogLevel = lvl
+	if c.HelpdeskCalls, c.HelpdeskWindow, err = ParseRate(or(getenv(EnvHelpdeskRate), "40/20s")); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+// ParseRate parses "<calls>/<duration>", e.g. "40/20s".
+func ParseRate(s string) (int, time.Duration, error) {
+	n, d, ok := strings.Cut(strings.TrimSpace(s), "/")
+	calls, err1 := strconv.Atoi(n)
+	window, err2 := time.ParseDuration(d)
+	if !ok || err1 != nil || err2 != nil || calls <= 0 || window <= 0 {
+		return 0, 0, fmt.Errorf("%s: %q is not <calls>/<window> like 40/20s", EnvHelpdeskRate, s)
+	}
+	return calls, window, nil
 }
 
 // MustLoad is Load for a function's main: on error it prints the message and exits 1, which

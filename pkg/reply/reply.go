@@ -1,23 +1,345 @@
 // Package reply is the use case behind the webhook: decide whether a helpdesk message is the
-// agent's first public reply on a linked ticket, and forward it to Trustpilot exactly once.
+// agent's first public reply on a linked ticket, forward it to Trustpilot exactly once, and
+// tell the agent what happened with an internal note.
+//
+// The link in the store decides, never the helpdesk tag (agents remove tags). The reply slot is
+// claimed with a conditional write before Trustpilot is called, so duplicate or concurrent
+// deliveries of the same event, and later agent replies, never post again.
 package reply
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"time"
 
+	"github.com/pilotdesk/pilotdesk/pkg/backoff"
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
+	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
-// Service processes webhook bodies.
-type Service struct{}
+// Store is what replies need from the store.
+type Store interface {
+	LinksByTicket(ctx context.Context, account string, ticketID int64) ([]store.Link, error)
+	GetConnectionForReplies(ctx context.Context, id string) (store.ConnectionRecord, error)
+	ClaimReply(ctx context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (store.ReplyClaim, error)
+	FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state, result string) error
+	ReleaseReply(ctx context.Context, connID, reviewID string, messageID int64) error
+	SetReauth(ctx context.Context, id string, needs bool, reason string) error
+	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
 
-// Process parses one event body and acts on it.
+// Helpdesk reads the agent's message and leaves notes.
+type Helpdesk interface {
+	GetMessage(ctx context.Context, ticketID, messageID int64) (gorgias.Message, error)
+	PostInternalNote(ctx context.Context, ticketID int64, text string) (gorgias.Message, error)
+}
+
+// Trustpilot posts replies.
+type Trustpilot interface {
+	ReplyToServiceReview(ctx context.Context, reviewID, message string) error
+	ReplyToProductReview(ctx context.Context, reviewID, message string) error
+}
+
+// Opener builds a connection's clients.
+type Opener interface {
+	Open(ctx context.Context, c connection.Connection) (Helpdesk, Trustpilot, error)
+}
+
+// OpenerFunc adapts a function to Opener.
+type OpenerFunc func(ctx context.Context, c connection.Connection) (Helpdesk, Trustpilot, error)
+
+// Open calls f.
+func (f OpenerFunc) Open(ctx context.Context, c connection.Connection) (Helpdesk, Trustpilot, error) {
+	return f(ctx, c)
+}
+
+// Enqueuer queues reply retries.
+type Enqueuer interface {
+	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
+}
+
+// Service forwards replies.
+type Service struct {
+	Store Store
+	Open  Opener
+	Queue Enqueuer
+	Log   *slog.Logger
+	Owner string
+	// ClaimTTL bounds how long a crashed delivery keeps the slot from a retry of its message.
+	ClaimTTL time.Duration
+	// Retry spaces reply-retry jobs; MaxAttempts is how many the worker makes before it leaves
+	// the job to SQS's redelivery and, finally, the dead-letter queue.
+	Retry       backoff.Policy
+	MaxAttempts int
+}
+
+// Outcomes (the webhook's answer and the logs).
+const (
+	OutcomePosted   = "posted to Trustpilot"
+	OutcomeQueued   = "Trustpilot unavailable; reply queued for retry"
+	OutcomeRefused  = "not posted"
+	OutcomeNoLink   = "ignored: the ticket has no Pilotdesk link"
+	OutcomeNotReply = "ignored: not a public agent reply"
+	OutcomeDone     = "ignored: this message was already handled"
+	OutcomeBusy     = "ignored: this message is being forwarded right now"
+	OutcomeUsed     = "not posted: the review's one reply was already used"
+	OutcomeOff      = "ignored: replies are off for this connection"
+)
+
+func (s *Service) claimTTL() time.Duration {
+	if s.ClaimTTL > 0 {
+		return s.ClaimTTL
+	}
+	return 2 * time.Minute
+}
+
+func (s *Service) maxAttempts() int {
+	if s.MaxAttempts > 0 {
+		return s.MaxAttempts
+	}
+	return 6
+}
+
+func (s *Service) retryDelay(attempt int) time.Duration {
+	p := s.Retry
+	if p.Base <= 0 {
+		p = backoff.Policy{Base: 30 * time.Second, Cap: 15 * time.Minute}
+	}
+	// At least half the ceiling: a retry right away would likely meet the same outage.
+	d := p.Delay(attempt)
+	if half := min(p.Cap, p.Base<<min(attempt, 20)) / 2; d < half {
+		d = half
+	}
+	return d
+}
+
+// Process handles one webhook body (the webhook.Processor contract).
 func (s *Service) Process(ctx context.Context, body []byte, query map[string]string) (string, error) {
 	ev, err := gorgias.ParseWebhook(body)
 	if err != nil {
-		return "", errs.E(errs.Invalid, "reply.Process", err)
+		return "", err // errs.Invalid: 400 with the parser's message
 	}
-	return "", fmt.Errorf("reply forwarding for ticket %d is not implemented yet", ev.TicketID)
+	log := s.Log.With("ticket_id", ev.TicketID, "message_id", ev.MessageID)
+	if ev.Event != gorgias.EventMessageCreated {
+		return "ignored: event " + ev.Event, nil
+	}
+	// The payload's flags are hints; only explicit string values are trusted to skip early
+	// (our own notes come back through this webhook with via "api").
+	if ev.IsInternalNote() || ev.Via == "api" || ev.Via == "rule" || ev.RuleID != 0 {
+		log.Debug("skipped on the payload's hints", "channel", ev.Channel, "via", ev.Via)
+		return OutcomeNotReply, nil
+	}
+	link, ok, err := s.findLink(ctx, query["account"], ev)
+	if err != nil || !ok {
+		if ok || err == nil {
+			log.Info(OutcomeNoLink)
+		}
+		return OutcomeNoLink, err
+	}
+	return s.forward(ctx, link, ev.MessageID, 0, log)
+}
+
+// RetryReply runs a reply-retry job (the worker.ReplyRetrier contract).
+func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
+	log := s.Log.With("connection_id", job.ConnectionID, "review_id", job.ReviewID, "ticket_id", job.TicketID,
+		"message_id", job.MessageID, "attempt", job.Attempt)
+	links, err := s.Store.LinksByTicket(ctx, "", job.TicketID)
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if l.ConnectionID == job.ConnectionID && l.ReviewID == job.ReviewID {
+			_, err := s.forward(ctx, l, job.MessageID, job.Attempt, log)
+			return err
+		}
+	}
+	log.Warn("reply retry dropped: the link is gone")
+	return nil
+}
+
+func (s *Service) findLink(ctx context.Context, account string, ev gorgias.WebhookEvent) (store.Link, bool, error) {
+	links, err := s.Store.LinksByTicket(ctx, account, ev.TicketID)
+	if err != nil {
+		return store.Link{}, false, err
+	}
+	if len(links) == 1 {
+		return links[0], true, nil
+	}
+	// Ticket ids of two helpdesk accounts collide: the ticket's external id names the review.
+	want := strings.TrimPrefix(ev.TicketExternalID, "trustpilot:")
+	for _, l := range links {
+		if want != "" && l.ReviewID == want {
+			return l, true, nil
+		}
+	}
+	return store.Link{}, false, nil
+}
+
+func (s *Service) forward(ctx context.Context, link store.Link, messageID int64, attempt int, log *slog.Logger) (string, error) {
+	log = log.With("connection_id", link.ConnectionID, "review_id", link.ReviewID, "ticket_id", link.TicketID)
+	rec, err := s.Store.GetConnectionForReplies(ctx, link.ConnectionID)
+	if err != nil {
+		return "", err
+	}
+	conn := rec.Connection
+	policy := conn.Reply.Service
+	if link.Kind == review.Product {
+		policy = conn.Reply.Product
+	}
+	if policy == connection.ReplyOff {
+		return OutcomeOff, nil
+	}
+	hd, tp, err := s.Open.Open(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	msg, err := hd.GetMessage(ctx, link.TicketID, messageID)
+	if errs.Is(err, errs.NotExist) {
+		log.Info("message gone from the helpdesk; ignored")
+		return OutcomeNotReply, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if !isAgentReply(msg) {
+		log.Debug(OutcomeNotReply, "from_agent", msg.FromAgent, "public", msg.Public, "channel", msg.Channel, "via", msg.Via)
+		return OutcomeNotReply, nil
+	}
+	text, cut := ReplyText(msg, trustpilot.MaxReplyLen)
+	if text == "" {
+		s.noteOnce(ctx, hd, link, messageID, "Pilotdesk: this reply was not posted to Trustpilot because it has no text.", log)
+		return OutcomeRefused + ": empty reply", nil
+	}
+	claim, err := s.Store.ClaimReply(ctx, link.ConnectionID, link.ReviewID, messageID, s.Owner, s.claimTTL())
+	if err != nil {
+		return "", err
+	}
+	switch claim.Status {
+	case store.ReplyNoLink:
+		return OutcomeNoLink, nil
+	case store.ReplyBusy:
+		return OutcomeBusy, nil
+	case store.ReplyUsed:
+		if claim.Link.ReplyMessage == messageID {
+			return OutcomeDone, nil
+		}
+		s.noteOnce(ctx, hd, link, messageID, fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
+			"and an earlier message on this ticket (%d) already used it (%s). Edit the reply on Trustpilot if it must change.",
+			claim.Link.ReplyMessage, orDash(claim.Link.ReplyResult)), log)
+		log.Info(OutcomeUsed, "used_by", claim.Link.ReplyMessage)
+		return OutcomeUsed, nil
+	}
+
+	if link.Kind == review.Product {
+		err = tp.ReplyToProductReview(ctx, link.ReviewID, text)
+	} else {
+		err = tp.ReplyToServiceReview(ctx, link.ReviewID, text)
+	}
+	if err == nil {
+		note := "Pilotdesk: this reply was posted to Trustpilot as the public reply to the review."
+		if link.Kind == review.Product {
+			note = "Pilotdesk: this reply was posted to Trustpilot as a comment on the product review."
+		}
+		if cut {
+			note += fmt.Sprintf(" It was longer than Trustpilot's limit of %d characters and was cut.", trustpilot.MaxReplyLen)
+		}
+		if ferr := s.Store.FinishReply(ctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyPosted, "posted"); ferr != nil {
+			log.Error("reply posted but not recorded", "error", ferr.Error())
+		}
+		s.note(ctx, hd, link, note, log)
+		log.Info("reply posted to Trustpilot", "kind", link.Kind, "cut", cut)
+		return OutcomePosted, nil
+	}
+	return s.failed(ctx, hd, conn, link, messageID, attempt, err, log)
+}
+
+// failed records a Trustpilot failure: transient ones are queued for a retry, permanent ones
+// end the slot with a note saying why.
+func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Connection, link store.Link, messageID int64, attempt int, err error, log *slog.Logger) (string, error) {
+	if errs.Retryable(err) && !errors.Is(err, trustpilot.ErrAlreadyReplied) {
+		if rerr := s.Store.ReleaseReply(ctx, link.ConnectionID, link.ReviewID, messageID); rerr != nil {
+			return "", rerr
+		}
+		next := attempt + 1
+		if next >= s.maxAttempts() {
+			// Leave it to SQS: it redelivers, then dead-letters the job for an operator.
+			s.noteOnce(ctx, hd, link, messageID*1000+int64(next), fmt.Sprintf("Pilotdesk: Trustpilot still fails after %d attempts (%v). "+
+				"The reply is kept and retried from the dead-letter queue when an operator redrives it.", next, shortErr(err)), log)
+			log.Error("reply still failing; leaving it to SQS redelivery and the DLQ", "error", err.Error())
+			return "", err
+		}
+		job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: link.ConnectionID, ReviewID: link.ReviewID,
+			TicketID: link.TicketID, MessageID: messageID, Attempt: next}
+		if qerr := s.Queue.Send(ctx, []queue.Job{job}, s.retryDelay(attempt)); qerr != nil {
+			return "", qerr
+		}
+		log.Warn("Trustpilot failed transiently; reply queued for retry", "error", err.Error(), "next_attempt", next)
+		return OutcomeQueued, nil
+	}
+	var why string
+	switch {
+	case errors.Is(err, trustpilot.ErrAlreadyReplied):
+		why = "the review already has a reply on Trustpilot (written there or by another tool); Trustpilot keeps one reply per review"
+	case errs.Is(err, errs.Reauth):
+		why = "the connection's Trustpilot credentials must be re-authorised (run `pilotdesk connection check " + conn.ID + "` after fixing them)"
+		if rerr := s.Store.SetReauth(ctx, conn.ID, true, shortErr(err)); rerr != nil {
+			log.Warn("could not mark the connection for re-authorising", "error", rerr.Error())
+		}
+	case errs.Is(err, errs.Permission):
+		why = "Trustpilot refused it (no access: the account needs Trustpilot's paid API module, and the business user must be an admin)"
+	case errs.Is(err, errs.NotExist):
+		why = "the review no longer exists on Trustpilot"
+	default:
+		why = "Trustpilot refused it: " + shortErr(err)
+	}
+	if ferr := s.Store.FinishReply(ctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyFailed, why); ferr != nil && !errs.Is(ferr, errs.Conflict) {
+		return "", ferr
+	}
+	s.note(ctx, hd, link, "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+".", log)
+	log.Warn("reply not posted", "reason", why, "error", err.Error())
+	return OutcomeRefused + ": " + why, nil
+}
+
+// isAgentReply is the rule: from an agent, public, not an internal note, not by a rule, not
+// written through the API (Pilotdesk's own notes and other integrations).
+func isAgentReply(m gorgias.Message) bool {
+	return m.FromAgent && m.Public && m.Channel != gorgias.ChannelInternalNote && m.RuleID == nil && m.Via != "rule" && m.Via != "api"
+}
+
+func (s *Service) note(ctx context.Context, hd Helpdesk, link store.Link, text string, log *slog.Logger) {
+	if _, err := hd.PostInternalNote(ctx, link.TicketID, text); err != nil {
+		log.Warn("could not leave the agent a note", "error", err.Error())
+	}
+}
+
+// noteOnce leaves a note at most once per (ticket, key), however often the event is delivered.
+func (s *Service) noteOnce(ctx context.Context, hd Helpdesk, link store.Link, key int64, text string, log *slog.Logger) {
+	first, err := s.Store.MarkOnce(ctx, fmt.Sprintf("note#%s#%d#%d", link.ConnectionID, link.TicketID, key), 30*24*time.Hour)
+	if err != nil || !first {
+		return
+	}
+	s.note(ctx, hd, link, text, log)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "in progress"
+	}
+	return s
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
 }

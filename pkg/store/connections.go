@@ -22,6 +22,9 @@ type ConnectionRecord struct {
 	NeedsReauth  bool
 	ReauthReason string
 	UpdatedAt    time.Time
+	// Deleted marks a connection removed without --purge: it no longer syncs, but replies on
+	// its existing tickets still reach Trustpilot.
+	Deleted bool
 }
 
 // PutConnection creates or replaces a connection. Secrets must already be removed: the table
@@ -52,12 +55,22 @@ func decodeConnection(item map[string]types.AttributeValue) (ConnectionRecord, e
 	}
 	return ConnectionRecord{
 		Connection: c, NeedsReauth: getB(item, "needs_reauth"), ReauthReason: getS(item, "reauth_reason"),
-		UpdatedAt: parseTime(getS(item, "updated_at")),
+		UpdatedAt: parseTime(getS(item, "updated_at")), Deleted: getB(item, "deleted"),
 	}, nil
 }
 
-// GetConnection returns one connection (errs.NotExist when absent).
+// GetConnection returns one connection (errs.NotExist when absent or deleted).
 func (s *Store) GetConnection(ctx context.Context, id string) (ConnectionRecord, error) {
+	r, err := s.GetConnectionForReplies(ctx, id)
+	if err == nil && r.Deleted {
+		return ConnectionRecord{}, errs.E(errs.NotExist, "store.GetConnection", fmt.Errorf("connection %s: deleted", id))
+	}
+	return r, err
+}
+
+// GetConnectionForReplies returns a connection even when it was deleted without --purge,
+// so replies on its existing tickets keep working.
+func (s *Store) GetConnectionForReplies(ctx context.Context, id string) (ConnectionRecord, error) {
 	item, err := s.get(ctx, "store.GetConnection", connectionsPK, id)
 	if err != nil {
 		return ConnectionRecord{}, fmt.Errorf("connection %s: %w", id, err)
@@ -85,7 +98,9 @@ func (s *Store) ListConnections(ctx context.Context) ([]ConnectionRecord, error)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, r)
+			if !r.Deleted {
+				out = append(out, r)
+			}
 		}
 	}
 	return out, nil
@@ -107,19 +122,37 @@ func (s *Store) SetReauth(ctx context.Context, id string, needs bool, reason str
 	return classify("store.SetReauth", err)
 }
 
-// DeleteConnection removes a connection with its cursors and cached token. Its links stay,
-// so replies on existing tickets keep working, unless purge is set.
+// DeleteConnection removes a connection with its cursors. Without purge its links and a
+// tombstone of the connection stay, so replies on existing tickets keep working; with purge
+// everything goes.
 func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) error {
-	if _, err := s.get(ctx, "store.DeleteConnection", connectionsPK, id); err != nil {
-		return fmt.Errorf("connection %s: %w", id, err)
+	rec, err := s.GetConnectionForReplies(ctx, id)
+	if err != nil {
+		return err
 	}
-	keys := [][2]string{{connectionsPK, id}}
+	if rec.Deleted && !purge {
+		return errs.E(errs.NotExist, "store.DeleteConnection", fmt.Errorf("connection %s: already deleted", id))
+	}
+	var keys [][2]string
 	more, err := s.queryKeys(ctx, connPK(id))
 	if err != nil {
 		return err
 	}
-	keys = append(keys, more...)
-	if purge {
+	for _, k := range more {
+		if k[1] != "TOKEN" || purge {
+			keys = append(keys, k)
+		}
+	}
+	if !purge {
+		if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.table), Key: key(connectionsPK, id),
+			UpdateExpression:          aws.String("SET deleted = :t, updated_at = :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": boolean(true), ":now": str(fmtTime(s.now()))},
+		}); err != nil {
+			return classify("store.DeleteConnection", err)
+		}
+	} else {
+		keys = append(keys, [2]string{connectionsPK, id})
 		links, err := s.queryKeys(ctx, linkPK(id))
 		if err != nil {
 			return err

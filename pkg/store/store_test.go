@@ -109,7 +109,26 @@ func TestConnections(t *testing.T) {
 	if _, err := s.GetLink(ctx, "conn-crud", "aaaaaaaaaaaaaaaaaaaaaaaa"); err != nil {
 		t.Fatalf("link gone after non-purge delete: %v", err)
 	}
-	if err := s.DeleteConnection(ctx, "conn-crud", true); !errs.Is(err, errs.NotExist) {
+	if r, err := s.GetConnectionForReplies(ctx, "conn-crud"); err != nil || !r.Deleted {
+		t.Fatalf("tombstone for replies: %+v %v", r, err)
+	}
+	if all, _ := s.ListConnections(ctx); len(all) > 0 {
+		for _, r := range all {
+			if r.Connection.ID == "conn-crud" {
+				t.Fatal("deleted connection still listed")
+			}
+		}
+	}
+	if err := s.DeleteConnection(ctx, "conn-crud", false); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if err := s.DeleteConnection(ctx, "conn-crud", true); err != nil {
+		t.Fatalf("purge after delete: %v", err)
+	}
+	if _, err := s.GetLink(ctx, "conn-crud", "aaaaaaaaaaaaaaaaaaaaaaaa"); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("link kept after purge: %v", err)
+	}
+	if err := s.DeleteConnection(ctx, "never-existed", true); !errs.Is(err, errs.NotExist) {
 		t.Fatalf("delete of a missing connection: %v", err)
 	}
 	if err := s.SetReauth(ctx, "missing", true, "x"); !errs.Is(err, errs.NotExist) {
@@ -418,5 +437,33 @@ func TestTokens(t *testing.T) {
 	tok, ok, err := s.LoadToken(ctx, "conn-tok")
 	if err != nil || !ok || tok.AccessToken != "at" || tok.RefreshToken != "rt2" || !tok.ExpiresAt.Equal(exp) {
 		t.Fatalf("%+v %v %v", tok, ok, err)
+	}
+}
+
+func TestMarkOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
+	s := newStore(t).WithClock(clk.now)
+	var firsts atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, err := s.MarkOnce(ctx, "note#1#2", time.Hour); err != nil {
+				t.Error(err)
+			} else if ok {
+				firsts.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if firsts.Load() != 1 {
+		t.Fatalf("%d firsts", firsts.Load())
+	}
+	clk.add(2 * time.Hour)
+	if ok, _ := s.MarkOnce(ctx, "note#1#2", time.Hour); !ok {
+		t.Fatal("mark did not expire")
 	}
 }

@@ -1,0 +1,451 @@
+// Package cli is the operator CLI (`pilotdesk`): connections, syncs and backfills, status,
+// dead letters, and the helpdesk webhook installer. It reads the same environment as the
+// functions. Secrets are never printed.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
+)
+
+// Store is what the CLI needs from the table.
+type Store interface {
+	PutConnection(ctx context.Context, c connection.Connection) error
+	GetConnection(ctx context.Context, id string) (store.ConnectionRecord, error)
+	ListConnections(ctx context.Context) ([]store.ConnectionRecord, error)
+	DeleteConnection(ctx context.Context, id string, purge bool) error
+	SetReauth(ctx context.Context, id string, needs bool, reason string) error
+	GetCursor(ctx context.Context, connID string, kind review.Kind) (store.Cursor, error)
+}
+
+// Secrets stores connection credentials.
+type Secrets interface {
+	PutConnection(ctx context.Context, connID string, s connection.Secrets) error
+	Connection(ctx context.Context, connID string) (connection.Secrets, error)
+	DeleteConnection(ctx context.Context, connID string) error
+	Value(ctx context.Context, id string) (string, error)
+}
+
+// Queue is the sync-jobs queue and its dead letters.
+type Queue interface {
+	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
+	Depths(ctx context.Context) (queued, inFlight, dead int, err error)
+	Redrive(ctx context.Context) (int, error)
+}
+
+// Checker calls the connection's APIs with its stored credentials.
+type Checker interface {
+	CheckTrustpilot(ctx context.Context, c connection.Connection) error
+	CheckHelpdesk(ctx context.Context, c connection.Connection) error
+	InstallWebhook(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, error)
+}
+
+// CLI runs commands.
+type CLI struct {
+	Store            Store
+	Secrets          Secrets
+	Queue            Queue
+	Check            Checker
+	WebhookSecretARN string
+	Out, Err         io.Writer
+	Now              func() time.Time
+}
+
+const usage = `usage: pilotdesk <command>
+
+  connection put -f FILE          create or update a connection from its JSON document
+  connection list                 list connections (secrets masked)
+  connection show ID              show one connection (secrets masked)
+  connection check ID             call Trustpilot and the helpdesk with the stored credentials
+  connection delete ID [--purge]  remove a connection (links stay unless --purge)
+  sync ID [--kind K] [--since DATE]  enqueue a sync now, or a backfill from DATE (YYYY-MM-DD)
+  status [ID]                     last sync, reviews synced, backfill progress, errors, DLQ depth
+  dlq redrive                     move dead letters back to the queue
+  helpdesk install-webhook ID --url URL   create the helpdesk HTTP integration for replies
+
+environment: TABLE_NAME, QUEUE_URL, CREDENTIALS_SECRET_PREFIX, WEBHOOK_SECRET_ARN and the AWS SDK's own variables
+`
+
+// ErrUsage is returned for a bad command line.
+var ErrUsage = errors.New("usage")
+
+// Run runs one command line.
+func (c *CLI) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	switch args[0] {
+	case "connection":
+		if len(args) < 2 {
+			break
+		}
+		switch args[1] {
+		case "put":
+			return c.put(ctx, args[2:])
+		case "list":
+			return c.list(ctx)
+		case "show":
+			return c.withID(args[2:], func(id string) error { return c.show(ctx, id) })
+		case "check":
+			return c.withID(args[2:], func(id string) error { return c.check(ctx, id) })
+		case "delete":
+			return c.delete(ctx, args[2:])
+		}
+	case "sync":
+		return c.sync(ctx, args[1:])
+	case "status":
+		return c.status(ctx, args[1:])
+	case "dlq":
+		if len(args) == 2 && args[1] == "redrive" {
+			n, err := c.Queue.Redrive(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Out, "moved %d dead letters back to the queue\n", n)
+			return nil
+		}
+	case "helpdesk":
+		if len(args) >= 2 && args[1] == "install-webhook" {
+			return c.installWebhook(ctx, args[2:])
+		}
+	case "help", "-h", "--help":
+		fmt.Fprint(c.Out, usage)
+		return nil
+	}
+	fmt.Fprint(c.Err, usage)
+	return ErrUsage
+}
+
+func (c *CLI) withID(args []string, f func(string) error) error {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	return f(args[0])
+}
+
+// interleaved lets flags follow positional arguments (`sync acme --kind service`).
+func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (c *CLI) put(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("connection put", flag.ContinueOnError)
+	fs.SetOutput(c.Err)
+	file := fs.String("f", "", "connection JSON document (- for stdin)")
+	if _, err := interleaved(fs, args); err != nil || *file == "" {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	var b []byte
+	var err error
+	if *file == "-" {
+		b, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
+	} else {
+		b, err = os.ReadFile(*file)
+	}
+	if err != nil {
+		return err
+	}
+	conn, err := connection.Parse(b)
+	if err != nil {
+		return err
+	}
+	bare, sec := conn.SplitSecrets()
+	// Secrets first: a connection row without credentials would make the worker fail.
+	if err := c.Secrets.PutConnection(ctx, conn.ID, sec); err != nil {
+		return err
+	}
+	if err := c.Store.PutConnection(ctx, bare); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "connection %s saved (credentials stored in the secret store)\n", conn.ID)
+	return nil
+}
+
+func (c *CLI) list(ctx context.Context) error {
+	recs, err := c.Store.ListConnections(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHELPDESK\tBUSINESS UNIT\tKINDS\tMIN STARS\tSTATE")
+	for _, r := range recs {
+		kinds := make([]string, len(r.Connection.ReviewKinds))
+		for i, k := range r.Connection.ReviewKinds {
+			kinds[i] = string(k)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Connection.ID, r.Connection.Helpdesk.URL, r.Connection.Trustpilot.BusinessUnitID,
+			strings.Join(kinds, ","), r.Connection.MinStars, state(r))
+	}
+	return tw.Flush()
+}
+
+func state(r store.ConnectionRecord) string {
+	switch {
+	case r.Connection.Disabled:
+		return "disabled"
+	case r.NeedsReauth:
+		return "needs re-authorising"
+	}
+	return "active"
+}
+
+func (c *CLI) show(ctx context.Context, id string) error {
+	r, err := c.Store.GetConnection(ctx, id)
+	if err != nil {
+		return err
+	}
+	sec, err := c.Secrets.Connection(ctx, id)
+	if err != nil && !errs.Is(err, errs.NotExist) {
+		return err
+	}
+	masked := r.Connection.WithSecrets(sec).Masked()
+	out := struct {
+		connection.Connection
+		State        string `json:"state"`
+		ReauthReason string `json:"reauth_reason,omitempty"`
+	}{masked, state(r), r.ReauthReason}
+	enc := json.NewEncoder(c.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func (c *CLI) check(ctx context.Context, id string) error {
+	r, err := c.Store.GetConnection(ctx, id)
+	if err != nil {
+		return err
+	}
+	failed := false
+	for _, chk := range []struct {
+		name string
+		f    func(context.Context, connection.Connection) error
+	}{{"Trustpilot", c.Check.CheckTrustpilot}, {"helpdesk", c.Check.CheckHelpdesk}} {
+		if err := chk.f(ctx, r.Connection); err != nil {
+			failed = true
+			fmt.Fprintf(c.Out, "%-10s FAIL  %v\n", chk.name, err)
+			continue
+		}
+		fmt.Fprintf(c.Out, "%-10s ok\n", chk.name)
+	}
+	if failed {
+		return errors.New("connection check failed")
+	}
+	if r.NeedsReauth {
+		// The credentials work again: let the scheduler pick the connection up.
+		if err := c.Store.SetReauth(ctx, id, false, ""); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.Out, "credentials work again: the connection is active")
+	}
+	return nil
+}
+
+func (c *CLI) delete(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("connection delete", flag.ContinueOnError)
+	fs.SetOutput(c.Err)
+	purge := fs.Bool("purge", false, "also delete the review↔ticket links (replies on existing tickets stop working)")
+	pos, err := interleaved(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	if err := c.Store.DeleteConnection(ctx, pos[0], *purge); err != nil {
+		return err
+	}
+	if *purge {
+		if err := c.Secrets.DeleteConnection(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Out, "connection %s deleted with its links and credentials\n", pos[0])
+		return nil
+	}
+	// Credentials stay while links do: replies on existing tickets still reach Trustpilot.
+	fmt.Fprintf(c.Out, "connection %s deleted; its links and credentials stay for replies on existing tickets (use --purge to remove them)\n", pos[0])
+	return nil
+}
+
+func (c *CLI) sync(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(c.Err)
+	kind := fs.String("kind", "", "service or product (default: every kind the connection syncs)")
+	since := fs.String("since", "", "backfill from this date (YYYY-MM-DD or RFC 3339)")
+	pos, err := interleaved(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	r, err := c.Store.GetConnection(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	var from *time.Time
+	if *since != "" {
+		t, err := parseDate(*since)
+		if err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+		from = &t
+	}
+	var jobs []queue.Job
+	for _, k := range []review.Kind{review.Service, review.Product} {
+		if (*kind == "" && r.Connection.Kinds(k)) || *kind == string(k) {
+			j := queue.SyncJob(r.Connection.ID, k)
+			j.Since = from
+			jobs = append(jobs, j)
+		}
+	}
+	if len(jobs) == 0 {
+		return fmt.Errorf("--kind %q: want service or product", *kind)
+	}
+	if err := c.Queue.Send(ctx, jobs, 0); err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		what := "sync"
+		if j.Since != nil {
+			what = "backfill from " + j.Since.Format("2006-01-02")
+			if j.Kind == review.Product {
+				what = "full scan" // product reviews have no date filter: every page is read
+			}
+		}
+		fmt.Fprintf(c.Out, "enqueued %s of %s reviews for %s\n", what, j.Kind, j.ConnectionID)
+	}
+	return nil
+}
+
+func parseDate(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date like 2024-01-31", s)
+}
+
+func (c *CLI) status(ctx context.Context, args []string) error {
+	var recs []store.ConnectionRecord
+	if len(args) == 1 {
+		r, err := c.Store.GetConnection(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		recs = []store.ConnectionRecord{r}
+	} else if len(args) == 0 {
+		var err error
+		if recs, err = c.Store.ListConnections(ctx); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Connection.ID < recs[j].Connection.ID })
+	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONNECTION\tKIND\tSTATE\tLAST SYNC\tREVIEWS SEEN\tTICKETS\tERRORS\tBACKFILL\tLAST ERROR")
+	for _, r := range recs {
+		for _, k := range r.Connection.ReviewKinds {
+			cur, err := c.Store.GetCursor(ctx, r.Connection.ID, k)
+			if err != nil {
+				return err
+			}
+			last := "never"
+			if !cur.LastRunAt.IsZero() {
+				last = cur.LastRunAt.UTC().Format("2006-01-02 15:04:05Z")
+			}
+			backfill := "-"
+			if cur.Resume != "" {
+				backfill = "in progress at " + shorten(cur.Resume, 40)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", r.Connection.ID, k, state(r), last, cur.ReviewSeen, cur.Tickets, cur.Errors,
+				backfill, shorten(cur.LastError, 80))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	queued, inFlight, dead, err := c.Queue.Depths(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "\nqueue: %d waiting, %d in flight; dead-letter queue: %d", queued, inFlight, dead)
+	if dead > 0 {
+		fmt.Fprint(c.Out, " (inspect the worker's logs, then `pilotdesk dlq redrive`)")
+	}
+	fmt.Fprintln(c.Out)
+	return nil
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func (c *CLI) installWebhook(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("helpdesk install-webhook", flag.ContinueOnError)
+	fs.SetOutput(c.Err)
+	url := fs.String("url", "", "the stack's WebhookUrl output")
+	pos, err := interleaved(fs, args)
+	if err != nil || len(pos) != 1 || *url == "" {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	r, err := c.Store.GetConnection(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if c.WebhookSecretARN == "" {
+		return errors.New("WEBHOOK_SECRET_ARN is not set (the stack output WebhookSecretArn)")
+	}
+	secret, err := c.Secrets.Value(ctx, c.WebhookSecretARN)
+	if err != nil {
+		return err
+	}
+	in := WebhookIntegration(*url, secret)
+	integ, err := c.Check.InstallWebhook(ctx, r.Connection, in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "HTTP integration %q created in %s (id %d): ticket-message-created → %s\n", in.Name, r.Connection.Helpdesk.URL, integ.ID, *url)
+	return nil
+}
+
+// WebhookIntegration is the helpdesk HTTP integration Pilotdesk needs: the one trigger, the
+// body template and the secret header.
+func WebhookIntegration(url, secret string) gorgias.NewHTTPIntegration {
+	return gorgias.NewHTTPIntegration{
+		Name: "Pilotdesk: replies to Trustpilot", URL: url, SecretHeader: gorgias.SecretHeader, Secret: secret,
+		Triggers: []string{gorgias.EventMessageCreated}, Form: gorgias.WebhookForm(),
+	}
+}

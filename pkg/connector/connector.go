@@ -1,0 +1,139 @@
+// Package connector builds the per-connection API clients (Trustpilot and helpdesk) from a
+// stored connection and its credentials in the secret store, so the worker, the webhook and
+// the CLI open connections the same way.
+package connector
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/reply"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
+	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
+)
+
+// Secrets reads a connection's credentials.
+type Secrets interface {
+	Connection(ctx context.Context, connID string) (connection.Secrets, error)
+}
+
+// Tokens caches Trustpilot tokens across instances.
+type Tokens interface {
+	LoadToken(ctx context.Context, connID string) (store.Token, bool, error)
+	SaveToken(ctx context.Context, connID string, t store.Token) error
+}
+
+// Factory opens connections.
+type Factory struct {
+	Secrets       Secrets
+	Tokens        Tokens
+	TrustpilotURL string
+	HelpdeskRate  RateLimit
+	// TrustpilotAttempts bounds attempts per Trustpilot call (0: the client's default). The
+	// webhook uses 1: it must answer fast, and the queue retries instead.
+	TrustpilotAttempts int
+	HTTPClient         *http.Client
+	Log                *slog.Logger
+}
+
+// Clients are one connection's API clients.
+type Clients struct {
+	Connection connection.Connection // with secrets
+	Trustpilot *trustpilot.Client
+	Helpdesk   *gorgias.Client
+}
+
+// Open reads the connection's credentials and builds its clients.
+func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, error) {
+	sec, err := f.Secrets.Connection(ctx, c.ID)
+	if errs.Is(err, errs.NotExist) {
+		// No credentials stored: a human must put the connection again.
+		return nil, errs.E(errs.Reauth, "connector.Open", fmt.Errorf("connection %s has no stored credentials: run `pilotdesk connection put`", c.ID))
+	}
+	if err != nil {
+		return nil, err
+	}
+	full := c.WithSecrets(sec)
+	tp, err := trustpilot.New(trustpilot.Config{
+		BaseURL:      f.TrustpilotURL,
+		ConnectionID: c.ID,
+		Credentials: trustpilot.Credentials{
+			APIKey: full.Trustpilot.APIKey, APISecret: full.Trustpilot.APISecret, RefreshToken: full.Trustpilot.RefreshToken,
+			BusinessUnitID: full.Trustpilot.BusinessUnitID, BusinessUserID: full.Trustpilot.BusinessUserID,
+		},
+		Tokens:      tokenAdapter{f.Tokens},
+		MaxAttempts: f.TrustpilotAttempts,
+		HTTPClient:  f.HTTPClient,
+		Logger:      f.Log.With("connection_id", c.ID),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: trustpilot client: %w", c.ID, err)
+	}
+	acct := gorgias.Account{BaseURL: full.Helpdesk.URL, Email: full.Helpdesk.Email, APIKey: full.Helpdesk.APIKey}
+	calls, window := f.HelpdeskRate.orDefault()
+	hd, err := gorgias.New(acct, gorgias.Options{
+		HTTPClient: f.HTTPClient,
+		Logger:     f.Log.With("connection_id", c.ID),
+		Limiter:    gorgias.SharedLimiterWith(acct, calls, window),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: helpdesk client: %w", c.ID, err)
+	}
+	return &Clients{Connection: full, Trustpilot: tp, Helpdesk: hd}, nil
+}
+
+// RateLimit is the helpdesk's call allowance per account.
+type RateLimit struct {
+	Calls  int
+	Window time.Duration
+}
+
+func (r RateLimit) orDefault() (int, time.Duration) {
+	if r.Calls <= 0 || r.Window <= 0 {
+		return 40, 20 * time.Second // Gorgias, API-key auth
+	}
+	return r.Calls, r.Window
+}
+
+// tokenAdapter lets the store cache the Trustpilot client's tokens.
+type tokenAdapter struct{ t Tokens }
+
+func (a tokenAdapter) LoadToken(ctx context.Context, connID string) (trustpilot.Token, bool, error) {
+	if a.t == nil {
+		return trustpilot.Token{}, false, nil
+	}
+	t, ok, err := a.t.LoadToken(ctx, connID)
+	return trustpilot.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, ExpiresAt: t.ExpiresAt}, ok, err
+}
+
+func (a tokenAdapter) SaveToken(ctx context.Context, connID string, t trustpilot.Token) error {
+	if a.t == nil {
+		return nil
+	}
+	return a.t.SaveToken(ctx, connID, store.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, ExpiresAt: t.ExpiresAt})
+}
+
+// OpenForReplies opens the clients the reply use case needs, in the shape it declares.
+func (f *Factory) OpenForReplies(ctx context.Context, c connection.Connection) (reply.Helpdesk, reply.Trustpilot, error) {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl.Helpdesk, cl.Trustpilot, nil
+}
+
+// OpenForSync opens the clients the sync use case needs, in the shape it declares.
+func (f *Factory) OpenForSync(ctx context.Context, c connection.Connection) (reviewsync.Reviews, reviewsync.Helpdesk, error) {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl.Trustpilot, cl.Helpdesk, nil
+}

@@ -1,0 +1,336 @@
+// Package gorgiassim simulates the Gorgias REST API and its HTTP-integration webhooks for tests
+// and the local run: the paths, JSON shapes, status codes, cursor pagination, error bodies and
+// leaky-bucket rate limit of shared/reference/gorgias-api.md (following its §9 decisions), several
+// accounts on one server (selected by Basic-auth credentials), switches to inject faults, and an
+// inspection API in Go and under /_sim/.
+//
+// It does not import pkg/gorgias on purpose: it must model Gorgias, not Pilotdesk's client.
+package gorgiassim
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for Config.
+const (
+	DefaultRateCalls          = 40 // reference §6: API keys, 40 calls per 20 s per account
+	DefaultRateWindow         = 20 * time.Second
+	DefaultMaxLimit           = 100 // largest page a list returns
+	DefaultPageLimit          = 30
+	DefaultSendDelay          = 50 * time.Millisecond
+	DefaultDeliveryRetries    = 3
+	DefaultDeliveryRetryDelay = 200 * time.Millisecond
+	DefaultDeliveryTimeout    = 10 * time.Second
+	DefaultDisableAfter       = 100 // reference §5.4: disabled after 100 consecutive failures
+	DefaultMaxCustomerData    = 250_000
+)
+
+// The account a zero Config gets, so `make dev` and quick tests need no setup.
+const (
+	DefaultAccountID    = "acme"
+	DefaultAccountEmail = "api@acme.test"
+	DefaultAccountKey   = "sim-api-key"
+)
+
+// AccountConfig is one helpdesk account. Requests are matched to it by Basic-auth credentials.
+type AccountConfig struct {
+	ID         string        `json:"id"` // the subdomain
+	Email      string        `json:"email"`
+	APIKey     string        `json:"api_key"`
+	RateCalls  int           `json:"rate_calls,omitempty"`  // default Config.RateCalls
+	RateWindow time.Duration `json:"rate_window,omitempty"` // default Config.RateWindow
+}
+
+// Config configures a Server. The zero value serves one default account with Gorgias' limits.
+type Config struct {
+	Accounts   []AccountConfig
+	RateCalls  int           // default DefaultRateCalls
+	RateWindow time.Duration // default DefaultRateWindow
+	MaxLimit   int           // default DefaultMaxLimit; tests lower it to exercise pagination
+	SendDelay  time.Duration // how long "sending" an agent message takes; default DefaultSendDelay
+
+	// Webhook deliveries.
+	DeliveryClient     *http.Client  // default: a client with DeliveryTimeout
+	DeliveryTimeout    time.Duration // default DefaultDeliveryTimeout
+	DeliveryRetries    int           // resends of a failed delivery; default DefaultDeliveryRetries, <0 none
+	DeliveryRetryDelay time.Duration // before the first resend, doubling; default DefaultDeliveryRetryDelay
+	DisableAfter       int           // consecutive failed requests that disable an integration; default 100
+	// TypedWebhookValues renders a form value made of a single {{expr}} as the JSON value itself
+	// (true, 123, null) instead of its string rendering, as some integrations report receiving.
+	TypedWebhookValues bool
+
+	MaxCustomerDataBytes int // default DefaultMaxCustomerData; data larger than this is refused
+	Logger               *slog.Logger
+}
+
+// Server is the simulator. Its zero value is not usable; call New.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	mu           sync.Mutex
+	accounts     []*account
+	nextID       map[string]int64
+	tickets      map[int64]*Ticket
+	messages     map[int64]*Message
+	customers    map[int64]*Customer
+	integrations map[int64]*Integration
+	deliveries   []*Delivery
+	delivered    int           // deliveries finished (success or given up)
+	delivChanged chan struct{} // closed when delivered changes
+	faults       []*faultState
+	nextFault    int
+	closed       bool
+
+	ctx    context.Context // ends on Close: stops delivery retries
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	api    *http.ServeMux
+	ctl    *http.ServeMux
+
+	httpSrv *http.Server
+	url     string
+}
+
+// New builds a server.
+func New(cfg Config) (*Server, error) {
+	cfg.RateCalls = cmp.Or(cfg.RateCalls, DefaultRateCalls)
+	cfg.RateWindow = cmp.Or(cfg.RateWindow, DefaultRateWindow)
+	cfg.MaxLimit = cmp.Or(cfg.MaxLimit, DefaultMaxLimit)
+	cfg.SendDelay = cmp.Or(cfg.SendDelay, DefaultSendDelay)
+	cfg.DeliveryTimeout = cmp.Or(cfg.DeliveryTimeout, DefaultDeliveryTimeout)
+	if cfg.DeliveryRetries == 0 {
+		cfg.DeliveryRetries = DefaultDeliveryRetries
+	}
+	cfg.DeliveryRetries = max(cfg.DeliveryRetries, 0)
+	cfg.DeliveryRetryDelay = cmp.Or(cfg.DeliveryRetryDelay, DefaultDeliveryRetryDelay)
+	cfg.DisableAfter = cmp.Or(cfg.DisableAfter, DefaultDisableAfter)
+	cfg.MaxCustomerDataBytes = cmp.Or(cfg.MaxCustomerDataBytes, DefaultMaxCustomerData)
+	if cfg.DeliveryClient == nil {
+		cfg.DeliveryClient = &http.Client{Timeout: cfg.DeliveryTimeout}
+	}
+	if len(cfg.Accounts) == 0 {
+		cfg.Accounts = []AccountConfig{{ID: DefaultAccountID, Email: DefaultAccountEmail, APIKey: DefaultAccountKey}}
+	}
+	s := &Server{
+		cfg:          cfg,
+		log:          cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		nextID:       map[string]int64{"ticket": 1000, "message": 50000, "customer": 200, "integration": 10, "tag": 1, "user": 1},
+		tickets:      map[int64]*Ticket{},
+		messages:     map[int64]*Message{},
+		customers:    map[int64]*Customer{},
+		integrations: map[int64]*Integration{},
+		delivChanged: make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for _, ac := range cfg.Accounts {
+		if err := s.addAccountLocked(ac); err != nil {
+			return nil, err
+		}
+	}
+	s.api = s.apiRoutes()
+	s.ctl = s.controlRoutes()
+	return s, nil
+}
+
+// AddAccount adds an account while the server runs.
+func (s *Server) AddAccount(ac AccountConfig) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addAccountLocked(ac)
+}
+
+func (s *Server) addAccountLocked(ac AccountConfig) error {
+	if ac.ID == "" || ac.Email == "" || ac.APIKey == "" {
+		return errors.New("gorgiassim: an account needs id, email and api_key")
+	}
+	for _, a := range s.accounts {
+		if a.cfg.ID == ac.ID {
+			return fmt.Errorf("gorgiassim: duplicate account %q", ac.ID)
+		}
+		if strings.EqualFold(a.cfg.Email, ac.Email) && a.cfg.APIKey == ac.APIKey {
+			return fmt.Errorf("gorgiassim: accounts %q and %q have the same credentials", a.cfg.ID, ac.ID)
+		}
+	}
+	ac.RateCalls = cmp.Or(ac.RateCalls, s.cfg.RateCalls)
+	ac.RateWindow = cmp.Or(ac.RateWindow, s.cfg.RateWindow)
+	a := &account{cfg: ac, tags: map[string]*Tag{}, stats: newStats()}
+	a.userID = s.newID("user")
+	s.accounts = append(s.accounts, a)
+	return nil
+}
+
+// Start serves on 127.0.0.1 on a free port and returns the base URL (http://127.0.0.1:PORT).
+func (s *Server) Start() (string, error) { return s.StartOn("127.0.0.1:0") }
+
+// StartOn serves on addr, which must be a loopback address: the simulator has no real security.
+func (s *Server) StartOn(addr string) (string, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("gorgiassim: refusing to listen on non-loopback address %q", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.url = "http://" + l.Addr().String()
+	go func() { _ = s.httpSrv.Serve(l) }()
+	return s.url, nil
+}
+
+// URL is the base URL Start returned.
+func (s *Server) URL() string { return s.url }
+
+// Close stops serving and waits for deliveries in flight (their retries are abandoned).
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	var err error
+	if s.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err = s.httpSrv.Shutdown(ctx); err != nil {
+			err = s.httpSrv.Close()
+		}
+	}
+	s.wg.Wait()
+	return err
+}
+
+// ServeHTTP serves the API under /api/ and the control API under /_sim/.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/_sim/"):
+		s.ctl.ServeHTTP(w, r)
+	case strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api":
+		s.serveAPI(w, r)
+	default:
+		writeError(w, http.StatusNotFound, "Resource not found.", nil)
+	}
+}
+
+type ctxKey struct{}
+
+func accountOf(r *http.Request) *account { return r.Context().Value(ctxKey{}).(*account) }
+
+// authenticate finds the account of the request's Basic-auth credentials.
+func (s *Server) authenticate(r *http.Request) *account {
+	email, key, ok := r.BasicAuth()
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.accounts {
+		if strings.EqualFold(a.cfg.Email, email) && subtle.ConstantTimeCompare([]byte(a.cfg.APIKey), []byte(key)) == 1 {
+			return a
+		}
+	}
+	return nil
+}
+
+// serveAPI authenticates, rate-limits, applies faults, counts, then routes.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	a := s.authenticate(r)
+	if a == nil {
+		writeError(w, http.StatusUnauthorized, "Not authenticated.", nil)
+		return
+	}
+	_, pattern := s.api.Handler(r)
+	endpoint := pattern
+	if endpoint == "" {
+		endpoint = r.Method + " (unknown)"
+	}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() { s.count(a, endpoint, rec.status) }()
+
+	used, retryAfter, ok := s.admit(a)
+	w.Header().Set(CallLimitHeader, fmt.Sprintf("%d/%d", used, a.cfg.RateCalls))
+	if !ok {
+		w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
+		writeError(rec, http.StatusTooManyRequests, "Too many requests. Please retry later.", nil)
+		return
+	}
+	f, faulty := s.matchFault(a, r)
+	if faulty {
+		if f.Latency > 0 {
+			t := time.NewTimer(f.Latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		}
+		if f.Drop {
+			rec.status = 0 // counted as "no answer"
+			panic(http.ErrAbortHandler)
+		}
+		if f.Status != 0 {
+			writeFault(rec, f)
+			return
+		}
+	}
+	if pattern == "" {
+		// Let the mux say 404 or 405, in Gorgias' JSON shape.
+		probe := &statusRecorder{ResponseWriter: discardWriter{h: http.Header{}}, status: http.StatusOK}
+		s.api.ServeHTTP(probe, r)
+		msg := "Resource not found."
+		if probe.status == http.StatusMethodNotAllowed {
+			msg = "Method not allowed."
+		}
+		writeError(rec, probe.status, msg, nil)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, a))
+	if faulty && f.DropAfter {
+		// Applied, but the client never hears of it: the crash-recovery case.
+		s.api.ServeHTTP(discardWriter{h: http.Header{}}, r)
+		rec.status = 0
+		panic(http.ErrAbortHandler)
+	}
+	s.api.ServeHTTP(rec, r)
+}
+
+// CallLimitHeader is the header telling "used/limit" of the account's bucket.
+const CallLimitHeader = "X-Gorgias-Account-Api-Call-Limit"
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}

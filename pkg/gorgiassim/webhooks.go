@@ -1,0 +1,429 @@
+package gorgiassim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// fire queues a delivery of event to every active HTTP integration of the account with that
+// trigger; the caller holds s.mu. Gorgias renders the template when the event happens and calls
+// asynchronously, so rendering is done here and sending in a goroutine.
+func (s *Server) fire(a *account, event string, t *Ticket, m *Message) {
+	if s.closed {
+		return
+	}
+	var ids []int64
+	for id, it := range s.integrations {
+		if it.Account == a.cfg.ID && it.Type == "http" && it.DeactivatedDatetime == nil && it.HTTP.Triggers[event] {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	slices.Sort(ids)
+	vars := s.templateVars(a, event, t, m)
+	for _, id := range ids {
+		it := s.integrations[id]
+		d := &Delivery{ID: s.newID("delivery"), Account: a.cfg.ID, IntegrationID: id, Event: event, TicketID: t.ID,
+			Method: it.HTTP.Method, URL: renderString(it.HTTP.URL, vars), Headers: map[string]string{},
+			ContentType: it.HTTP.RequestContentType}
+		if m != nil {
+			d.MessageID = m.ID
+		}
+		for k, v := range it.HTTP.Headers {
+			d.Headers[k] = renderString(v, vars)
+		}
+		body := renderForm(it.HTTP.Form, vars, s.cfg.TypedWebhookValues)
+		if d.ContentType == "application/x-www-form-urlencoded" {
+			form := url.Values{}
+			if obj, ok := body.(map[string]any); ok {
+				for k, v := range obj {
+					form.Set(k, pyStr(v))
+				}
+			}
+			d.RawBody = form.Encode()
+		} else {
+			b, _ := json.Marshal(body)
+			d.Body, d.RawBody = b, string(b)
+		}
+		s.deliveries = append(s.deliveries, d)
+		s.wg.Add(1)
+		go s.deliver(d)
+	}
+}
+
+// templateVars is the context Gorgias renders templates with (reference §5.2).
+func (s *Server) templateVars(a *account, event string, t *Ticket, m *Message) map[string]any {
+	ticket := map[string]any{
+		"id": t.ID, "external_id": nullString(t.ExternalID), "status": t.Status, "channel": t.Channel, "via": t.Via,
+		"spam": t.Spam, "from_agent": t.FromAgent, "customer_id": t.CustomerID, "assignee_user_id": nil,
+		"assignee_team_id": nil, "subject": nullString(t.Subject), "language": nullString(t.Language),
+		"meta": decodeAny(t.Meta), "created_datetime": gtime(t.CreatedDatetime), "opened_datetime": gtime(t.OpenedDatetime),
+		"updated_datetime": gtime(t.UpdatedDatetime), "last_message_datetime": gtime(t.LastMessage),
+		"last_received_message_datetime": gtime(t.LastMessage), "closed_datetime": nil, "snooze_datetime": nil,
+		"trashed_datetime": nil, "custom_fields": map[string]any{},
+	}
+	if c := s.customers[t.CustomerID]; c != nil {
+		ticket["customer"] = map[string]any{"id": c.ID, "email": nullString(c.Email), "name": nullString(c.Name),
+			"firstname": c.Firstname, "lastname": c.Lastname, "data": decodeAny(c.Data)}
+	}
+	tags := make([]any, 0, len(t.Tags))
+	for _, n := range t.Tags {
+		tags = append(tags, map[string]any{"name": n})
+	}
+	ticket["tags"] = tags
+	msgs := make([]any, 0, len(t.messageIDs))
+	for _, id := range t.messageIDs {
+		msgs = append(msgs, messageVars(s.messages[id]))
+	}
+	ticket["messages"] = msgs
+	vars := map[string]any{"ticket": ticket, "event": map[string]any{"type": event, "object_id": t.ID, "object_type": "Ticket"}}
+	if m != nil {
+		vars["message"] = messageVars(m)
+		vars["event"].(map[string]any)["object_id"] = m.ID
+		vars["event"].(map[string]any)["object_type"] = "TicketMessage"
+	}
+	return vars
+}
+
+func messageVars(m *Message) map[string]any {
+	person := func(p *Person) any {
+		if p == nil {
+			return nil
+		}
+		return map[string]any{"id": p.ID, "email": nullString(p.Email), "name": nullString(p.Name)}
+	}
+	var rule, integ any
+	if m.RuleID != nil {
+		rule = *m.RuleID
+	}
+	if m.IntegrationID != nil {
+		integ = *m.IntegrationID
+	}
+	return map[string]any{
+		"id": m.ID, "ticket_id": m.TicketID, "public": m.Public, "channel": m.Channel, "via": m.Via,
+		"from_agent": m.FromAgent, "rule_id": rule, "integration_id": integ, "external_id": nullString(m.ExternalID),
+		"sender": person(m.Sender), "receiver": person(m.Receiver), "subject": nullString(m.Subject),
+		"body_text": m.BodyText, "body_html": m.BodyHTML, "stripped_text": m.BodyText,
+		"created_datetime": gtime(m.CreatedDatetime), "sent_datetime": gtimep(m.SentDatetime),
+	}
+}
+
+func decodeAny(b json.RawMessage) any {
+	var v any
+	if len(b) == 0 || json.Unmarshal(b, &v) != nil {
+		return nil
+	}
+	return v
+}
+
+var exprRe = regexp.MustCompile(`\{\{(.*?)\}\}`)
+
+// renderForm renders a form template: strings are templates, objects and lists recursively,
+// other JSON values pass through. A form that is one string (like "{{context}}") renders to it.
+func renderForm(form json.RawMessage, vars map[string]any, typed bool) any {
+	var v any
+	if len(form) == 0 || json.Unmarshal(form, &v) != nil {
+		return map[string]any{}
+	}
+	if str, ok := v.(string); ok && strings.TrimSpace(str) == "{{context}}" {
+		return vars // the whole context, serialised as JSON (Pipedream's usage, reference §5.2)
+	}
+	return renderValue(v, vars, typed)
+}
+
+func renderValue(v any, vars map[string]any, typed bool) any {
+	switch v := v.(type) {
+	case string:
+		if typed {
+			if m := exprRe.FindStringSubmatchIndex(v); m != nil && m[0] == 0 && m[1] == len(v) {
+				val, ok := eval(v[m[2]:m[3]], vars)
+				if !ok {
+					return ""
+				}
+				return val
+			}
+		}
+		return renderString(v, vars)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = renderValue(x, vars, typed)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = renderValue(x, vars, typed)
+		}
+		return out
+	}
+	return v
+}
+
+// renderString substitutes {{ expr }}: values as Python would print them (True/False/None),
+// undefined variables as "" (Jinja's default).
+func renderString(s string, vars map[string]any) string {
+	return exprRe.ReplaceAllStringFunc(s, func(m string) string {
+		val, ok := eval(m[2:len(m)-2], vars)
+		if !ok {
+			return ""
+		}
+		return pyStr(val)
+	})
+}
+
+// eval evaluates a path like ticket.messages[-1].body_text with filters (tojson, lower, upper,
+// string, default('x')).
+func eval(expr string, vars map[string]any) (any, bool) {
+	parts := strings.Split(expr, "|")
+	val, ok := lookup(strings.TrimSpace(parts[0]), vars)
+	for _, f := range parts[1:] {
+		f = strings.TrimSpace(f)
+		switch {
+		case f == "tojson":
+			b, _ := json.Marshal(val)
+			val, ok = string(b), true
+		case f == "lower":
+			val = strings.ToLower(pyStr(val))
+		case f == "upper":
+			val = strings.ToUpper(pyStr(val))
+		case f == "string":
+			val = pyStr(val)
+		case strings.HasPrefix(f, "default(") && strings.HasSuffix(f, ")"):
+			if !ok || val == nil || val == "" {
+				val, ok = strings.Trim(f[len("default("):len(f)-1], `'" `), true
+			}
+		}
+	}
+	return val, ok
+}
+
+var segRe = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)((?:\[-?\d+\])*)$`)
+var idxRe = regexp.MustCompile(`\[(-?\d+)\]`)
+
+func lookup(path string, vars map[string]any) (any, bool) {
+	var cur any = vars
+	for _, seg := range strings.Split(path, ".") {
+		m := segRe.FindStringSubmatch(strings.TrimSpace(seg))
+		if m == nil {
+			return nil, false
+		}
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = obj[m[1]]; !ok {
+			return nil, false
+		}
+		for _, im := range idxRe.FindAllStringSubmatch(m[2], -1) {
+			list, ok := cur.([]any)
+			if !ok {
+				return nil, false
+			}
+			i, _ := strconv.Atoi(im[1])
+			if i < 0 {
+				i += len(list)
+			}
+			if i < 0 || i >= len(list) {
+				return nil, false
+			}
+			cur = list[i]
+		}
+	}
+	return cur, true
+}
+
+// pyStr prints a value as Python's str() would, which is what Gorgias' templates produce.
+func pyStr(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if v {
+			return "True"
+		}
+		return "False"
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int:
+		return strconv.Itoa(v)
+	case float64:
+		if v == float64(int64(v)) {
+			return strconv.FormatInt(int64(v), 10)
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return pyRepr(v)
+}
+
+func pyRepr(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", `\'`) + "'"
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		b.WriteString("{")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(pyRepr(k) + ": " + pyRepr(v[k]))
+		}
+		b.WriteString("}")
+		return b.String()
+	case []any:
+		items := make([]string, len(v))
+		for i, x := range v {
+			items[i] = pyRepr(x)
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	}
+	return pyStr(v)
+}
+
+// deliver sends d, resending failures that may be temporary (no answer, 429, 5xx) with a
+// doubling delay, and disables the integration after DisableAfter consecutive failed requests
+// (reference §5.4); a success resets the count.
+func (s *Server) deliver(d *Delivery) {
+	defer s.wg.Done()
+	delay := s.cfg.DeliveryRetryDelay
+	for attempt := 0; ; attempt++ {
+		s.mu.Lock()
+		it := s.integrations[d.IntegrationID]
+		active := it != nil && it.DeactivatedDatetime == nil
+		s.mu.Unlock()
+		if !active {
+			s.finish(d, false, "integration deleted or disabled")
+			return
+		}
+		at := time.Now()
+		status, err := s.send(d)
+		ok := err == nil && status >= 200 && status < 300
+		s.mu.Lock()
+		att := Attempt{At: at, Status: status, Took: time.Since(at)}
+		if err != nil {
+			att.Error = err.Error()
+		}
+		d.Attempts = append(d.Attempts, att)
+		if it := s.integrations[d.IntegrationID]; it != nil {
+			if ok {
+				it.ConsecutiveFailures = 0
+			} else {
+				it.ConsecutiveFailures++
+				if it.ConsecutiveFailures >= s.cfg.DisableAfter && it.DeactivatedDatetime == nil {
+					now := time.Now().UTC()
+					it.DeactivatedDatetime = &now
+				}
+			}
+		}
+		s.mu.Unlock()
+		if ok {
+			s.finish(d, true, "")
+			return
+		}
+		if !(err != nil || status == 429 || status >= 500) || attempt >= s.cfg.DeliveryRetries {
+			s.finish(d, false, "")
+			return
+		}
+		select {
+		case <-time.After(delay):
+		case <-s.ctx.Done():
+			s.finish(d, false, "simulator closed")
+			return
+		}
+		delay *= 2
+	}
+}
+
+func (s *Server) send(d *Delivery) (int, error) {
+	var body io.Reader
+	if d.Method != http.MethodGet {
+		body = strings.NewReader(d.RawBody)
+	}
+	req, err := http.NewRequestWithContext(s.ctx, d.Method, d.URL, body)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range d.Headers {
+		req.Header.Set(k, v)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", d.ContentType)
+	}
+	req.Header.Set("User-Agent", "Gorgias-HTTP-Integration (gorgiassim)")
+	resp, err := s.cfg.DeliveryClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, nil
+}
+
+func (s *Server) finish(d *Delivery, ok bool, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.OK, d.Done = ok, true
+	if reason != "" {
+		d.Attempts = append(d.Attempts, Attempt{At: time.Now(), Error: reason})
+	}
+	s.delivered++
+	close(s.delivChanged)
+	s.delivChanged = make(chan struct{})
+}
+
+// Deliveries returns every delivery so far, oldest first.
+func (s *Server) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Delivery, len(s.deliveries))
+	for i, d := range s.deliveries {
+		out[i] = deliverySnapshot(d)
+	}
+	return out
+}
+
+// WaitDeliveries waits until at least n deliveries are finished (delivered or given up) and
+// returns all deliveries; on ctx's end it returns what there is with ctx's error.
+func (s *Server) WaitDeliveries(ctx context.Context, n int) ([]Delivery, error) {
+	for {
+		s.mu.Lock()
+		done, ch := s.delivered, s.delivChanged
+		s.mu.Unlock()
+		if done >= n {
+			return s.Deliveries(), nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return s.Deliveries(), fmt.Errorf("gorgiassim: %d of %d deliveries finished: %w", done, n, ctx.Err())
+		}
+	}
+}
+
+// ParseBody decodes a JSON delivery body (for tests).
+func (d Delivery) ParseBody() (map[string]any, error) {
+	var m map[string]any
+	err := json.NewDecoder(bytes.NewReader(d.Body)).Decode(&m)
+	return m, err
+}

@@ -1,0 +1,530 @@
+// Package reviewsync is the product's main job: it runs one sync job for one connection and
+// review kind, turning every Trustpilot review into exactly one helpdesk ticket.
+//
+// Exactly once rests on the store, not on the helpdesk: a conditional claim before creating,
+// the ticket's external_id to find a ticket an earlier, crashed attempt created, and a
+// confirmed link afterwards. Progress is checkpointed after every page; a job stops before the
+// Lambda's deadline and enqueues its own continuation, so a backfill of any size finishes.
+package reviewsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
+	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
+)
+
+// Store is what sync needs from the store.
+type Store interface {
+	GetConnection(ctx context.Context, id string) (store.ConnectionRecord, error)
+	SetReauth(ctx context.Context, id string, needs bool, reason string) error
+	GetCursor(ctx context.Context, connID string, kind review.Kind) (store.Cursor, error)
+	SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp store.Checkpoint) error
+	ClaimReview(ctx context.Context, connID, reviewID string, kind review.Kind, owner string, ttl time.Duration) (store.Claim, error)
+	ReleaseClaim(ctx context.Context, connID, reviewID, owner string) error
+	ConfirmLink(ctx context.Context, c store.Confirm) error
+	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]store.Link, error)
+	SetReviewVersion(ctx context.Context, connID, reviewID string, version time.Time, stars int) (bool, error)
+	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
+}
+
+// Reviews reads a business unit's reviews.
+type Reviews interface {
+	ListServiceReviews(ctx context.Context, since time.Time, next string) (trustpilot.ServicePage, error)
+	ListProductReviews(ctx context.Context, page int) (trustpilot.ProductPage, error)
+}
+
+// Helpdesk writes tickets.
+type Helpdesk interface {
+	CreateTicket(ctx context.Context, t gorgias.NewTicket) (gorgias.Ticket, error)
+	FindTicketByExternalID(ctx context.Context, externalID string) (gorgias.Ticket, bool, error)
+	PostInternalNote(ctx context.Context, ticketID int64, text string) (gorgias.Message, error)
+	MergeCustomerData(ctx context.Context, customerID int64, key string, update func(old json.RawMessage) (json.RawMessage, error)) error
+}
+
+// Opener builds a connection's clients from its stored record (credentials come from the
+// secret store).
+type Opener interface {
+	Open(ctx context.Context, c connection.Connection) (Reviews, Helpdesk, error)
+}
+
+// OpenerFunc adapts a function to Opener.
+type OpenerFunc func(ctx context.Context, c connection.Connection) (Reviews, Helpdesk, error)
+
+// Open calls f.
+func (f OpenerFunc) Open(ctx context.Context, c connection.Connection) (Reviews, Helpdesk, error) {
+	return f(ctx, c)
+}
+
+// Enqueuer sends continuation jobs.
+type Enqueuer interface {
+	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
+}
+
+// Syncer runs sync jobs.
+type Syncer struct {
+	Store  Store
+	Open   Opener
+	Queue  Enqueuer
+	Log    *slog.Logger
+	Owner  string // this instance, in claims and leases
+	Now    func() time.Time
+	Config Config
+}
+
+// Config tunes a Syncer; zero values take the defaults.
+type Config struct {
+	// Margin is the time kept before the deadline: no review starts later than that.
+	Margin time.Duration
+	// Overlap is how far before the cursor an incremental service sync starts again, so
+	// reviews that appear late in Trustpilot's index are not missed.
+	Overlap time.Duration
+	// ClaimTTL bounds how long a crashed worker's claim blocks a review.
+	ClaimTTL time.Duration
+	// LeaseRetry is how long a job waits (SQS delay) when another worker syncs the same
+	// helpdesk account.
+	LeaseRetry time.Duration
+	// CustomerDataCap bounds Pilotdesk's part of a customer's data (bytes).
+	CustomerDataCap int
+	// MaxContinuations stops a runaway job chain (a bug, not a large backfill).
+	MaxContinuations int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Margin <= 0 {
+		c.Margin = 10 * time.Second
+	}
+	if c.Overlap <= 0 {
+		c.Overlap = 72 * time.Hour
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = 2 * time.Minute
+	}
+	if c.LeaseRetry <= 0 {
+		c.LeaseRetry = 30 * time.Second
+	}
+	if c.CustomerDataCap <= 0 {
+		c.CustomerDataCap = 200_000
+	}
+	if c.MaxContinuations <= 0 {
+		c.MaxContinuations = 100_000
+	}
+	return c
+}
+
+// Tags every ticket gets.
+const (
+	TagReview = "trustpilot-review"
+	metaKey   = "trustpilot"
+)
+
+// ExternalID is the ticket external_id of a review.
+func ExternalID(reviewID string) string { return "trustpilot:" + reviewID }
+
+// errStop ends a run early at a clean point (deadline, busy review); the continuation is queued.
+var errStop = errors.New("stopped for a continuation")
+
+// run is one job's state.
+type run struct {
+	s       *Syncer
+	cfg     Config
+	job     queue.Job
+	conn    connection.Connection
+	account string
+	reviews Reviews
+	hd      Helpdesk
+	log     *slog.Logger
+	stats   store.Checkpoint // this page
+	total   store.Checkpoint // this run
+}
+
+// Sync runs one sync job. Errors are classified: errs.NotExist when the connection is gone
+// (the job is dropped), transient ones to retry the job from its checkpoint.
+func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
+	cfg := s.Config.withDefaults()
+	log := s.Log.With("connection_id", job.ConnectionID, "kind", job.Kind)
+	rec, err := s.Store.GetConnection(ctx, job.ConnectionID)
+	if err != nil {
+		return err
+	}
+	conn := rec.Connection
+	switch {
+	case conn.Disabled:
+		log.Info("connection disabled; job skipped")
+		return nil
+	case rec.NeedsReauth:
+		log.Warn("connection needs re-authorising; job skipped", "reason", rec.ReauthReason)
+		return nil
+	case !conn.Kinds(job.Kind):
+		log.Info("review kind not enabled on the connection; job skipped")
+		return nil
+	case job.Continuation > cfg.MaxContinuations:
+		return errs.E(errs.Invalid, "reviewsync.Sync", fmt.Errorf("job chain too long (%d continuations)", job.Continuation))
+	}
+	reviews, hd, err := s.Open.Open(ctx, conn)
+	if err != nil {
+		return s.reauth(ctx, conn, err, log)
+	}
+	account := conn.HelpdeskAccountKey()
+	ok, err := s.Store.AcquireLease(ctx, account, s.Owner, s.leaseTTL(ctx))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// One sync at a time per helpdesk account keeps every worker inside its rate limit.
+		log.Info("another worker syncs this helpdesk account; job delayed", "account", account)
+		return s.Queue.Send(ctx, []queue.Job{job}, cfg.LeaseRetry)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.Store.ReleaseLease(rctx, account, s.Owner); err != nil {
+			log.Warn("lease release failed; it expires on its own", "error", err.Error())
+		}
+	}()
+	r := &run{s: s, cfg: cfg, job: job, conn: conn, account: account, reviews: reviews, hd: hd, log: log}
+	start := s.now()
+	switch job.Kind {
+	case review.Service:
+		err = r.service(ctx)
+	case review.Product:
+		err = r.product(ctx)
+	}
+	if errs.Is(err, errs.Reauth) {
+		return s.reauth(ctx, conn, err, log)
+	}
+	if err != nil {
+		_ = s.Store.SaveCheckpoint(ctx, conn.ID, job.Kind, store.Checkpoint{LastError: trim(err.Error())})
+		return err
+	}
+	log.Info("sync run done", "seen", r.total.Seen, "created", r.total.Created, "errors", r.total.Errors, "took_ms", s.now().Sub(start).Milliseconds())
+	return nil
+}
+
+// reauth marks a connection whose credentials a human must fix, so the scheduler stops
+// enqueueing it, and drops the job; other errors pass through.
+func (s *Syncer) reauth(ctx context.Context, conn connection.Connection, err error, log *slog.Logger) error {
+	if !errs.Is(err, errs.Reauth) {
+		return err
+	}
+	if serr := s.Store.SetReauth(ctx, conn.ID, true, trim(err.Error())); serr != nil {
+		return serr
+	}
+	log.Error("connection needs re-authorising; syncing stopped until it is fixed", "error", err.Error())
+	return nil
+}
+
+func (s *Syncer) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Syncer) leaseTTL(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl) + 5*time.Second
+	}
+	return 15 * time.Minute
+}
+
+// timeLeft reports whether another review may start.
+func (r *run) timeLeft(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > r.cfg.Margin
+}
+
+// continueLater enqueues the job's continuation from a checkpoint.
+func (r *run) continueLater(ctx context.Context, since time.Time, resume string, delay time.Duration) error {
+	next := queue.SyncJob(r.conn.ID, r.job.Kind)
+	if !since.IsZero() {
+		s := since.UTC()
+		next.Since = &s
+	}
+	next.Resume = resume
+	next.Continuation = r.job.Continuation + 1
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.s.Queue.Send(sctx, []queue.Job{next}, delay); err != nil {
+		return err
+	}
+	r.log.Info("continuation enqueued", "resume", resume, "continuation", next.Continuation, "delay_s", int(delay/time.Second))
+	return nil
+}
+
+// service syncs service reviews incrementally, oldest first, one checkpoint per page.
+func (r *run) service(ctx context.Context) error {
+	since := time.Time{}
+	if r.job.Since != nil {
+		since = *r.job.Since
+	} else {
+		cur, err := r.s.Store.GetCursor(ctx, r.conn.ID, review.Service)
+		if err != nil {
+			return err
+		}
+		if !cur.Since.IsZero() {
+			since = cur.Since.Add(-r.cfg.Overlap)
+		}
+	}
+	href := r.job.Resume // "" = the first page from since
+	for {
+		if !r.timeLeft(ctx) {
+			return r.continueLater(ctx, since, href, 0)
+		}
+		page, err := r.reviews.ListServiceReviews(ctx, since, href)
+		if err != nil {
+			return err
+		}
+		var mark time.Time
+		stop, err := r.page(ctx, page.Reviews, &mark)
+		if err != nil {
+			return err
+		}
+		cp := r.flush(mark, page.Next)
+		if stop != nil {
+			cp.Resume = href
+		}
+		if err := r.s.Store.SaveCheckpoint(ctx, r.conn.ID, review.Service, cp); err != nil {
+			return err
+		}
+		if stop != nil {
+			return r.continueLater(ctx, since, href, stop.delay)
+		}
+		if page.Next == "" {
+			return nil
+		}
+		href = page.Next
+	}
+}
+
+// product scans every product review page (the API has no date filter); one batched link
+// look-up per page skips the reviews already synced without a helpdesk call.
+func (r *run) product(ctx context.Context) error {
+	pageNo := 1
+	if r.job.Resume != "" {
+		n, err := strconv.Atoi(r.job.Resume)
+		if err != nil || n < 1 {
+			return errs.E(errs.Invalid, "reviewsync.product", fmt.Errorf("bad resume page %q", r.job.Resume))
+		}
+		pageNo = n
+	}
+	for {
+		if !r.timeLeft(ctx) {
+			return r.continueLater(ctx, time.Time{}, strconv.Itoa(pageNo), 0)
+		}
+		page, err := r.reviews.ListProductReviews(ctx, pageNo)
+		if err != nil {
+			return err
+		}
+		var mark time.Time
+		stop, err := r.page(ctx, page.Reviews, &mark)
+		if err != nil {
+			return err
+		}
+		resume := ""
+		if page.More {
+			resume = strconv.Itoa(pageNo + 1)
+		}
+		if stop != nil {
+			resume = strconv.Itoa(pageNo)
+		}
+		cp := r.flush(time.Time{}, resume)
+		if err := r.s.Store.SaveCheckpoint(ctx, r.conn.ID, review.Product, cp); err != nil {
+			return err
+		}
+		if stop != nil {
+			return r.continueLater(ctx, time.Time{}, resume, stop.delay)
+		}
+		if !page.More {
+			return nil
+		}
+		pageNo++
+	}
+}
+
+// flush returns this page's checkpoint and moves its counters into the run's totals.
+func (r *run) flush(since time.Time, resume string) store.Checkpoint {
+	cp := r.stats
+	cp.Since, cp.Resume = since, resume
+	r.total.Seen += cp.Seen
+	r.total.Created += cp.Created
+	r.total.Errors += cp.Errors
+	r.stats = store.Checkpoint{}
+	r.log.Debug("page checkpoint", "seen", cp.Seen, "created", cp.Created, "errors", cp.Errors, "resume", cp.Resume)
+	return cp
+}
+
+// stopAt asks the run to stop at a review and continue later.
+type stopAt struct{ delay time.Duration }
+
+// page processes one page. mark receives the newest creation time of the page when every
+// review of it was handled (so the high-water mark never passes a review left behind).
+func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time) (*stopAt, error) {
+	ids := make([]string, 0, len(reviews))
+	for _, rv := range reviews {
+		ids = append(ids, rv.ID)
+	}
+	links, err := r.s.Store.GetLinks(ctx, r.conn.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	var newest time.Time
+	for _, rv := range reviews {
+		r.stats.Seen++
+		if link, ok := links[rv.ID]; ok && link.State == store.LinkLinked {
+			if err := r.edited(ctx, rv, link); err != nil {
+				return nil, err
+			}
+		} else {
+			if !r.timeLeft(ctx) {
+				return &stopAt{}, nil
+			}
+			stop, err := r.one(ctx, rv)
+			if err != nil {
+				return nil, err
+			}
+			if stop != nil {
+				return stop, nil
+			}
+		}
+		if rv.CreatedAt.After(newest) {
+			newest = rv.CreatedAt
+		}
+	}
+	*mark = newest
+	return nil, nil
+}
+
+// one brings one review to a linked ticket. A permanent failure is recorded and skipped; a
+// transient one aborts the run (the job is retried from its checkpoint).
+func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
+	log := r.log.With("review_id", rv.ID)
+	if rv.Stars < r.conn.MinStars {
+		log.Debug("below the connection's star filter; skipped", "stars", rv.Stars)
+		return nil, nil
+	}
+	claim, err := r.s.Store.ClaimReview(ctx, r.conn.ID, rv.ID, rv.Kind, r.s.Owner, r.cfg.ClaimTTL)
+	if err != nil {
+		return nil, err
+	}
+	switch claim.Status {
+	case store.Linked:
+		return nil, r.edited(ctx, rv, claim.Link)
+	case store.Busy:
+		// Another worker (or a crashed one) holds it: come back when its claim expires.
+		wait := time.Until(claim.Link.ClaimExpires) + time.Second
+		log.Info("review claimed by another worker; continuing later", "wait_s", int(wait/time.Second))
+		return &stopAt{delay: max(wait, time.Second)}, nil
+	}
+	ticket, created, err := r.ticket(ctx, rv, claim.Recover)
+	if err != nil {
+		if rerr := r.s.Store.ReleaseClaim(ctx, r.conn.ID, rv.ID, r.s.Owner); rerr != nil {
+			log.Warn("claim release failed; it expires on its own", "error", rerr.Error())
+		}
+		if errs.Retryable(err) || errs.Is(err, errs.Reauth) {
+			return nil, err
+		}
+		r.stats.Errors++
+		r.stats.LastError = trim(fmt.Sprintf("review %s: %v", rv.ID, err))
+		log.Error("review not synced: permanent error", "error", err.Error())
+		return nil, nil
+	}
+	log = log.With("ticket_id", ticket.ID)
+	err = r.s.Store.ConfirmLink(ctx, store.Confirm{
+		ConnectionID: r.conn.ID, ReviewID: rv.ID, Owner: r.s.Owner, Account: r.account,
+		TicketID: ticket.ID, CustomerID: ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
+	})
+	if errors.Is(err, store.ErrClaimLost) {
+		// Our claim expired while we worked; the new owner finds this ticket by external_id.
+		log.Warn("claim lost while creating the ticket; the new owner will recover it")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		r.stats.Created++
+	}
+	log.Info("review linked to ticket", "created", created, "stars", rv.Stars)
+	if rv.Email != "" {
+		r.customerData(ctx, rv, ticket, log)
+	}
+	return nil, nil
+}
+
+// ticket finds the ticket an earlier attempt created (recover) or creates one.
+func (r *run) ticket(ctx context.Context, rv review.Review, recover bool) (gorgias.Ticket, bool, error) {
+	if recover {
+		t, found, err := r.hd.FindTicketByExternalID(ctx, ExternalID(rv.ID))
+		if err != nil {
+			return gorgias.Ticket{}, false, err
+		}
+		if found {
+			r.log.Info("ticket from an earlier attempt recovered", "review_id", rv.ID, "ticket_id", t.ID)
+			return t, false, nil
+		}
+	}
+	t, err := r.hd.CreateTicket(ctx, NewTicket(r.conn, rv))
+	if err != nil {
+		return gorgias.Ticket{}, false, err
+	}
+	return t, true, nil
+}
+
+// customerData merges the review into the reviewer's customer data (best effort: the ticket
+// already shows the review).
+func (r *run) customerData(ctx context.Context, rv review.Review, t gorgias.Ticket, log *slog.Logger) {
+	if t.CustomerID == 0 {
+		return
+	}
+	entry := gorgias.EntryFromReview(rv, t.ID)
+	err := r.hd.MergeCustomerData(ctx, t.CustomerID, metaKey, func(old json.RawMessage) (json.RawMessage, error) {
+		return gorgias.UpsertReview(old, entry, r.cfg.CustomerDataCap)
+	})
+	if err != nil {
+		log.Warn("customer data not updated", "customer_id", t.CustomerID, "error", err.Error())
+	}
+}
+
+// edited adds a note to the ticket when the review changed since it was synced.
+func (r *run) edited(ctx context.Context, rv review.Review, link store.Link) error {
+	if !rv.Version().After(link.ReviewVersion) || link.TicketID == 0 {
+		return nil
+	}
+	log := r.log.With("review_id", rv.ID, "ticket_id", link.TicketID)
+	if _, err := r.hd.PostInternalNote(ctx, link.TicketID, EditNote(rv, link)); err != nil {
+		if errs.Retryable(err) {
+			return err
+		}
+		log.Error("edit note not posted: permanent error", "error", err.Error())
+		r.stats.Errors++
+		return nil
+	}
+	if _, err := r.s.Store.SetReviewVersion(ctx, r.conn.ID, rv.ID, rv.Version(), rv.Stars); err != nil {
+		return err
+	}
+	log.Info("review edited on Trustpilot; note added to its ticket", "stars", rv.Stars)
+	return nil
+}
+
+func trim(s string) string {
+	if len(s) > 500 {
+		return s[:500]
+	}
+	return s
+}
