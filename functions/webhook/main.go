@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pilotdesk/pilotdesk/pkg/app"
+	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
@@ -36,7 +38,7 @@ func main() {
 		Secrets:  sec,
 		Processor: &reply.Service{
 			Store: st, Open: reply.OpenerFunc(factory.OpenForReplies), Queue: queue.New(sqs.NewFromConfig(aws), cfg.QueueURL),
-			Log: log, Owner: app.InstanceID("webhook"),
+			Log: log, Owner: app.InstanceID("webhook"), Retry: backoff.Policy{Base: cfg.RetryDelay, Cap: 15 * time.Minute},
 		},
 		Log: log,
 	}

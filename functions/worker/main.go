@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pilotdesk/pilotdesk/pkg/app"
+	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
@@ -37,13 +38,16 @@ func main() {
 		Log:           log,
 	}
 	syncer := &reviewsync.Syncer{
-		Store: st,
-		Open:  reviewsync.OpenerFunc(factory.OpenForSync),
-		Queue: q,
-		Log:   log,
-		Owner: app.InstanceID("worker"),
+		Store:  st,
+		Open:   reviewsync.OpenerFunc(factory.OpenForSync),
+		Queue:  q,
+		Log:    log,
+		Owner:  app.InstanceID("worker"),
+		Config: reviewsync.Config{LeaseRetry: cfg.RetryDelay},
 	}
-	replies := &reply.Service{Store: st, Open: reply.OpenerFunc(factory.OpenForReplies), Queue: q, Log: log, Owner: app.InstanceID("worker")}
-	h := &worker.Handler{Sync: syncer, Replies: replies, Queue: q, Log: log, MinTime: 5 * time.Second}
+	replies := &reply.Service{Store: st, Open: reply.OpenerFunc(factory.OpenForReplies), Queue: q, Log: log, Owner: app.InstanceID("worker"),
+		Retry: backoff.Policy{Base: cfg.RetryDelay, Cap: 15 * time.Minute}}
+	h := &worker.Handler{Sync: syncer, Replies: replies, Queue: q, Log: log, MinTime: 5 * time.Second,
+		Visibility: q, RetryDelay: cfg.RetryDelay}
 	lambda.Start(h.Handle)
 }

@@ -22,6 +22,7 @@ const (
 	EnvLogLevel         = "LOG_LEVEL"
 	EnvSecretPrefix     = "CREDENTIALS_SECRET_PREFIX"
 	EnvHelpdeskRate     = "HELPDESK_RATE_LIMIT" // "<calls>/<window>", e.g. "40/20s"
+	EnvRetryDelay       = "SYNC_RETRY_DELAY"    // first delay before a failed job is tried again
 )
 
 // Defaults.
@@ -40,7 +41,7 @@ var Required = map[string][]string{
 }
 
 // Known is every variable this package reads.
-var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate}
+var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate, EnvRetryDelay}
 
 // MustLoadFunction is MustLoad with the function's required variables.
 func MustLoadFunction(logicalID string) Config { return MustLoad(Required[logicalID]...) }
@@ -58,6 +59,9 @@ type Config struct {
 	// per 20 s with an API key; Enterprise accounts get a shorter window).
 	HelpdeskCalls  int
 	HelpdeskWindow time.Duration
+	// RetryDelay is the first delay before a job that failed transiently (or waits for another
+	// worker) runs again; it doubles per receive.
+	RetryDelay time.Duration
 }
 
 // Load reads the environment with getenv (os.Getenv in production). required names the
@@ -87,6 +91,9 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 	c.LogLevel = lvl
 	if c.HelpdeskCalls, c.HelpdeskWindow, err = ParseRate(or(getenv(EnvHelpdeskRate), "40/20s")); err != nil {
 		return Config{}, err
+	}
+	if c.RetryDelay, err = time.ParseDuration(or(getenv(EnvRetryDelay), "30s")); err != nil || c.RetryDelay <= 0 {
+		return Config{}, fmt.Errorf("%s: %q is not a positive duration like 30s", EnvRetryDelay, getenv(EnvRetryDelay))
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package gorgiassim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,7 +75,7 @@ func (s *Server) Tickets(account string) []Ticket {
 			out = append(out, s.ticketSnapshot(t))
 		}
 	}
-	slices.SortFunc(out, func(x, y Ticket) int { return int(x.ID - y.ID) })
+	slices.SortFunc(out, func(x, y Ticket) int { return cmp.Compare(x.ID, y.ID) })
 	return out
 }
 
@@ -112,7 +113,7 @@ func (s *Server) Customers(account string) []Customer {
 			out = append(out, *c)
 		}
 	}
-	slices.SortFunc(out, func(x, y Customer) int { return int(x.ID - y.ID) })
+	slices.SortFunc(out, func(x, y Customer) int { return cmp.Compare(x.ID, y.ID) })
 	return out
 }
 
@@ -168,7 +169,7 @@ func (s *Server) Integrations(account string) []Integration {
 			out = append(out, integrationSnapshot(it))
 		}
 	}
-	slices.SortFunc(out, func(x, y Integration) int { return int(x.ID - y.ID) })
+	slices.SortFunc(out, func(x, y Integration) int { return cmp.Compare(x.ID, y.ID) })
 	return out
 }
 

@@ -65,7 +65,9 @@ type FunctionError struct {
 	Type    string `json:"errorType"`
 }
 
-func (e *FunctionError) Error() string { return fmt.Sprintf("function error %s: %s", e.Type, e.Message) }
+func (e *FunctionError) Error() string {
+	return fmt.Sprintf("function error %s: %s", e.Type, e.Message)
+}
 
 // StartFunction starts RIE with bootstrap. env is the function's whole environment.
 func StartFunction(id, rie, bootstrap string, env map[string]string, log io.Writer) (*Function, error) {

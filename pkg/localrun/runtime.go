@@ -54,6 +54,7 @@ type Options struct {
 	Env        map[string]string            // extra/override environment for every function
 	FuncEnv    map[string]map[string]string // per-function overrides, by logical id
 	Timeouts   map[string]time.Duration     // override of a function's Timeout, by logical id
+	Replicas   map[string]int               // extra instances of a function (concurrent Lambdas)
 	Log        io.Writer                    // functions' and RIE's output
 }
 
@@ -62,6 +63,7 @@ type Runtime struct {
 	Env       *localaws.Env
 	Template  *samtemplate.Template
 	Functions map[string]*Function
+	Replicas  map[string][]*Function // every instance, Functions[id] first
 	Timeouts  map[string]time.Duration
 	sqs       *sqs.Client
 	log       io.Writer
@@ -87,7 +89,7 @@ func Start(ctx context.Context, env *localaws.Env, opt Options) (*Runtime, error
 			return nil, err
 		}
 	}
-	r := &Runtime{Env: env, Template: t, Functions: map[string]*Function{}, Timeouts: map[string]time.Duration{},
+	r := &Runtime{Env: env, Template: t, Functions: map[string]*Function{}, Replicas: map[string][]*Function{}, Timeouts: map[string]time.Duration{},
 		sqs: sqs.NewFromConfig(env.AWS), log: opt.Log}
 	for _, f := range t.Functions() {
 		fenv, err := env.Stack.Resolver.Environment(f)
@@ -117,20 +119,27 @@ func Start(ctx context.Context, env *localaws.Env, opt Options) (*Runtime, error
 			r.Stop()
 			return nil, fmt.Errorf("no bootstrap for %s", f.LogicalID)
 		}
-		fn, err := StartFunction(f.LogicalID, rie, boot, fenv, opt.Log)
-		if err != nil {
-			r.Stop()
-			return nil, err
+		for i := 0; i < 1+opt.Replicas[f.LogicalID]; i++ {
+			fn, err := StartFunction(f.LogicalID, rie, boot, fenv, opt.Log)
+			if err != nil {
+				r.Stop()
+				return nil, err
+			}
+			if i == 0 {
+				r.Functions[f.LogicalID] = fn
+			}
+			r.Replicas[f.LogicalID] = append(r.Replicas[f.LogicalID], fn)
 		}
-		r.Functions[f.LogicalID] = fn
 	}
 	return r, nil
 }
 
-// Stop stops every function.
+// Stop stops every function instance.
 func (r *Runtime) Stop() {
-	for _, f := range r.Functions {
-		f.Stop()
+	for _, fs := range r.Replicas {
+		for _, f := range fs {
+			f.Stop()
+		}
 	}
 }
 
@@ -179,9 +188,17 @@ type PollResult struct {
 // invoke the worker with them, delete the ones that succeeded and leave the failed ones to
 // reappear after the visibility timeout. wait is the long-poll time.
 func (r *Runtime) PollOnce(ctx context.Context, wait time.Duration) PollResult {
+	return r.PollOnceOn(ctx, nil, wait)
+}
+
+// PollOnceOn is PollOnce with a given instance of the worker (nil: the first).
+func (r *Runtime) PollOnceOn(ctx context.Context, instance *Function, wait time.Duration) PollResult {
 	fn, ev, err := r.FunctionWithEvent("SQS")
 	if err != nil {
 		return PollResult{Err: err}
+	}
+	if instance != nil {
+		fn = instance
 	}
 	batch := 10
 	if b, ok := ev.Properties["BatchSize"].(int); ok && b > 0 {
@@ -254,11 +271,11 @@ func (r *Runtime) PollOnce(ctx context.Context, wait time.Duration) PollResult {
 	return res
 }
 
-// RunQueue runs the event-source mapping until ctx ends, calling report after each poll
-// that received something.
-func (r *Runtime) RunQueue(ctx context.Context, report func(PollResult)) {
+// RunQueue runs the event-source mapping on one worker instance until ctx ends, calling report
+// after each poll that received something. Run it once per instance for concurrent workers.
+func (r *Runtime) RunQueue(ctx context.Context, instance *Function, report func(PollResult)) {
 	for ctx.Err() == nil {
-		res := r.PollOnce(ctx, time.Second)
+		res := r.PollOnceOn(ctx, instance, time.Second)
 		if report != nil && (res.Received > 0 || res.Err != nil) {
 			report(res)
 		}

@@ -86,6 +86,17 @@ func (q *Queue) Send(ctx context.Context, jobs []Job, delay time.Duration) error
 	return nil
 }
 
+// ChangeVisibility makes a received message visible again after d (SQS caps it at 12 hours).
+func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error {
+	_, err := q.c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(q.url), ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: int32(min(d, 12*time.Hour) / time.Second),
+	})
+	if err != nil {
+		return errs.E(errs.Transient, "queue.ChangeVisibility", err)
+	}
+	return nil
+}
+
 // Depth returns the approximate number of visible and in-flight messages of a queue.
 func Depth(ctx context.Context, c *sqs.Client, url string) (visible, inFlight int, err error) {
 	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{

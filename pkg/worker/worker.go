@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -30,15 +31,36 @@ type Requeuer interface {
 	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
 }
 
+// Visibility shortens a failed message's invisibility, so a transient failure is retried after
+// a backoff instead of the queue's whole visibility timeout.
+type Visibility interface {
+	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
+}
+
 // Handler handles a batch of jobs.
 type Handler struct {
-	Sync    Syncer       // nil: sync jobs fail loudly
-	Replies ReplyRetrier // nil: reply-retry jobs fail loudly
-	Queue   Requeuer
-	Log     *slog.Logger
+	Visibility Visibility    // nil: failed messages wait the queue's visibility timeout
+	RetryDelay time.Duration // first retry delay; doubles per receive, capped at 15 minutes
+	Sync       Syncer        // nil: sync jobs fail loudly
+	Replies    ReplyRetrier  // nil: reply-retry jobs fail loudly
+	Queue      Requeuer
+	Log        *slog.Logger
 	// MinTime is the least time left for starting a job; with less, the job is put back on
 	// the queue untouched instead of starting and being cut off.
 	MinTime time.Duration
+}
+
+// retryAfter is the backoff for a message's next delivery: RetryDelay doubled per receive.
+func (h *Handler) retryAfter(rec events.SQSMessage) time.Duration {
+	if h.RetryDelay <= 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	d := h.RetryDelay
+	for i := 1; i < n && d < 15*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 15*time.Minute)
 }
 
 // ErrNotConfigured is returned for a job type this deployment cannot run.
@@ -96,7 +118,13 @@ func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {
 		log.Warn("job dropped: its connection no longer exists", "reason", err.Error())
 		return nil
 	case errs.Retryable(err):
-		log.Warn("job failed; SQS will redeliver it", "error", err.Error())
+		delay := h.retryAfter(rec)
+		log.Warn("job failed; SQS will redeliver it", "error", err.Error(), "retry_in_s", int(delay/time.Second))
+		if h.Visibility != nil && delay > 0 {
+			if verr := h.Visibility.ChangeVisibility(ctx, rec.ReceiptHandle, delay); verr != nil {
+				log.Warn("could not shorten the retry delay", "error", verr.Error())
+			}
+		}
 		return err
 	default:
 		log.Error("job failed permanently; it will reach the dead-letter queue", "error", err.Error(), "kind_of_error", errs.KindOf(err).String())
