@@ -39,6 +39,9 @@ func main() {
 		Processor: &reply.Service{
 			Store: st, Open: reply.OpenerFunc(factory.OpenForReplies), Queue: queue.New(sqs.NewFromConfig(aws), cfg.QueueURL),
 			Log: log, Owner: app.InstanceID("webhook"), Retry: backoff.Policy{Base: cfg.RetryDelay, Cap: 15 * time.Minute},
+			// Answer the helpdesk well within its delivery timeout even when Trustpilot hangs:
+			// a slower post is queued for the worker instead.
+			PostTimeout: 6 * time.Second,
 		},
 		Log: log,
 	}

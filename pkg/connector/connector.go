@@ -137,3 +137,31 @@ func (f *Factory) OpenForSync(ctx context.Context, c connection.Connection) (rev
 	}
 	return cl.Trustpilot, cl.Helpdesk, nil
 }
+
+// CheckTrustpilot fetches a token and makes one cheap call with the stored credentials.
+func (f *Factory) CheckTrustpilot(ctx context.Context, c connection.Connection) error {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return err
+	}
+	return cl.Trustpilot.Check(ctx)
+}
+
+// CheckHelpdesk makes one cheap authenticated helpdesk call with the stored credentials.
+func (f *Factory) CheckHelpdesk(ctx context.Context, c connection.Connection) error {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return err
+	}
+	_, _, err = cl.Helpdesk.ListIntegrations(ctx, "")
+	return err
+}
+
+// InstallWebhook creates the helpdesk HTTP integration that calls the webhook.
+func (f *Factory) InstallWebhook(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, error) {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return gorgias.Integration{}, err
+	}
+	return cl.Helpdesk.CreateHTTPIntegration(ctx, in)
+}

@@ -43,7 +43,10 @@ type Options struct {
 	// crashed worker's message comes back within a test; 0 keeps the template's.
 	QueueVisibility time.Duration
 	// Env is extra environment for every function (LOG_LEVEL, HELPDESK_RATE_LIMIT, ...).
-	Env        map[string]string
+	Env map[string]string
+	// BuildDir is where the bootstraps are built (default: a new temp dir, left in place), so
+	// a caller can remove what it built.
+	BuildDir   string
 	Helpdesk   gorgiassim.Config
 	Trustpilot trustpilotsim.Options
 }
@@ -80,9 +83,10 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		opt.RepoRoot = filepath.Dir(p)
 	}
 	s = &Stack{}
+	started := s // the error returns below set s to nil
 	defer func() {
 		if err != nil {
-			s.Stop()
+			started.Stop()
 		}
 	}()
 	if s.AWS, err = localaws.Start(ctx, opt.Name, nil); err != nil {
@@ -127,7 +131,7 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	if opt.Workers > 1 {
 		replicas["SyncWorkerFunction"] = opt.Workers - 1
 	}
-	if s.Runtime, err = localrun.Start(ctx, s.AWS, localrun.Options{RepoRoot: opt.RepoRoot, Env: fenv, Timeouts: timeouts, Replicas: replicas, Log: opt.Log}); err != nil {
+	if s.Runtime, err = localrun.Start(ctx, s.AWS, localrun.Options{RepoRoot: opt.RepoRoot, BuildDir: opt.BuildDir, Env: fenv, Timeouts: timeouts, Replicas: replicas, Log: opt.Log}); err != nil {
 		return nil, err
 	}
 	if s.Gateway, err = s.Runtime.StartGateway(0); err != nil {

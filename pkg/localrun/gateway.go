@@ -75,7 +75,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	ev := ToEvent(req, routeKey, body)
 	payload, _ := json.Marshal(ev)
-	out, err := fn.Invoke(req.Context(), payload)
+	// API Gateway lets the integration finish when the caller hangs up; cancelling would also
+	// leave RIE busy and make it crash on the next invocation.
+	out, err := fn.Invoke(context.WithoutCancel(req.Context()), payload)
 	if err != nil {
 		// What API Gateway answers when the integration fails.
 		w.Header().Set("Content-Type", "application/json")

@@ -68,6 +68,9 @@ type Runtime struct {
 	sqs       *sqs.Client
 	log       io.Writer
 	mu        sync.Mutex
+	// OnReceive, when set, sees every batch the event-source mapping received before the
+	// worker is invoked (tests use it to duplicate deliveries, as SQS may).
+	OnReceive func(ctx context.Context, queueURL string, msgs []sqstypes.Message)
 }
 
 // Start builds (unless prebuilt) and starts every function of the template against env.
@@ -225,6 +228,9 @@ func (r *Runtime) PollOnceOn(ctx context.Context, instance *Function, wait time.
 	}
 	if len(out.Messages) == 0 {
 		return PollResult{}
+	}
+	if r.OnReceive != nil {
+		r.OnReceive(ctx, queueURL, out.Messages)
 	}
 	arn := ""
 	for id, u := range r.Env.Stack.QueueURLs {

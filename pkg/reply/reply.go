@@ -79,6 +79,29 @@ type Service struct {
 	// the job to SQS's redelivery and, finally, the dead-letter queue.
 	Retry       backoff.Policy
 	MaxAttempts int
+	// PostTimeout bounds the Trustpilot calls of one attempt (0: only the caller's deadline).
+	// The webhook sets it so that it answers the helpdesk in time even when Trustpilot hangs;
+	// a post that runs out of it is queued for a retry like any transient failure. Either way
+	// the calls stop early enough before the caller's deadline to release the slot, queue the
+	// retry and leave the note.
+	PostTimeout time.Duration
+}
+
+// deadlineMargin is the time kept after the Trustpilot calls for the bookkeeping that follows.
+const deadlineMargin = 3 * time.Second
+
+// postContext is ctx bounded by PostTimeout and by ctx's own deadline less deadlineMargin.
+func (s *Service) postContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, bounded := s.PostTimeout, s.PostTimeout > 0
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - deadlineMargin; !bounded || left < d {
+			d, bounded = max(left, 0), true
+		}
+	}
+	if !bounded {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // Outcomes (the webhook's answer and the logs).
@@ -185,6 +208,13 @@ func (s *Service) findLink(ctx context.Context, account string, ev gorgias.Webho
 
 func (s *Service) forward(ctx context.Context, link store.Link, messageID int64, attempt int, log *slog.Logger) (string, error) {
 	log = log.With("connection_id", link.ConnectionID, "review_id", link.ReviewID, "ticket_id", link.TicketID)
+	if link.ReplyMessage == messageID && (link.ReplyState == store.ReplyPosted || link.ReplyState == store.ReplyFailed) {
+		// A repeated delivery of a message already forwarded (or refused): answer without
+		// touching the helpdesk, whose small shared rate budget duplicates would otherwise spend
+		// and whose limiter would hold the answer back. A stale read only skips this shortcut:
+		// the claim below still decides.
+		return OutcomeDone, nil
+	}
 	rec, err := s.Store.GetConnectionForReplies(ctx, link.ConnectionID)
 	if err != nil {
 		return "", err
@@ -238,10 +268,18 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 		return OutcomeUsed, nil
 	}
 
+	pctx, cancel := s.postContext(ctx)
 	if link.Kind == review.Product {
-		err = tp.ReplyToProductReview(ctx, link.ReviewID, text)
+		err = tp.ReplyToProductReview(pctx, link.ReviewID, text)
 	} else {
-		err = tp.ReplyToServiceReview(ctx, link.ReviewID, text)
+		err = tp.ReplyToServiceReview(pctx, link.ReviewID, text)
+	}
+	timedOut := pctx.Err() != nil && ctx.Err() == nil
+	cancel()
+	if err != nil && timedOut {
+		// Our own bound ran out, not the caller's: Trustpilot is too slow to wait for here. If the
+		// post landed after all, the retry's re-read of the review recognises it.
+		err = errs.E(errs.Transient, "reply.forward", fmt.Errorf("Trustpilot did not answer in time: %w", err))
 	}
 	if err == nil {
 		note := "Pilotdesk: this reply was posted to Trustpilot as the public reply to the review."
@@ -249,7 +287,7 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 			note = "Pilotdesk: this reply was posted to Trustpilot as a comment on the product review."
 		}
 		if cut {
-			note += fmt.Sprintf(" It was longer than Trustpilot's limit of %d characters and was cut.", trustpilot.MaxReplyLen)
+			note += fmt.Sprintf(" It was longer than the %d bytes a reply may have and was cut: check the end of it on Trustpilot.", trustpilot.MaxReplyLen)
 		}
 		if ferr := s.Store.FinishReply(ctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyPosted, "posted"); ferr != nil {
 			log.Error("reply posted but not recorded", "error", ferr.Error())

@@ -34,9 +34,13 @@ func HTMLToText(s string) string {
 	return strings.TrimSpace(blankLines.ReplaceAllString(s, "\n\n"))
 }
 
+// ellipsis ends a cut reply.
+const ellipsis = "…"
+
 // ReplyText is the text to post: the message without quoted history when the helpdesk
-// stripped it, else its text, else its HTML made readable; cut to limit characters (runes)
-// with an ellipsis. cut reports whether it was cut.
+// stripped it, else its text, else its HTML made readable; cut with an ellipsis to at most limit
+// bytes of UTF-8 (the unit the Trustpilot client checks, so multi-byte text fits too), never
+// inside a character. cut reports whether it was cut.
 func ReplyText(m gorgias.Message, limit int) (text string, cut bool) {
 	switch {
 	case strings.TrimSpace(m.StrippedText) != "":
@@ -47,9 +51,15 @@ func ReplyText(m gorgias.Message, limit int) (text string, cut bool) {
 		text = HTMLToText(m.BodyHTML)
 	}
 	text = strings.TrimSpace(strings.ToValidUTF8(text, ""))
-	if limit > 0 && utf8.RuneCountInString(text) > limit {
-		r := []rune(text)
-		text = strings.TrimSpace(string(r[:limit-1])) + "…"
+	if limit > 0 && len(text) > limit {
+		n := max(limit-len(ellipsis), 0)
+		for n > 0 && !utf8.RuneStart(text[n]) {
+			n--
+		}
+		text = strings.TrimSpace(text[:n]) + ellipsis
+		if len(text) > limit { // a limit smaller than the ellipsis itself
+			text = ""
+		}
 		cut = true
 	}
 	return text, cut

@@ -110,7 +110,7 @@ func (c Config) withDefaults() Config {
 		c.Overlap = 72 * time.Hour
 	}
 	if c.ClaimTTL <= 0 {
-		c.ClaimTTL = 2 * time.Minute
+		c.ClaimTTL = 30 * time.Second
 	}
 	if c.LeaseRetry <= 0 {
 		c.LeaseRetry = 30 * time.Second
@@ -431,9 +431,15 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		log.Info("review claimed by another worker; continuing later", "wait_s", int(wait/time.Second))
 		return &stopAt{delay: max(wait, time.Second)}, nil
 	}
-	ticket, created, err := r.ticket(ctx, rv, claim.Recover)
+	// The helpdesk call must end before the Lambda does, with time left to release the claim.
+	tctx, cancel := r.reviewContext(ctx)
+	ticket, created, err := r.ticket(tctx, rv, claim.Recover)
+	cancel()
 	if err != nil {
-		if rerr := r.s.Store.ReleaseClaim(ctx, r.conn.ID, rv.ID, r.s.Owner); rerr != nil {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		rerr := r.s.Store.ReleaseClaim(rctx, r.conn.ID, rv.ID, r.s.Owner)
+		rcancel()
+		if rerr != nil {
 			log.Warn("claim release failed; it expires on its own", "error", rerr.Error())
 		}
 		if errs.Retryable(err) || errs.Is(err, errs.Reauth) {
@@ -465,6 +471,14 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		r.customerData(ctx, rv, ticket, log)
 	}
 	return nil, nil
+}
+
+// reviewContext bounds one review's helpdesk calls to half the margin before the deadline.
+func (r *run) reviewContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-r.cfg.Margin/2))
+	}
+	return context.WithCancel(ctx)
 }
 
 // ticket finds the ticket an earlier attempt created (recover) or creates one.

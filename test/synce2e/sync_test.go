@@ -30,8 +30,9 @@ func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock()
 // system is one started stack with two connections sharing one helpdesk account.
 type system struct {
 	*devstack.Stack
-	log   *logBuf
-	conns []connection.Connection
+	log      *logBuf
+	conns    []connection.Connection
+	fixtures []trustpilotsim.Fixture
 }
 
 const (
@@ -76,6 +77,7 @@ func start(t *testing.T, opt devstack.Options, nService, nProduct int) *system {
 		if err := st.TP.Load(fx); err != nil {
 			t.Fatal(err)
 		}
+		s.fixtures = append(s.fixtures, fx)
 		c := connection.Connection{
 			ID:             fmt.Sprintf("shop-%d", i),
 			Helpdesk:       connection.Helpdesk{URL: st.HD.URL(), Email: hdEmail, APIKey: hdKey},
@@ -115,11 +117,3 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestSmoke(t *testing.T) {
-	s := start(t, devstack.Options{}, 20, 10)
-	s.tick(t, 2*time.Minute)
-	tickets := s.HD.Tickets("acme")
-	if len(tickets) != 30 {
-		t.Fatalf("%d tickets, want 30\n%s", len(tickets), tail(s.log.String(), 5000))
-	}
-}
