@@ -5,6 +5,7 @@ package localaws
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,11 @@ import (
 	"syscall"
 	"time"
 )
+
+// motoServer starts moto with DynamoDB calls serialised (see the script's comment).
+//
+//go:embed moto_server.py
+var motoServer string
 
 // Region, account and credentials the stand-ins use.
 const (
@@ -85,7 +91,7 @@ func StartMoto(ctx context.Context, log io.Writer) (*Moto, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(Python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+		cmd := exec.Command(Python(), "-c", motoServer, "127.0.0.1", fmt.Sprint(port))
 		cmd.Stdout, cmd.Stderr = log, log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {

@@ -101,6 +101,15 @@ func (s *fakeStore) ReleaseReply(_ context.Context, _, reviewID string, messageI
 	return nil
 }
 
+func (s *fakeStore) ReopenReply(_ context.Context, _, reviewID string, messageID int64, result string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.links[reviewID]; l != nil && l.ReplyState == store.ReplyClaimed && l.ReplyMessage == messageID {
+		l.ReplyState, l.ReplyMessage, l.ReplyResult, l.ReplyExpires = store.ReplyNone, 0, result, time.Time{}
+	}
+	return nil
+}
+
 func (s *fakeStore) SetReauth(_ context.Context, id string, needs bool, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

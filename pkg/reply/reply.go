@@ -32,6 +32,7 @@ type Store interface {
 	ClaimReply(ctx context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (store.ReplyClaim, error)
 	FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state, result string) error
 	ReleaseReply(ctx context.Context, connID, reviewID string, messageID int64) error
+	ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
 	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
@@ -323,6 +324,7 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 		return OutcomeQueued, nil
 	}
 	var why string
+	fixable := false // a human can fix it: the slot reopens for the next reply
 	switch {
 	case errors.Is(err, trustpilot.ErrAlreadyReplied):
 		why = "the review already has a reply on Trustpilot (written there or by another tool); Trustpilot keeps one reply per review"
@@ -331,12 +333,23 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 		if rerr := s.Store.SetReauth(ctx, conn.ID, true, shortErr(err)); rerr != nil {
 			log.Warn("could not mark the connection for re-authorising", "error", rerr.Error())
 		}
+		fixable = true
 	case errs.Is(err, errs.Permission):
 		why = "Trustpilot refused it (no access: the account needs Trustpilot's paid API module, and the business user must be an admin)"
+		fixable = true
 	case errs.Is(err, errs.NotExist):
 		why = "the review no longer exists on Trustpilot"
 	default:
 		why = "Trustpilot refused it: " + shortErr(err)
+	}
+	if fixable {
+		if ferr := s.Store.ReopenReply(ctx, link.ConnectionID, link.ReviewID, messageID, why); ferr != nil {
+			return "", ferr
+		}
+		s.noteOnce(ctx, hd, link, messageID, "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+
+			". Once that is fixed, the next public reply on this ticket will be posted.", log)
+		log.Warn("reply not posted; slot reopened", "reason", why, "error", err.Error())
+		return OutcomeRefused + ": " + why, nil
 	}
 	if ferr := s.Store.FinishReply(ctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyFailed, why); ferr != nil && !errs.Is(ferr, errs.Conflict) {
 		return "", ferr

@@ -145,9 +145,9 @@ func TestTrustpilotFailures(t *testing.T) {
 	}{
 		{name: "5xx", err: errs.E(errs.Transient, "tp", errors.New("500")), outcome: reply.OutcomeQueued, queued: true, state: store.ReplyClaimed},
 		{name: "unclassified", err: errors.New("connection reset"), outcome: reply.OutcomeQueued, queued: true, state: store.ReplyClaimed},
-		{name: "403", err: errs.E(errs.Permission, "tp", errors.New("403")), outcome: reply.OutcomeRefused, note: "paid API module", state: store.ReplyFailed},
+		{name: "403", err: errs.E(errs.Permission, "tp", errors.New("403")), outcome: reply.OutcomeRefused, note: "paid API module", state: store.ReplyNone},
 		{name: "404", err: errs.E(errs.NotExist, "tp", errors.New("404")), outcome: reply.OutcomeRefused, note: "no longer exists", state: store.ReplyFailed},
-		{name: "reauth", err: errs.E(errs.Reauth, "tp", errors.New("invalid_grant")), outcome: reply.OutcomeRefused, note: "re-authorised", state: store.ReplyFailed, reauth: true},
+		{name: "reauth", err: errs.E(errs.Reauth, "tp", errors.New("invalid_grant")), outcome: reply.OutcomeRefused, note: "re-authorised", state: store.ReplyNone, reauth: true},
 		{name: "already replied", err: errs.E(errs.Conflict, "tp", trustpilot.ErrAlreadyReplied), outcome: reply.OutcomeRefused, note: "already has a reply on Trustpilot", state: store.ReplyFailed},
 		{name: "invalid", err: errs.E(errs.Invalid, "tp", errors.New("bad message")), outcome: reply.OutcomeRefused, note: "bad message", state: store.ReplyFailed},
 	}

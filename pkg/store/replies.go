@@ -109,3 +109,19 @@ func (s *Store) ReleaseReply(ctx context.Context, connID, reviewID string, messa
 	}
 	return classify("store.ReleaseReply", err)
 }
+
+// ReopenReply frees the reply slot the caller's message holds, for failures a human can fix
+// (Trustpilot credentials, API access): the next public agent reply may then be posted.
+func (s *Store) ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(linkPK(connID), reviewID),
+		UpdateExpression:          aws.String("SET reply_state = :none, reply_result = :r, updated_at = :now REMOVE reply_message_id, reply_expires, reply_owner"),
+		ConditionExpression:       aws.String("reply_message_id = :m AND reply_state = :claimed"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":none": str(ReplyNone), ":r": str(result), ":now": str(fmtTime(s.now())), ":m": num(messageID), ":claimed": str(ReplyClaimed)},
+	})
+	if isCondFailed(err) {
+		return nil
+	}
+	return classify("store.ReopenReply", err)
+}

@@ -229,29 +229,35 @@ func TestReleaseMarksRecover(t *testing.T) {
 	}
 }
 
+// Many rounds of concurrent claims: each review must have exactly one winner. (moto's stock
+// server was not atomic here; localaws serialises DynamoDB calls as DynamoDB's per-item
+// atomicity requires.)
 func TestConcurrentClaimsOneWinner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for i := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := s.ClaimReview(ctx, "conn-race", "eeeeeeeeeeeeeeeeeeeeeeee", review.Service, fmt.Sprintf("w%d", i), time.Minute)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if c.Status == store.Claimed {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d workers claimed the same review", wins.Load())
+	for round := range 25 {
+		rid := fmt.Sprintf("%024x", 0xe000+round)
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := s.ClaimReview(ctx, "conn-race", rid, review.Service, fmt.Sprintf("w%d", i), time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if c.Status == store.Claimed {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d workers claimed the same review", round, wins.Load())
+		}
 	}
 }
 

@@ -50,6 +50,17 @@ type Handler struct {
 	MinTime time.Duration
 }
 
+// fastTrack makes a message that can never succeed visible again at once, so it reaches the
+// dead-letter queue after maxReceiveCount quick receives instead of as many visibility timeouts.
+func (h *Handler) fastTrack(ctx context.Context, rec events.SQSMessage, log *slog.Logger) {
+	if h.Visibility == nil {
+		return
+	}
+	if err := h.Visibility.ChangeVisibility(ctx, rec.ReceiptHandle, 0); err != nil {
+		log.Warn("could not release the message early", "error", err.Error())
+	}
+}
+
 // retryAfter is the backoff for a message's next delivery: RetryDelay doubled per receive.
 func (h *Handler) retryAfter(rec events.SQSMessage) time.Duration {
 	if h.RetryDelay <= 0 {
@@ -84,6 +95,7 @@ func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {
 		// Poison: it can never succeed. Failing it lets SQS move it to the DLQ after
 		// maxReceiveCount receives; the reason is logged every time.
 		log.Error("malformed job; it will reach the dead-letter queue", "reason", err.Error(), "body_bytes", len(rec.Body))
+		h.fastTrack(ctx, rec, log)
 		return err
 	}
 	log = log.With("job_type", job.Type, "connection_id", job.ConnectionID, "kind", job.Kind)
@@ -128,6 +140,7 @@ func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {
 		return err
 	default:
 		log.Error("job failed permanently; it will reach the dead-letter queue", "error", err.Error(), "kind_of_error", errs.KindOf(err).String())
+		h.fastTrack(ctx, rec, log)
 		return err
 	}
 }

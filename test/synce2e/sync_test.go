@@ -116,4 +116,3 @@ func tail(s string, n int) string {
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
-
