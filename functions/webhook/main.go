@@ -31,7 +31,7 @@ func main() {
 	sec := secrets.New(secretsmanager.NewFromConfig(aws), cfg.SecretPrefix)
 	factory := &connector.Factory{
 		Secrets: sec, Tokens: st, TrustpilotURL: cfg.TrustpilotAPIURL, TrustpilotAttempts: 1,
-		HelpdeskRate: connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow}, Log: log,
+		HelpdeskRate: connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow, Share: connector.WebhookShare}, Log: log,
 	}
 	h := &webhook.Handler{
 		SecretID: cfg.WebhookSecretARN,

@@ -34,7 +34,7 @@ func main() {
 		Secrets:       secrets.New(secretsmanager.NewFromConfig(aws), cfg.SecretPrefix),
 		Tokens:        st,
 		TrustpilotURL: cfg.TrustpilotAPIURL,
-		HelpdeskRate:  connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow},
+		HelpdeskRate:  connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow, Share: connector.WorkerShare},
 		Log:           log,
 	}
 	syncer := &reviewsync.Syncer{

@@ -89,17 +89,30 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 	return &Clients{Connection: full, Trustpilot: tp, Helpdesk: hd}, nil
 }
 
-// RateLimit is the helpdesk's call allowance per account.
+// RateLimit is the helpdesk's call allowance per account, and the share of it this function
+// may use: the worker and the webhook run in different processes, so each keeps to its share
+// and together they stay under the account's limit.
 type RateLimit struct {
 	Calls  int
 	Window time.Duration
+	Share  float64 // 0 < Share <= 1; 0 means all of it
 }
 
+// Shares of the helpdesk allowance: sync takes most; replies are few but must not wait.
+const (
+	WorkerShare  = 0.75
+	WebhookShare = 0.25
+)
+
 func (r RateLimit) orDefault() (int, time.Duration) {
-	if r.Calls <= 0 || r.Window <= 0 {
-		return 40, 20 * time.Second // Gorgias, API-key auth
+	calls, window := r.Calls, r.Window
+	if calls <= 0 || window <= 0 {
+		calls, window = 40, 20*time.Second // Gorgias, API-key auth
 	}
-	return r.Calls, r.Window
+	if r.Share > 0 && r.Share < 1 {
+		calls = max(1, int(float64(calls)*r.Share))
+	}
+	return calls, window
 }
 
 // tokenAdapter lets the store cache the Trustpilot client's tokens.

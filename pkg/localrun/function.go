@@ -17,6 +17,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -227,4 +229,45 @@ func (f *Function) Stats() (inits, invokes int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.inits, f.invokes
+}
+
+// CPUTime is the CPU time (user + system) the function's current bootstrap process has used,
+// read from /proc: the figure behind "CPU per review". It is zero where /proc is missing.
+func (f *Function) CPUTime() time.Duration {
+	cmd := f.cmdLocked()
+	if cmd == nil || cmd.Process == nil {
+		return 0
+	}
+	var total time.Duration
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", cmd.Process.Pid))
+	for _, tf := range tasks {
+		b, err := os.ReadFile(tf)
+		if err != nil {
+			continue
+		}
+		for _, pid := range strings.Fields(string(b)) {
+			total += procCPU(pid)
+		}
+	}
+	return total
+}
+
+// procCPU reads utime+stime of a process (clock ticks of 10 ms, the Linux USER_HZ).
+func procCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }

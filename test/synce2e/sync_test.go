@@ -45,6 +45,16 @@ func userID(i int) string { return fmt.Sprintf("5f0d%020x", i+1) }
 
 func start(t *testing.T, opt devstack.Options, nService, nProduct int) *system {
 	t.Helper()
+	return startTB(t, opt, nService, nProduct)
+}
+
+func startB(b *testing.B, opt devstack.Options, nService, nProduct int) *system {
+	b.Helper()
+	return startTB(b, opt, nService, nProduct)
+}
+
+func startTB(t testing.TB, opt devstack.Options, nService, nProduct int) *system {
+	t.Helper()
 	ctx := context.Background()
 	lb := &logBuf{}
 	opt.Log = lb
