@@ -71,6 +71,9 @@ func (s *fakeStore) ClaimReply(_ context.Context, connID, reviewID string, messa
 		return store.ReplyClaim{Status: store.ReplyNoLink}, nil
 	}
 	now := s.now()
+	if l.ReplyRefused == messageID {
+		return store.ReplyClaim{Status: store.ReplyRefusedBefore, Link: *l}, nil
+	}
 	if l.ReplyState == store.ReplyNone || (l.ReplyState == store.ReplyClaimed && l.ReplyMessage == messageID && l.ReplyExpires.Before(now)) {
 		l.ReplyState, l.ReplyMessage, l.ReplyOwner, l.ReplyExpires = store.ReplyClaimed, messageID, owner, now.Add(ttl)
 		return store.ReplyClaim{Status: store.ReplyClaimedNow, Link: *l}, nil
@@ -105,7 +108,7 @@ func (s *fakeStore) ReopenReply(_ context.Context, _, reviewID string, messageID
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l := s.links[reviewID]; l != nil && l.ReplyState == store.ReplyClaimed && l.ReplyMessage == messageID {
-		l.ReplyState, l.ReplyMessage, l.ReplyResult, l.ReplyExpires = store.ReplyNone, 0, result, time.Time{}
+		l.ReplyState, l.ReplyMessage, l.ReplyResult, l.ReplyExpires, l.ReplyRefused = store.ReplyNone, 0, result, time.Time{}, messageID
 	}
 	return nil
 }

@@ -209,7 +209,7 @@ func (s *Service) findLink(ctx context.Context, account string, ev gorgias.Webho
 
 func (s *Service) forward(ctx context.Context, link store.Link, messageID int64, attempt int, log *slog.Logger) (string, error) {
 	log = log.With("connection_id", link.ConnectionID, "review_id", link.ReviewID, "ticket_id", link.TicketID)
-	if link.ReplyMessage == messageID && (link.ReplyState == store.ReplyPosted || link.ReplyState == store.ReplyFailed) {
+	if (link.ReplyMessage == messageID && (link.ReplyState == store.ReplyPosted || link.ReplyState == store.ReplyFailed)) || link.ReplyRefused == messageID {
 		// A repeated delivery of a message already forwarded (or refused): answer without
 		// touching the helpdesk, whose small shared rate budget duplicates would otherwise spend
 		// and whose limiter would hold the answer back. A stale read only skips this shortcut:
@@ -258,6 +258,8 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 		return OutcomeNoLink, nil
 	case store.ReplyBusy:
 		return OutcomeBusy, nil
+	case store.ReplyRefusedBefore:
+		return OutcomeDone, nil
 	case store.ReplyUsed:
 		if claim.Link.ReplyMessage == messageID {
 			return OutcomeDone, nil

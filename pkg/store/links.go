@@ -49,6 +49,7 @@ type Link struct {
 	ReplyExpires  time.Time
 	ReplyOwner    string
 	ReplyResult   string
+	ReplyRefused  int64 // the last message refused for a fixable reason (not tried again)
 	UpdatedAt     time.Time
 }
 
@@ -82,6 +83,7 @@ func decodeLink(item map[string]types.AttributeValue) Link {
 		ReplyExpires:  time.UnixMilli(getN(item, "reply_expires")),
 		ReplyOwner:    getS(item, "reply_owner"),
 		ReplyResult:   getS(item, "reply_result"),
+		ReplyRefused:  getN(item, "reply_refused_id"),
 		UpdatedAt:     parseTime(getS(item, "updated_at")),
 	}
 }

@@ -18,10 +18,11 @@ type ReplyClaimStatus int
 
 // Reply claim outcomes.
 const (
-	ReplyClaimedNow ReplyClaimStatus = iota + 1 // the caller may post this message
-	ReplyUsed                                   // the slot is used (by this or another message)
-	ReplyBusy                                   // another delivery of this message is posting right now
-	ReplyNoLink                                 // the review has no confirmed link
+	ReplyClaimedNow    ReplyClaimStatus = iota + 1 // the caller may post this message
+	ReplyUsed                                      // the slot is used (by this or another message)
+	ReplyBusy                                      // another delivery of this message is posting right now
+	ReplyNoLink                                    // the review has no confirmed link
+	ReplyRefusedBefore                             // this message was refused for a fixable reason; the slot waits for a new one
 )
 
 // ReplyClaim is the result of ClaimReply.
@@ -40,8 +41,8 @@ func (s *Store) ClaimReply(ctx context.Context, connID, reviewID string, message
 		TableName:        aws.String(s.table),
 		Key:              key(linkPK(connID), reviewID),
 		UpdateExpression: aws.String("SET reply_state = :claimed, reply_message_id = :m, reply_owner = :o, reply_expires = :exp, updated_at = :now"),
-		ConditionExpression: aws.String("#state = :linked AND (attribute_not_exists(reply_state) OR reply_state = :none OR " +
-			"(reply_state = :claimed AND reply_message_id = :m AND reply_expires < :nowms))"),
+		ConditionExpression: aws.String("#state = :linked AND (attribute_not_exists(reply_refused_id) OR reply_refused_id <> :m) AND " +
+			"(attribute_not_exists(reply_state) OR reply_state = :none OR (reply_state = :claimed AND reply_message_id = :m AND reply_expires < :nowms))"),
 		ExpressionAttributeNames: map[string]string{"#state": "state"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":claimed": str(ReplyClaimed), ":m": num(messageID), ":o": str(owner), ":exp": num(ms(now.Add(ttl))),
@@ -71,6 +72,8 @@ func (s *Store) ClaimReply(ctx context.Context, connID, reviewID string, message
 		return ReplyClaim{Status: ReplyNoLink, Link: l}, nil
 	case l.ReplyState == ReplyClaimed && l.ReplyMessage == messageID:
 		return ReplyClaim{Status: ReplyBusy, Link: l}, nil
+	case l.ReplyRefused == messageID:
+		return ReplyClaim{Status: ReplyRefusedBefore, Link: l}, nil
 	}
 	return ReplyClaim{Status: ReplyUsed, Link: l}, nil
 }
@@ -111,12 +114,13 @@ func (s *Store) ReleaseReply(ctx context.Context, connID, reviewID string, messa
 }
 
 // ReopenReply frees the reply slot the caller's message holds, for failures a human can fix
-// (Trustpilot credentials, API access): the next public agent reply may then be posted.
+// (Trustpilot credentials, API access): the next public agent reply may then be posted, while
+// repeated deliveries of the refused message are not tried again.
 func (s *Store) ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key(linkPK(connID), reviewID),
-		UpdateExpression:          aws.String("SET reply_state = :none, reply_result = :r, updated_at = :now REMOVE reply_message_id, reply_expires, reply_owner"),
+		UpdateExpression:          aws.String("SET reply_state = :none, reply_result = :r, reply_refused_id = :m, updated_at = :now REMOVE reply_message_id, reply_expires, reply_owner"),
 		ConditionExpression:       aws.String("reply_message_id = :m AND reply_state = :claimed"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":none": str(ReplyNone), ":r": str(result), ":now": str(fmtTime(s.now())), ":m": num(messageID), ":claimed": str(ReplyClaimed)},
 	})

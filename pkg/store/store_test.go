@@ -473,3 +473,28 @@ func TestMarkOnce(t *testing.T) {
 		t.Fatal("mark did not expire")
 	}
 }
+
+func TestReopenReplyAfterFixableRefusal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	const conn, rid = "conn-reopen", "abababababababababababab"
+	if _, err := s.ClaimReview(ctx, conn, rid, review.Service, "w", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmLink(ctx, store.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w", Account: "a", TicketID: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if rc, _ := s.ClaimReply(ctx, conn, rid, 10, "h", time.Minute); rc.Status != store.ReplyClaimedNow {
+		t.Fatalf("first claim: %+v", rc)
+	}
+	if err := s.ReopenReply(ctx, conn, rid, 10, "no API access"); err != nil {
+		t.Fatal(err)
+	}
+	if rc, _ := s.ClaimReply(ctx, conn, rid, 10, "h", time.Minute); rc.Status != store.ReplyRefusedBefore {
+		t.Fatalf("redelivery of the refused message: %+v", rc)
+	}
+	if rc, _ := s.ClaimReply(ctx, conn, rid, 11, "h", time.Minute); rc.Status != store.ReplyClaimedNow {
+		t.Fatalf("next reply after the fix: %+v", rc)
+	}
+}
