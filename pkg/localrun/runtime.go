@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -67,7 +66,6 @@ type Runtime struct {
 	Timeouts  map[string]time.Duration
 	sqs       *sqs.Client
 	log       io.Writer
-	mu        sync.Mutex
 	// OnReceive, when set, sees every batch the event-source mapping received before the
 	// worker is invoked (tests use it to duplicate deliveries, as SQS may).
 	OnReceive func(ctx context.Context, queueURL string, msgs []sqstypes.Message)

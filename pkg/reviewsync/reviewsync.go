@@ -133,9 +133,6 @@ const (
 // ExternalID is the ticket external_id of a review.
 func ExternalID(reviewID string) string { return "trustpilot:" + reviewID }
 
-// errStop ends a run early at a clean point (deadline, busy review); the continuation is queued.
-var errStop = errors.New("stopped for a continuation")
-
 // run is one job's state.
 type run struct {
 	s       *Syncer
