@@ -44,7 +44,7 @@ type Options struct {
 	QueueVisibility time.Duration
 	// Env is extra environment for every function (LOG_LEVEL, HELPDESK_RATE_LIMIT, ...).
 	Env map[string]string
-	// BuildDir is where the bootstraps are built (default: a new temp dir, left in place), so
+	// BuildDir is where the bootstraps are built (default: a new temp dir, removed by Stop), so
 	// a caller can remove what it built.
 	BuildDir   string
 	Helpdesk   gorgiassim.Config

@@ -69,6 +69,7 @@ type Runtime struct {
 	// OnReceive, when set, sees every batch the event-source mapping received before the
 	// worker is invoked (tests use it to duplicate deliveries, as SQS may).
 	OnReceive func(ctx context.Context, queueURL string, msgs []sqstypes.Message)
+	tempDir   string // the build directory this runtime made, removed by Stop
 }
 
 // Start builds (unless prebuilt) and starts every function of the template against env.
@@ -79,19 +80,24 @@ func Start(ctx context.Context, env *localaws.Env, opt Options) (*Runtime, error
 		return nil, err
 	}
 	boots := opt.Bootstraps
+	tempDir := ""
 	if boots == nil {
 		dir := opt.BuildDir
 		if dir == "" {
 			if dir, err = os.MkdirTemp("", "pilotdesk-build-"); err != nil {
 				return nil, err
 			}
+			tempDir = dir
 		}
 		if boots, err = Build(ctx, opt.RepoRoot, dir, t, opt.Log); err != nil {
+			if tempDir != "" {
+				_ = os.RemoveAll(tempDir)
+			}
 			return nil, err
 		}
 	}
 	r := &Runtime{Env: env, Template: t, Functions: map[string]*Function{}, Replicas: map[string][]*Function{}, Timeouts: map[string]time.Duration{},
-		sqs: sqs.NewFromConfig(env.AWS), log: opt.Log}
+		sqs: sqs.NewFromConfig(env.AWS), log: opt.Log, tempDir: tempDir}
 	for _, f := range t.Functions() {
 		fenv, err := env.Stack.Resolver.Environment(f)
 		if err != nil {
@@ -135,12 +141,15 @@ func Start(ctx context.Context, env *localaws.Env, opt Options) (*Runtime, error
 	return r, nil
 }
 
-// Stop stops every function instance.
+// Stop stops every function instance and removes a build directory it made.
 func (r *Runtime) Stop() {
 	for _, fs := range r.Replicas {
 		for _, f := range fs {
 			f.Stop()
 		}
+	}
+	if r.tempDir != "" {
+		_ = os.RemoveAll(r.tempDir)
 	}
 }
 

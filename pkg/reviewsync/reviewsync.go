@@ -287,6 +287,7 @@ func (r *run) service(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		r.rejected(page.Rejected)
 		var mark time.Time
 		stop, err := r.page(ctx, page.Reviews, &mark)
 		if err != nil {
@@ -328,6 +329,7 @@ func (r *run) product(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		r.rejected(page.Rejected)
 		var mark time.Time
 		stop, err := r.page(ctx, page.Reviews, &mark)
 		if err != nil {
@@ -351,6 +353,16 @@ func (r *run) product(ctx context.Context) error {
 			return nil
 		}
 		pageNo++
+	}
+}
+
+// rejected records the reviews Trustpilot sent that could not be read (missing id, bad stars):
+// they are counted and logged with their id, never silently dropped.
+func (r *run) rejected(rej []trustpilot.Rejected) {
+	for _, x := range rej {
+		r.stats.Errors++
+		r.stats.LastError = trim(fmt.Sprintf("review %s unreadable: %v", x.ID, x.Err))
+		r.log.Error("review from Trustpilot is unreadable; not synced", "review_id", x.ID, "error", x.Err.Error())
 	}
 }
 

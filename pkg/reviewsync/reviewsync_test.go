@@ -487,3 +487,28 @@ func FuzzNewTicket(f *testing.F) {
 		}
 	})
 }
+
+type rejectingTP struct{ fakeTP }
+
+func (f *rejectingTP) ListServiceReviews(ctx context.Context, since time.Time, next string) (trustpilot.ServicePage, error) {
+	p, err := f.fakeTP.ListServiceReviews(ctx, since, next)
+	if next == "" {
+		p.Rejected = []trustpilot.Rejected{{ID: "bad0000000000000000000ff", Err: errors.New("stars: 9 out of range")}}
+	}
+	return p, err
+}
+
+func TestUnreadableReviewIsRecorded(t *testing.T) {
+	t.Parallel()
+	r := newRig(nil)
+	tp := &rejectingTP{fakeTP{service: reviews(review.Service, 2)}}
+	r.s.Open = reviewsync.OpenerFunc(func(context.Context, connection.Connection) (reviewsync.Reviews, reviewsync.Helpdesk, error) {
+		return tp, r.hd, nil
+	})
+	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if r.st.cursor.Errors != 1 || !strings.Contains(r.st.cursor.LastError, "bad0000000000000000000ff") {
+		t.Fatalf("cursor %+v", r.st.cursor)
+	}
+}
