@@ -63,6 +63,7 @@ type CLI struct {
 	Queue            Queue
 	Check            Checker
 	WebhookSecretARN string
+	In               io.Reader // `connection put -f -` reads it; nil means os.Stdin
 	Out, Err         io.Writer
 	Now              func() time.Time
 }
@@ -161,14 +162,19 @@ func (c *CLI) put(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("connection put", flag.ContinueOnError)
 	fs.SetOutput(c.Err)
 	file := fs.String("f", "", "connection JSON document (- for stdin)")
-	if _, err := interleaved(fs, args); err != nil || *file == "" {
+	// A second file would be silently ignored: refuse it.
+	if pos, err := interleaved(fs, args); err != nil || *file == "" || len(pos) != 0 {
 		fmt.Fprint(c.Err, usage)
 		return ErrUsage
 	}
 	var b []byte
 	var err error
 	if *file == "-" {
-		b, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
+		in := c.In
+		if in == nil {
+			in = os.Stdin
+		}
+		b, err = io.ReadAll(io.LimitReader(in, 1<<20))
 	} else {
 		b, err = os.ReadFile(*file)
 	}

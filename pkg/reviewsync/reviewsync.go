@@ -38,6 +38,7 @@ type Store interface {
 	SetReviewVersion(ctx context.Context, connID, reviewID string, version time.Time, stars int) (bool, error)
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
+	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
 }
 
 // Reviews reads a business unit's reviews.
@@ -135,54 +136,69 @@ func ExternalID(reviewID string) string { return "trustpilot:" + reviewID }
 
 // run is one job's state.
 type run struct {
-	s       *Syncer
-	cfg     Config
-	job     queue.Job
-	conn    connection.Connection
-	account string
-	reviews Reviews
-	hd      Helpdesk
-	log     *slog.Logger
-	stats   store.Checkpoint // this page
-	total   store.Checkpoint // this run
+	s         *Syncer
+	cfg       Config
+	job       queue.Job
+	conn      connection.Connection
+	account   string
+	reviews   Reviews
+	hd        Helpdesk
+	log       *slog.Logger
+	continued bool             // a continuation job was queued
+	stats     store.Checkpoint // this page
+	total     store.Checkpoint // this run
 }
 
 // Sync runs one sync job. Errors are classified: errs.NotExist when the connection is gone
-// (the job is dropped), transient ones to retry the job from its checkpoint.
+// (the job is dropped), transient ones to retry the job from its checkpoint. When the job is
+// over (finished, or dropped for good) the scheduler may queue the next one.
 func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
+	over, err := s.sync(ctx, job)
+	if over && err == nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		if cerr := s.Store.ClearQueued(cctx, job.ConnectionID, job.Kind); cerr != nil {
+			s.Log.Warn("could not clear the queued mark; the scheduler waits for it to go stale", "connection_id", job.ConnectionID, "error", cerr.Error())
+		}
+	}
+	return err
+}
+
+// sync runs the job and reports whether it is over (no continuation or retry of it follows).
+func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	cfg := s.Config.withDefaults()
 	log := s.Log.With("connection_id", job.ConnectionID, "kind", job.Kind)
 	rec, err := s.Store.GetConnection(ctx, job.ConnectionID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	conn := rec.Connection
 	switch {
 	case conn.Disabled:
 		log.Info("connection disabled; job skipped")
-		return nil
+		return true, nil
 	case rec.NeedsReauth:
 		log.Warn("connection needs re-authorising; job skipped", "reason", rec.ReauthReason)
-		return nil
+		return true, nil
 	case !conn.Kinds(job.Kind):
 		log.Info("review kind not enabled on the connection; job skipped")
-		return nil
+		return true, nil
 	case job.Continuation > cfg.MaxContinuations:
-		return errs.E(errs.Invalid, "reviewsync.Sync", fmt.Errorf("job chain too long (%d continuations)", job.Continuation))
+		return true, errs.E(errs.Invalid, "reviewsync.Sync", fmt.Errorf("job chain too long (%d continuations)", job.Continuation))
 	}
 	reviews, hd, err := s.Open.Open(ctx, conn)
 	if err != nil {
-		return s.reauth(ctx, conn, err, log)
+		return true, s.reauth(ctx, conn, err, log)
 	}
 	account := conn.HelpdeskAccountKey()
 	ok, err := s.Store.AcquireLease(ctx, account, s.Owner, s.leaseTTL(ctx))
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !ok {
 		// One sync at a time per helpdesk account keeps every worker inside its rate limit.
 		log.Info("another worker syncs this helpdesk account; job delayed", "account", account)
-		return s.Queue.Send(ctx, []queue.Job{job}, cfg.LeaseRetry)
+		return false, s.Queue.Send(ctx, []queue.Job{job}, cfg.LeaseRetry)
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -200,14 +216,14 @@ func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
 		err = r.product(ctx)
 	}
 	if errs.Is(err, errs.Reauth) {
-		return s.reauth(ctx, conn, err, log)
+		return true, s.reauth(ctx, conn, err, log)
 	}
 	if err != nil {
 		_ = s.Store.SaveCheckpoint(ctx, conn.ID, job.Kind, store.Checkpoint{LastError: trim(err.Error())})
-		return err
+		return false, err
 	}
 	log.Info("sync run done", "seen", r.total.Seen, "created", r.total.Created, "errors", r.total.Errors, "took_ms", s.now().Sub(start).Milliseconds())
-	return nil
+	return !r.continued, nil
 }
 
 // reauth marks a connection whose credentials a human must fix, so the scheduler stops
@@ -260,6 +276,7 @@ func (r *run) continueLater(ctx context.Context, since time.Time, resume string,
 	if err := r.s.Queue.Send(sctx, []queue.Job{next}, delay); err != nil {
 		return err
 	}
+	r.continued = true
 	r.log.Info("continuation enqueued", "resume", resume, "continuation", next.Continuation, "delay_s", int(delay/time.Second))
 	return nil
 }

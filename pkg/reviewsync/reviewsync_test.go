@@ -31,6 +31,7 @@ type fakeStore struct {
 	cursor  store.Cursor
 	reauth  string
 	leaseBy string
+	cleared int
 }
 
 var _ reviewsync.Store = (*fakeStore)(nil)
@@ -129,6 +130,12 @@ func (f *fakeStore) SetReviewVersion(_ context.Context, _, id string, v time.Tim
 	}
 	l.ReviewVersion, l.Stars = v, stars
 	return true, nil
+}
+func (f *fakeStore) ClearQueued(context.Context, string, review.Kind) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cleared++
+	return nil
 }
 func (f *fakeStore) AcquireLease(_ context.Context, _, owner string, _ time.Duration) (bool, error) {
 	f.mu.Lock()
@@ -321,6 +328,9 @@ func TestServiceSyncStarFilterTagsAndIdempotence(t *testing.T) {
 	if r.st.leaseBy != "" {
 		t.Fatal("lease not released")
 	}
+	if r.st.cleared != 1 {
+		t.Fatalf("finished run cleared the queued mark %d times", r.st.cleared)
+	}
 	// Again: nothing new, no helpdesk call.
 	before := len(r.hd.tickets)
 	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
@@ -392,6 +402,9 @@ func TestDeadlineEnqueuesContinuation(t *testing.T) {
 	}
 	if len(r.hd.tickets) != 0 || len(r.q.jobs) != 1 || r.q.jobs[0].Continuation != 1 {
 		t.Fatalf("tickets %d jobs %+v", len(r.hd.tickets), r.q.jobs)
+	}
+	if r.st.cleared != 0 {
+		t.Fatal("a run that continues must keep the queued mark")
 	}
 }
 

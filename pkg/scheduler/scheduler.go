@@ -13,10 +13,15 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
-// Connections lists the configured connections.
+// Connections lists the configured connections and keeps one pending job per connection and kind.
 type Connections interface {
 	ListConnections(ctx context.Context) ([]store.ConnectionRecord, error)
+	MarkQueued(ctx context.Context, connID string, kind review.Kind, staleAfter time.Duration) (bool, error)
 }
+
+// StaleAfter is how long a queued job may stay unfinished before the scheduler queues another
+// (a lost message must not stop a connection for good).
+const StaleAfter = time.Hour
 
 // Sender enqueues jobs.
 type Sender interface {
@@ -39,6 +44,7 @@ type Skipped struct {
 // Result is what one run did; it is the function's response, visible in local runs.
 type Result struct {
 	Enqueued int       `json:"enqueued"`
+	Pending  int       `json:"pending"` // jobs not queued again: one is still on the queue
 	Skipped  []Skipped `json:"skipped,omitempty"`
 }
 
@@ -62,15 +68,24 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 			continue
 		}
 		for _, k := range []review.Kind{review.Service, review.Product} {
-			if c.Connection.Kinds(k) {
-				jobs = append(jobs, queue.SyncJob(c.Connection.ID, k))
+			if !c.Connection.Kinds(k) {
+				continue
 			}
+			first, err := s.Connections.MarkQueued(ctx, c.Connection.ID, k, StaleAfter)
+			if err != nil {
+				return res, err
+			}
+			if !first {
+				res.Pending++
+				continue
+			}
+			jobs = append(jobs, queue.SyncJob(c.Connection.ID, k))
 		}
 	}
 	if err := s.Queue.Send(ctx, jobs, 0); err != nil {
 		return res, fmt.Errorf("enqueue %d sync jobs: %w", len(jobs), err)
 	}
 	res.Enqueued = len(jobs)
-	s.Log.Info("sync jobs enqueued", "jobs", len(jobs), "connections", len(conns), "skipped", len(res.Skipped))
+	s.Log.Info("sync jobs enqueued", "jobs", len(jobs), "still_pending", res.Pending, "connections", len(conns), "skipped", len(res.Skipped))
 	return res, nil
 }

@@ -18,6 +18,11 @@ type fakeConns []store.ConnectionRecord
 
 func (f fakeConns) ListConnections(context.Context) ([]store.ConnectionRecord, error) { return f, nil }
 
+// MarkQueued reports the "pending" connection's service job as still queued.
+func (f fakeConns) MarkQueued(_ context.Context, id string, k review.Kind, _ time.Duration) (bool, error) {
+	return !(id == "pending" && k == review.Service), nil
+}
+
 type fakeQueue struct{ jobs []queue.Job }
 
 func (f *fakeQueue) Send(_ context.Context, jobs []queue.Job, _ time.Duration) error {
@@ -38,6 +43,7 @@ func TestRun(t *testing.T) {
 			rec("service-only", []review.Kind{review.Service}, false, false),
 			rec("needs-reauth", []review.Kind{review.Service}, true, false),
 			rec("off", []review.Kind{review.Product}, false, true),
+			rec("pending", []review.Kind{review.Service}, false, false),
 		},
 		Queue: q, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
@@ -45,7 +51,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Enqueued != 3 || len(q.jobs) != 3 || len(res.Skipped) != 2 {
+	if res.Enqueued != 3 || len(q.jobs) != 3 || len(res.Skipped) != 2 || res.Pending != 1 {
 		t.Fatalf("result %+v jobs %+v", res, q.jobs)
 	}
 	seen := map[string]bool{}

@@ -92,3 +92,32 @@ func (s *Store) SaveCheckpoint(ctx context.Context, connID string, kind review.K
 	}
 	return classify("store.SaveCheckpoint", err)
 }
+
+// MarkQueued records that a scheduled sync job for the connection and kind is on the queue,
+// and reports false when one already is (queued less than staleAfter ago and not finished):
+// the scheduler then adds no second one, so a slow sync never piles jobs up.
+func (s *Store) MarkQueued(ctx context.Context, connID string, kind review.Kind, staleAfter time.Duration) (bool, error) {
+	now := s.now()
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(connPK(connID), cursorSK(kind)),
+		UpdateExpression:          aws.String("SET queued_at = :now, connection_id = :conn"),
+		ConditionExpression:       aws.String("attribute_not_exists(queued_at) OR queued_at < :stale"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(ms(now)), ":stale": num(ms(now.Add(-staleAfter))), ":conn": str(connID)},
+	})
+	if isCondFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify("store.MarkQueued", err)
+	}
+	return true, nil
+}
+
+// ClearQueued records that the connection's sync of kind finished: the next tick may queue one.
+func (s *Store) ClearQueued(ctx context.Context, connID string, kind review.Kind) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(connPK(connID), cursorSK(kind)),
+		UpdateExpression: aws.String("REMOVE queued_at"),
+	})
+	return classify("store.ClearQueued", err)
+}

@@ -498,3 +498,30 @@ func TestReopenReplyAfterFixableRefusal(t *testing.T) {
 		t.Fatalf("next reply after the fix: %+v", rc)
 	}
 }
+
+func TestMarkQueued(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
+	s := newStore(t).WithClock(clk.now)
+	steps := []struct {
+		name  string
+		do    func() (bool, error)
+		after time.Duration
+		want  bool
+	}{
+		{"first", func() (bool, error) { return s.MarkQueued(ctx, "conn-q", review.Service, time.Hour) }, 0, true},
+		{"already queued", func() (bool, error) { return s.MarkQueued(ctx, "conn-q", review.Service, time.Hour) }, time.Minute, false},
+		{"other kind", func() (bool, error) { return s.MarkQueued(ctx, "conn-q", review.Product, time.Hour) }, 0, true},
+		{"finished", func() (bool, error) { return true, s.ClearQueued(ctx, "conn-q", review.Service) }, 0, true},
+		{"queued again", func() (bool, error) { return s.MarkQueued(ctx, "conn-q", review.Service, time.Hour) }, 0, true},
+		{"stale mark replaced", func() (bool, error) { return s.MarkQueued(ctx, "conn-q", review.Service, time.Hour) }, 2 * time.Hour, true},
+	}
+	for _, st := range steps {
+		clk.add(st.after)
+		got, err := st.do()
+		if err != nil || got != st.want {
+			t.Fatalf("%s: %v %v", st.name, got, err)
+		}
+	}
+}
