@@ -321,6 +321,13 @@ func (c *CLI) sync(ctx context.Context, args []string) error {
 		}
 		from = &t
 	}
+	if *kind != "" && !review.Kind(*kind).Valid() {
+		return fmt.Errorf("--kind %q: want service or product", *kind)
+	}
+	if *kind != "" && !r.Connection.Kinds(review.Kind(*kind)) {
+		// The worker skips jobs of a kind the connection does not sync: say so now.
+		return fmt.Errorf("--kind %s: connection %s does not sync %s reviews (review_kinds in its document)", *kind, r.Connection.ID, *kind)
+	}
 	var jobs []queue.Job
 	for _, k := range []review.Kind{review.Service, review.Product} {
 		if (*kind == "" && r.Connection.Kinds(k)) || *kind == string(k) {
@@ -328,9 +335,6 @@ func (c *CLI) sync(ctx context.Context, args []string) error {
 			j.Since = from
 			jobs = append(jobs, j)
 		}
-	}
-	if len(jobs) == 0 {
-		return fmt.Errorf("--kind %q: want service or product", *kind)
 	}
 	if err := c.Queue.Send(ctx, jobs, 0); err != nil {
 		return err
@@ -344,6 +348,10 @@ func (c *CLI) sync(ctx context.Context, args []string) error {
 			}
 		}
 		fmt.Fprintf(c.Out, "enqueued %s of %s reviews for %s\n", what, j.Kind, j.ConnectionID)
+	}
+	if r.NeedsReauth || r.Connection.Disabled {
+		// The worker skips these jobs until the connection is active again.
+		fmt.Fprintf(c.Err, "warning: connection %s is %s: the worker skips its jobs until it is active (`pilotdesk connection check %s`)\n", r.Connection.ID, state(r), r.Connection.ID)
 	}
 	return nil
 }
