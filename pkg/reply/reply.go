@@ -91,9 +91,14 @@ type Service struct {
 // deadlineMargin is the time kept after the Trustpilot calls for the bookkeeping that follows.
 const deadlineMargin = 3 * time.Second
 
-// postContext is ctx bounded by PostTimeout and by ctx's own deadline less deadlineMargin.
+// postContext is ctx bounded by PostTimeout, by the reply claim's lifetime (a post still
+// running when the claim expires could meet a second one), and by ctx's own deadline less
+// deadlineMargin.
 func (s *Service) postContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	d, bounded := s.PostTimeout, s.PostTimeout > 0
+	if limit := s.claimTTL() - 10*time.Second; limit > 0 && (!bounded || limit < d) {
+		d, bounded = limit, true
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		if left := time.Until(dl) - deadlineMargin; !bounded || left < d {
 			d, bounded = max(left, 0), true
@@ -237,6 +242,13 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 		log.Info("message gone from the helpdesk; ignored")
 		return OutcomeNotReply, nil
 	}
+	if errs.Is(err, errs.Permission) || errs.Is(err, errs.Reauth) {
+		// The helpdesk refuses the connection's API key: flag it for the operator.
+		if rerr := s.Store.SetReauth(ctx, conn.ID, true, "helpdesk: "+shortErr(err)); rerr != nil {
+			log.Warn("could not mark the connection for re-authorising", "error", rerr.Error())
+		}
+		return "", err
+	}
 	if err != nil {
 		return "", err
 	}
@@ -292,7 +304,15 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 		if cut {
 			note += fmt.Sprintf(" It was longer than the %d bytes a reply may have and was cut: check the end of it on Trustpilot.", trustpilot.MaxReplyLen)
 		}
-		if ferr := s.Store.FinishReply(ctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyPosted, "posted"); ferr != nil {
+		// Record it even when the caller's context is ending: an unrecorded post would let a
+		// retry of this message post again once its claim expires.
+		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ferr := s.Store.FinishReply(fctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyPosted, "posted")
+		if ferr != nil && errs.Retryable(ferr) {
+			ferr = s.Store.FinishReply(fctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyPosted, "posted")
+		}
+		fcancel()
+		if ferr != nil {
 			log.Error("reply posted but not recorded", "error", ferr.Error())
 		}
 		s.note(ctx, hd, link, note, log)
@@ -342,7 +362,9 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 	case errs.Is(err, errs.NotExist):
 		why = "the review no longer exists on Trustpilot"
 	default:
+		// A refusal of this text (validation): the agent may write a new reply.
 		why = "Trustpilot refused it: " + shortErr(err)
+		fixable = true
 	}
 	if fixable {
 		if ferr := s.Store.ReopenReply(ctx, link.ConnectionID, link.ReviewID, messageID, why); ferr != nil {

@@ -149,7 +149,7 @@ func TestTrustpilotFailures(t *testing.T) {
 		{name: "404", err: errs.E(errs.NotExist, "tp", errors.New("404")), outcome: reply.OutcomeRefused, note: "no longer exists", state: store.ReplyFailed},
 		{name: "reauth", err: errs.E(errs.Reauth, "tp", errors.New("invalid_grant")), outcome: reply.OutcomeRefused, note: "re-authorised", state: store.ReplyNone, reauth: true},
 		{name: "already replied", err: errs.E(errs.Conflict, "tp", trustpilot.ErrAlreadyReplied), outcome: reply.OutcomeRefused, note: "already has a reply on Trustpilot", state: store.ReplyFailed},
-		{name: "invalid", err: errs.E(errs.Invalid, "tp", errors.New("bad message")), outcome: reply.OutcomeRefused, note: "bad message", state: store.ReplyFailed},
+		{name: "invalid", err: errs.E(errs.Invalid, "tp", errors.New("bad message")), outcome: reply.OutcomeRefused, note: "bad message", state: store.ReplyNone},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

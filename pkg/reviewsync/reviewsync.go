@@ -33,6 +33,8 @@ type Store interface {
 	SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp store.Checkpoint) error
 	ClaimReview(ctx context.Context, connID, reviewID string, kind review.Kind, owner string, ttl time.Duration) (store.Claim, error)
 	ReleaseClaim(ctx context.Context, connID, reviewID, owner string) error
+	FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error
+	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 	ConfirmLink(ctx context.Context, c store.Confirm) error
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]store.Link, error)
 	SetReviewVersion(ctx context.Context, connID, reviewID string, version time.Time, stars int) (bool, error)
@@ -101,6 +103,9 @@ type Config struct {
 	CustomerDataCap int
 	// MaxContinuations stops a runaway job chain (a bug, not a large backfill).
 	MaxContinuations int
+	// FailedRetry is how long a review the helpdesk refused is left alone before it is tried
+	// again (product scans would otherwise retry it every run).
+	FailedRetry time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -121,6 +126,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxContinuations <= 0 {
 		c.MaxContinuations = 100_000
+	}
+	if c.FailedRetry <= 0 {
+		c.FailedRetry = 24 * time.Hour
 	}
 	return c
 }
@@ -215,21 +223,30 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	case review.Product:
 		err = r.product(ctx)
 	}
-	if errs.Is(err, errs.Reauth) {
+	if connectionLevel(err) {
 		return true, s.reauth(ctx, conn, err, log)
 	}
 	if err != nil {
-		_ = s.Store.SaveCheckpoint(ctx, conn.ID, job.Kind, store.Checkpoint{LastError: trim(err.Error())})
+		if rerr := s.Store.RecordError(ctx, conn.ID, job.Kind, trim(err.Error())); rerr != nil {
+			log.Warn("could not record the error", "error", rerr.Error())
+		}
 		return false, err
 	}
 	log.Info("sync run done", "seen", r.total.Seen, "created", r.total.Created, "errors", r.total.Errors, "took_ms", s.now().Sub(start).Milliseconds())
 	return !r.continued, nil
 }
 
-// reauth marks a connection whose credentials a human must fix, so the scheduler stops
-// enqueueing it, and drops the job; other errors pass through.
+// connectionLevel reports errors no review of the connection can get past: refused
+// credentials (either API), a business unit or helpdesk account that does not exist. Syncing
+// on would skip every review and move the cursor past them.
+func connectionLevel(err error) bool {
+	return errs.Is(err, errs.Reauth) || errs.Is(err, errs.Permission) || errs.Is(err, errs.NotExist)
+}
+
+// reauth marks a connection whose credentials or settings a human must fix, so the scheduler
+// stops enqueueing it, and drops the job; other errors pass through.
 func (s *Syncer) reauth(ctx context.Context, conn connection.Connection, err error, log *slog.Logger) error {
-	if !errs.Is(err, errs.Reauth) {
+	if !connectionLevel(err) {
 		return err
 	}
 	if serr := s.Store.SetReauth(ctx, conn.ID, true, trim(err.Error())); serr != nil {
@@ -412,7 +429,9 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 	var newest time.Time
 	for _, rv := range reviews {
 		r.stats.Seen++
-		if link, ok := links[rv.ID]; ok && link.State == store.LinkLinked {
+		if link, ok := links[rv.ID]; ok && link.State == store.LinkFailed && link.ClaimExpires.After(r.s.now()) {
+			// refused by the helpdesk recently: counted when it failed, skipped until its retry
+		} else if ok && link.State == store.LinkLinked {
 			if err := r.edited(ctx, rv, link); err != nil {
 				return nil, err
 			}
@@ -451,6 +470,9 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	switch claim.Status {
 	case store.Linked:
 		return nil, r.edited(ctx, rv, claim.Link)
+	case store.Failed:
+		log.Debug("review refused by the helpdesk earlier; skipped until its retry time", "retry_at", claim.Link.ClaimExpires)
+		return nil, nil
 	case store.Busy:
 		// Another worker (or a crashed one) holds it: come back when its claim expires.
 		wait := time.Until(claim.Link.ClaimExpires) + time.Second
@@ -463,17 +485,21 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	cancel()
 	if err != nil {
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-		rerr := r.s.Store.ReleaseClaim(rctx, r.conn.ID, rv.ID, r.s.Owner)
-		rcancel()
-		if rerr != nil {
-			log.Warn("claim release failed; it expires on its own", "error", rerr.Error())
-		}
-		if errs.Retryable(err) || errs.Is(err, errs.Reauth) {
+		defer rcancel()
+		if errs.Retryable(err) || connectionLevel(err) {
+			if rerr := r.s.Store.ReleaseClaim(rctx, r.conn.ID, rv.ID, r.s.Owner); rerr != nil {
+				log.Warn("claim release failed; it expires on its own", "error", rerr.Error())
+			}
 			return nil, err
+		}
+		// The helpdesk refused this review's ticket: record it, leave it alone for a while,
+		// go on with the others.
+		if rerr := r.s.Store.FailClaim(rctx, r.conn.ID, rv.ID, r.s.Owner, trim(err.Error()), r.cfg.FailedRetry); rerr != nil {
+			log.Warn("could not record the failed review", "error", rerr.Error())
 		}
 		r.stats.Errors++
 		r.stats.LastError = trim(fmt.Sprintf("review %s: %v", rv.ID, err))
-		log.Error("review not synced: permanent error", "error", err.Error())
+		log.Error("review not synced: the helpdesk refused it", "error", err.Error())
 		return nil, nil
 	}
 	log = log.With("ticket_id", ticket.ID)
@@ -548,7 +574,7 @@ func (r *run) edited(ctx context.Context, rv review.Review, link store.Link) err
 	}
 	log := r.log.With("review_id", rv.ID, "ticket_id", link.TicketID)
 	if _, err := r.hd.PostInternalNote(ctx, link.TicketID, EditNote(rv, link)); err != nil {
-		if errs.Retryable(err) {
+		if errs.Retryable(err) || errs.Is(err, errs.Permission) || errs.Is(err, errs.Reauth) {
 			return err
 		}
 		log.Error("edit note not posted: permanent error", "error", err.Error())

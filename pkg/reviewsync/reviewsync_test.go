@@ -85,12 +85,28 @@ func (f *fakeStore) ClaimReview(_ context.Context, connID, id string, kind revie
 		f.links[id] = l
 	case l.State == store.LinkLinked:
 		return store.Claim{Status: store.Linked, Link: *l}, nil
+	case l.State == store.LinkFailed && l.ClaimExpires.After(now):
+		return store.Claim{Status: store.Failed, Link: *l}, nil
 	case l.ClaimExpires.After(now):
 		return store.Claim{Status: store.Busy, Link: *l}, nil
 	}
 	l.State, l.Owner, l.ClaimExpires = store.LinkClaimed, owner, now.Add(ttl)
 	l.Attempts++
 	return store.Claim{Status: store.Claimed, Recover: l.Attempts > 1, Link: *l}, nil
+}
+func (f *fakeStore) FailClaim(_ context.Context, _, id, owner, _ string, retry time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if l := f.links[id]; l != nil && l.State == store.LinkClaimed && l.Owner == owner {
+		l.State, l.ClaimExpires = store.LinkFailed, time.Now().Add(retry)
+	}
+	return nil
+}
+func (f *fakeStore) RecordError(_ context.Context, _ string, _ review.Kind, msg string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cursor.LastError = msg
+	return nil
 }
 func (f *fakeStore) ReleaseClaim(_ context.Context, _, id, owner string) error {
 	f.mu.Lock()
@@ -351,6 +367,52 @@ func TestPermanentErrorDoesNotBlockOthers(t *testing.T) {
 	}
 	if len(r.hd.tickets) != 3 || r.st.cursor.Errors != 1 || !strings.Contains(r.st.cursor.LastError, rs[1].ID) {
 		t.Fatalf("tickets %d cursor %+v", len(r.hd.tickets), r.st.cursor)
+	}
+}
+
+// A product scan does not retry a review the helpdesk refused on every run.
+func TestRefusedProductReviewLeftAlone(t *testing.T) {
+	t.Parallel()
+	ps := reviews(review.Product, 4)
+	r := newRig(&fakeTP{product: ps})
+	r.hd.failOn[reviewsync.ExternalID(ps[1].ID)] = errs.E(errs.Invalid, "gorgias", errors.New("400"))
+	for range 3 {
+		if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Product)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.st.cursor.Errors != 1 || r.st.links[ps[1].ID].State != store.LinkFailed {
+		t.Fatalf("errors %d link %+v", r.st.cursor.Errors, r.st.links[ps[1].ID])
+	}
+}
+
+// A helpdesk that refuses the credentials stops the run and flags the connection; the cursor
+// does not move past the reviews.
+func TestHelpdeskRefusingCredentialsStopsTheRun(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 4)
+	r := newRig(&fakeTP{service: rs})
+	for _, rv := range rs {
+		r.hd.failOn[reviewsync.ExternalID(rv.ID)] = errs.E(errs.Permission, "gorgias", errors.New("401 unauthorized"))
+	}
+	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.st.reauth, "401") || !r.st.cursor.Since.IsZero() || r.st.cleared != 1 {
+		t.Fatalf("reauth %q cursor %+v cleared %d", r.st.reauth, r.st.cursor, r.st.cleared)
+	}
+}
+
+// A Trustpilot 404 (a wrong business unit) flags the connection instead of looking like a
+// deleted connection to the worker.
+func TestTrustpilotNotFoundFlagsTheConnection(t *testing.T) {
+	t.Parallel()
+	r := newRig(&fakeTP{err: errs.E(errs.NotExist, "trustpilot", errors.New("404 business unit"))})
+	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.st.reauth, "404") {
+		t.Fatalf("not flagged: %q", r.st.reauth)
 	}
 }
 

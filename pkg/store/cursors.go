@@ -121,3 +121,13 @@ func (s *Store) ClearQueued(ctx context.Context, connID string, kind review.Kind
 	})
 	return classify("store.ClearQueued", err)
 }
+
+// RecordError notes a run's failure for `pilotdesk status` without touching its progress.
+func (s *Store) RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(connPK(connID), cursorSK(kind)),
+		UpdateExpression:          aws.String("SET last_error = :e, last_run_at = :now, connection_id = :conn"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":e": str(msg), ":now": str(fmtTime(s.now())), ":conn": str(connID)},
+	})
+	return classify("store.RecordError", err)
+}

@@ -19,6 +19,7 @@ import (
 const (
 	LinkClaimed = "claimed" // a worker is creating the ticket
 	LinkLinked  = "linked"  // the ticket exists and is recorded
+	LinkFailed  = "failed"  // creating failed for good; not tried again before ClaimExpires
 )
 
 // Reply states.
@@ -96,6 +97,7 @@ const (
 	Claimed ClaimStatus = iota + 1 // the caller owns the review until the claim expires
 	Linked                         // the ticket already exists: nothing to create
 	Busy                           // another worker holds a live claim
+	Failed                         // it failed for good recently: skip it until ClaimExpires
 )
 
 // Claim is the result of ClaimReview.
@@ -117,12 +119,12 @@ func (s *Store) ClaimReview(ctx context.Context, connID, reviewID string, kind r
 		Key:       key(linkPK(connID), reviewID),
 		UpdateExpression: aws.String("SET #state = :claimed, #owner = :owner, claim_expires = :exp, connection_id = :conn, " +
 			"kind = :kind, updated_at = :now ADD attempts :one"),
-		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR (#state = :claimed AND claim_expires < :nowms)"),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR ((#state = :claimed OR #state = :failed) AND claim_expires < :nowms)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#state": "state", "#owner": "owner"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":claimed": str(LinkClaimed), ":owner": str(owner), ":exp": num(ms(now.Add(ttl))),
 			":conn": str(connID), ":kind": str(string(kind)), ":now": str(fmtTime(now)),
-			":one": num(1), ":nowms": num(ms(now)),
+			":one": num(1), ":nowms": num(ms(now)), ":failed": str(LinkFailed),
 		},
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -141,8 +143,11 @@ func (s *Store) ClaimReview(ctx context.Context, connID, reviewID string, kind r
 	} else if l, err = s.GetLink(ctx, connID, reviewID); err != nil {
 		return Claim{}, err
 	}
-	if l.State == LinkLinked {
+	switch l.State {
+	case LinkLinked:
 		return Claim{Status: Linked, Link: l}, nil
+	case LinkFailed:
+		return Claim{Status: Failed, Link: l}, nil
 	}
 	return Claim{Status: Busy, Link: l}, nil
 }
@@ -162,6 +167,23 @@ func (s *Store) ReleaseClaim(ctx context.Context, connID, reviewID, owner string
 		return nil // someone else took over already: nothing of ours to release
 	}
 	return classify("store.ReleaseClaim", err)
+}
+
+// FailClaim records that creating the review's ticket failed for good (the helpdesk refused
+// it): the review is skipped until retryAfter, then tried again (looking for a ticket first).
+func (s *Store) FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(linkPK(connID), reviewID),
+		UpdateExpression:          aws.String("SET #state = :failed, claim_expires = :until, last_error = :r"),
+		ConditionExpression:       aws.String("#state = :claimed AND #owner = :owner"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state", "#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": str(LinkFailed), ":until": num(ms(s.now().Add(retryAfter))), ":r": str(reason), ":claimed": str(LinkClaimed), ":owner": str(owner)},
+	})
+	if isCondFailed(err) {
+		return nil
+	}
+	return classify("store.FailClaim", err)
 }
 
 // ErrClaimLost means the caller's claim expired and another worker took the review over.

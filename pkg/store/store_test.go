@@ -525,3 +525,24 @@ func TestMarkQueued(t *testing.T) {
 		}
 	}
 }
+
+func TestFailClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)}
+	s := newStore(t).WithClock(clk.now)
+	const conn, rid = "conn-fail", "cdcdcdcdcdcdcdcdcdcdcdcd"
+	if c, _ := s.ClaimReview(ctx, conn, rid, review.Product, "w", time.Minute); c.Status != store.Claimed {
+		t.Fatalf("%+v", c)
+	}
+	if err := s.FailClaim(ctx, conn, rid, "w", "400 subject too long", 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.ClaimReview(ctx, conn, rid, review.Product, "w2", time.Minute); c.Status != store.Failed {
+		t.Fatalf("claim of a failed review: %+v", c)
+	}
+	clk.add(25 * time.Hour)
+	if c, _ := s.ClaimReview(ctx, conn, rid, review.Product, "w2", time.Minute); c.Status != store.Claimed || !c.Recover {
+		t.Fatalf("retry after the wait: %+v", c)
+	}
+}

@@ -105,6 +105,16 @@ func (c *Client) ReplyToProductReview(ctx context.Context, reviewID, message str
 		if convID, err = c.createConversation(ctx, op, reviewID); err != nil {
 			return err
 		}
+	} else {
+		// An earlier attempt may have posted the comment and lost the answer: comments
+		// append, so look before posting again.
+		posted, err := c.hasComment(ctx, op, convID, message)
+		if err != nil {
+			return err
+		}
+		if posted {
+			return nil
+		}
 	}
 	body, _ := json.Marshal(struct {
 		Content       string `json:"content"`
@@ -119,6 +129,31 @@ func (c *Client) ReplyToProductReview(ctx context.Context, reviewID, message str
 	_, err = c.call(ctx, request{op: op, method: http.MethodPost, path: "/v1/private/conversations/" + convID + "/comments",
 		body: body, header: h, auth: true, retry: retryOnly429})
 	return err
+}
+
+// hasComment reports whether the conversation already holds message as a business-user comment.
+func (c *Client) hasComment(ctx context.Context, op, convID, message string) (bool, error) {
+	body, err := c.call(ctx, request{op: op, method: http.MethodGet, path: "/v1/private/conversations/" + convID, auth: true, retry: retryTransient})
+	if err != nil {
+		return false, err
+	}
+	var conv struct {
+		Comments []struct {
+			Content string `json:"content"`
+			Author  struct {
+				Type string `json:"type"`
+			} `json:"author"`
+		} `json:"comments"`
+	}
+	if err := json.Unmarshal(body, &conv); err != nil {
+		return false, errs.E(errs.Invalid, op, fmt.Errorf("conversation %s: unreadable body: %v", convID, err))
+	}
+	for _, cm := range conv.Comments {
+		if cm.Content == message && (cm.Author.Type == "" || strings.EqualFold(cm.Author.Type, "businessUser")) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (c *Client) createConversation(ctx context.Context, op, reviewID string) (string, error) {

@@ -148,6 +148,16 @@ func TestProductCommentNotRepeatedAfterUnknownOutcome(t *testing.T) {
 	if n := e.sim.Calls("post_comment"); n != 1 {
 		t.Errorf("comment POSTs = %d, want 1: a comment is not repeated blindly", n)
 	}
+	// The queued retry finds the comment the lost answer was about and posts nothing.
+	if err := c.ReplyToProductReview(context.Background(), productWithConv, "Thanks"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sim.Calls("post_comment"); n != 1 {
+		t.Errorf("comment POSTs after the retry = %d, want still 1", n)
+	}
+	if n := len(e.sim.Comments("67c000000000000000000001")); n != 1 {
+		t.Errorf("comments = %d, want 1", n)
+	}
 }
 
 func TestCreateConversationLostAnswer(t *testing.T) {

@@ -100,17 +100,24 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			log.Error("webhook processing failed", "error", err.Error())
 			return reply(code, "error", "temporarily unavailable; retry later"), nil
 		}
+		if code == http.StatusOK {
+			log.Warn("webhook event not processed", "reason", err.Error(), "kind_of_error", errs.KindOf(err).String())
+			return reply(code, "not processed", clientMessage(err)), nil
+		}
 		log.Info("webhook call refused", "status", code, "reason", err.Error())
 		return reply(code, "error", clientMessage(err)), nil
 	}
 	return reply(http.StatusOK, "ok", outcome), nil
 }
 
+// statusFor maps a processing error: the caller's mistakes are 4xx; what a retry cannot fix
+// (a connection whose credentials were refused, a purged link) is acknowledged, so the helpdesk
+// does not retry it forever and disable the integration; only our transient failures are 503.
 func statusFor(err error) int {
 	switch errs.KindOf(err) {
 	case errs.Invalid:
 		return http.StatusBadRequest
-	case errs.Conflict:
+	case errs.Conflict, errs.NotExist, errs.Permission, errs.Reauth:
 		return http.StatusOK
 	}
 	return http.StatusServiceUnavailable

@@ -68,6 +68,7 @@ func TestStatuses(t *testing.T) {
 		{"empty body", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", "  ", false), 400, false},
 		{"invalid input", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Invalid, "x", errors.New(`missing required field "message_id"`))}, req("POST", "s3cret", `{}`, false), 400, true},
 		{"our failure", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Transient, "x", errors.New("dynamodb down"))}, req("POST", "s3cret", `{}`, false), 503, true},
+		{"connection refused by the helpdesk: acknowledged, not retried", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Permission, "x", errors.New("401 from the helpdesk"))}, req("POST", "s3cret", `{}`, false), 200, true},
 		{"secret store down", fakeSecrets{err: errors.New("boom")}, fakeProcessor{}, req("POST", "s3cret", `{}`, false), 503, false},
 	}
 	for _, tc := range tests {
