@@ -26,6 +26,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/localaws"
 	"github.com/pilotdesk/pilotdesk/pkg/localrun"
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
@@ -124,7 +125,7 @@ func tail(s string, n int) string {
 func TestSchedulerEnqueuesOneJobPerKind(t *testing.T) {
 	q := sqs.NewFromConfig(env.AWS)
 	url := env.Stack.QueueURLs["SyncJobsQueue"]
-	before, _, err := queueDepth(q, url)
+	before, _, err := queue.Depth(context.Background(), q, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,22 +136,13 @@ func TestSchedulerEnqueuesOneJobPerKind(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil || res.Enqueued != 2 {
 		t.Fatalf("scheduler answered %s (%v); want 2 jobs (service + product of acme-uk)", out, err)
 	}
-	after, _, err := queueDepth(q, url)
+	after, _, err := queue.Depth(context.Background(), q, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if after-before != 2 {
 		t.Fatalf("queue grew by %d, want 2", after-before)
 	}
-}
-
-func queueDepth(q *sqs.Client, url string) (int, int, error) {
-	return queueDepthCtx(context.Background(), q, url)
-}
-
-func queueDepthCtx(ctx context.Context, q *sqs.Client, url string) (int, int, error) {
-	v, f, err := queueDepthRaw(ctx, q, url)
-	return v, f, err
 }
 
 func TestWorkerBatchItemFailures(t *testing.T) {

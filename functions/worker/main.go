@@ -28,6 +28,7 @@ func main() {
 	cfg := config.MustLoadFunction("SyncWorkerFunction")
 	log := config.Logger(os.Stdout, cfg.LogLevel, "worker")
 	aws := app.AWS(context.Background())
+	owner := app.InstanceID("worker") // this instance, in claims and leases
 	st := store.New(dynamodb.NewFromConfig(aws), cfg.TableName)
 	q := queue.New(sqs.NewFromConfig(aws), cfg.QueueURL)
 	factory := &connector.Factory{
@@ -42,10 +43,10 @@ func main() {
 		Open:   reviewsync.OpenerFunc(factory.OpenForSync),
 		Queue:  q,
 		Log:    log,
-		Owner:  app.InstanceID("worker"),
+		Owner:  owner,
 		Config: reviewsync.Config{LeaseRetry: cfg.RetryDelay},
 	}
-	replies := &reply.Service{Store: st, Open: reply.OpenerFunc(factory.OpenForReplies), Queue: q, Log: log, Owner: app.InstanceID("worker"),
+	replies := &reply.Service{Store: st, Open: reply.OpenerFunc(factory.OpenForReplies), Queue: q, Log: log, Owner: owner,
 		Retry: backoff.Policy{Base: cfg.RetryDelay, Cap: 15 * time.Minute}}
 	h := &worker.Handler{Sync: syncer, Replies: replies, Queue: q, Log: log, MinTime: 5 * time.Second,
 		Visibility: q, RetryDelay: cfg.RetryDelay}

@@ -106,7 +106,7 @@ func processes(t *testing.T) []string {
 	t.Helper()
 	dirs, err := filepath.Glob("/proc/[0-9]*/cmdline")
 	if err != nil || len(dirs) == 0 {
-		t.Skip("no /proc: cannot list processes")
+		t.Fatal("no /proc: the leak check needs Linux's process list")
 	}
 	var out []string
 	for _, d := range dirs {

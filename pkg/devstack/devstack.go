@@ -190,17 +190,7 @@ func (s *Stack) PutConnection(ctx context.Context, c connection.Connection) erro
 
 // Depth returns the sync queue's waiting (visible + delayed) and in-flight counts.
 func (s *Stack) Depth(ctx context.Context) (waiting, inFlight int, err error) {
-	out, err := s.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(s.QueueURL), AttributeNames: []sqstypes.QueueAttributeName{
-		sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
-	if err != nil {
-		return 0, 0, err
-	}
-	var v, d, f int
-	fmt.Sscan(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)], &v)
-	fmt.Sscan(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed)], &d)
-	fmt.Sscan(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)], &f)
-	return v + d, f, nil
+	return queue.Depth(ctx, s.SQS, s.QueueURL)
 }
 
 // DeadLetters returns the DLQ's depth.

@@ -97,16 +97,18 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d ti
 	return nil
 }
 
-// Depth returns the approximate number of visible and in-flight messages of a queue.
-func Depth(ctx context.Context, c *sqs.Client, url string) (visible, inFlight int, err error) {
+// Depth returns the approximate number of waiting messages of a queue (visible, and delayed
+// ones such as backed-off retries) and of messages in flight.
+func Depth(ctx context.Context, c *sqs.Client, url string) (waiting, inFlight int, err error) {
 	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{
-		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+		types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
 	if err != nil {
 		return 0, 0, errs.E(errs.Transient, "queue.Depth", err)
 	}
-	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
-	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-	return visible, inFlight, nil
+	n := func(a types.QueueAttributeName) int { v, _ := strconv.Atoi(out.Attributes[string(a)]); return v }
+	return n(types.QueueAttributeNameApproximateNumberOfMessages) + n(types.QueueAttributeNameApproximateNumberOfMessagesDelayed),
+		n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible), nil
 }
 
 // DeadLetterURL finds the DLQ of the queue at url from its RedrivePolicy.

@@ -258,7 +258,7 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 	}
 	text, cut := ReplyText(msg, trustpilot.MaxReplyLen)
 	if text == "" {
-		s.noteOnce(ctx, hd, link, messageID, "Pilotdesk: this reply was not posted to Trustpilot because it has no text.", log)
+		s.noteOnce(ctx, hd, link, fmt.Sprintf("empty#%d", messageID), "Pilotdesk: this reply was not posted to Trustpilot because it has no text.", log)
 		return OutcomeRefused + ": empty reply", nil
 	}
 	claim, err := s.Store.ClaimReply(ctx, link.ConnectionID, link.ReviewID, messageID, s.Owner, s.claimTTL())
@@ -276,7 +276,7 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 		if claim.Link.ReplyMessage == messageID {
 			return OutcomeDone, nil
 		}
-		s.noteOnce(ctx, hd, link, messageID, fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
+		s.noteOnce(ctx, hd, link, fmt.Sprintf("used#%d", messageID), fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
 			"and an earlier message on this ticket (%d) already used it (%s). Edit the reply on Trustpilot if it must change.",
 			claim.Link.ReplyMessage, orDash(claim.Link.ReplyResult)), log)
 		log.Info(OutcomeUsed, "used_by", claim.Link.ReplyMessage)
@@ -332,7 +332,7 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 		next := attempt + 1
 		if next >= s.maxAttempts() {
 			// Leave it to SQS: it redelivers, then dead-letters the job for an operator.
-			s.noteOnce(ctx, hd, link, messageID*1000+int64(next), fmt.Sprintf("Pilotdesk: Trustpilot still fails after %d attempts (%v). "+
+			s.noteOnce(ctx, hd, link, fmt.Sprintf("gave-up#%d#%d", messageID, next), fmt.Sprintf("Pilotdesk: Trustpilot still fails after %d attempts (%v). "+
 				"The reply is kept and retried from the dead-letter queue when an operator redrives it.", next, shortErr(err)), log)
 			log.Error("reply still failing; leaving it to SQS redelivery and the DLQ", "error", err.Error())
 			return "", err
@@ -370,7 +370,7 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 		if ferr := s.Store.ReopenReply(ctx, link.ConnectionID, link.ReviewID, messageID, why); ferr != nil {
 			return "", ferr
 		}
-		s.noteOnce(ctx, hd, link, messageID, "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+
+		s.noteOnce(ctx, hd, link, fmt.Sprintf("refused#%d", messageID), "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+
 			". Once that is fixed, the next public reply on this ticket will be posted.", log)
 		log.Warn("reply not posted; slot reopened", "reason", why, "error", err.Error())
 		return OutcomeRefused + ": " + why, nil
@@ -396,8 +396,8 @@ func (s *Service) note(ctx context.Context, hd Helpdesk, link store.Link, text s
 }
 
 // noteOnce leaves a note at most once per (ticket, key), however often the event is delivered.
-func (s *Service) noteOnce(ctx context.Context, hd Helpdesk, link store.Link, key int64, text string, log *slog.Logger) {
-	first, err := s.Store.MarkOnce(ctx, fmt.Sprintf("note#%s#%d#%d", link.ConnectionID, link.TicketID, key), 30*24*time.Hour)
+func (s *Service) noteOnce(ctx context.Context, hd Helpdesk, link store.Link, key string, text string, log *slog.Logger) {
+	first, err := s.Store.MarkOnce(ctx, fmt.Sprintf("note#%s#%d#%s", link.ConnectionID, link.TicketID, key), 30*24*time.Hour)
 	if err != nil || !first {
 		return
 	}

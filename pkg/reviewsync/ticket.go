@@ -3,6 +3,7 @@ package reviewsync
 import (
 	"fmt"
 	"html"
+	"slices"
 	"strings"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
@@ -15,15 +16,12 @@ import (
 // connection's own tags.
 func Tags(c connection.Connection, rv review.Review) []string {
 	tags := []string{TagReview, "trustpilot-" + string(rv.Kind), fmt.Sprintf("trustpilot-%d-star", rv.Stars)}
-	seen := map[string]bool{}
-	out := tags[:0]
-	for _, t := range append(tags, c.Tags...) {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
+	for _, t := range c.Tags {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
 		}
 	}
-	return out
+	return tags
 }
 
 func stars(n int) string {

@@ -195,7 +195,7 @@ func kindForStatus(status int) errs.Kind {
 	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
 		return errs.Transient
 	case status == http.StatusNotImplemented:
-		return errs.Invalid // "not implemented" will not become implemented on retry
+		return errs.Invalid // 501: Trustpilot does not offer this call; a retry cannot change that
 	case status >= 500:
 		return errs.Transient
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:

@@ -17,13 +17,14 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 )
 
-// SecretHeader carries the shared secret.
-const SecretHeader = "X-Pilotdesk-Secret"
+// SecretHeader carries the shared secret: the header the installer configures.
+const SecretHeader = gorgias.SecretHeader
 
-// MaxBody is the largest body accepted (1 MiB).
-const MaxBody = 1 << 20
+// MaxBody is the largest body accepted (1 MiB), the same bound the payload parser keeps.
+const MaxBody = gorgias.MaxWebhookBytes
 
 // Secrets reads the shared secret (cached by the implementation).
 type Secrets interface {
