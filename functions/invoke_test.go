@@ -24,8 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
-	"github.com/pilotdesk/pilotdesk/pkg/localaws"
-	"github.com/pilotdesk/pilotdesk/pkg/localrun"
+	"github.com/pilotdesk/pilotdesk/lab/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 )

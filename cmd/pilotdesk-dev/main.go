@@ -1,7 +1,7 @@
 // Command pilotdesk-dev is what `make dev` and `make moto-check` run:
 //
 //	pilotdesk-dev ensure-moto   check moto can be imported, install it with pip where missing
-//	pilotdesk-dev run [flags]   the whole system locally, busy, with a live summary (pkg/devrun)
+//	pilotdesk-dev run [flags]   the whole system locally, busy, with a live summary (devrun.go)
 package main
 
 import (
@@ -14,8 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/devrun"
-	"github.com/pilotdesk/pilotdesk/pkg/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/localaws"
 )
 
 const usage = `usage: pilotdesk-dev <command>
@@ -57,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var opt devrun.Options
+	var opt Options
 	fs := flag.NewFlagSet("pilotdesk-dev run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&opt.Duration, "duration", 0, "stop after this long (0: run until Ctrl-C)")
@@ -90,7 +89,7 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer logFile.Close()
 	opt.Log, opt.LogPath, opt.Out = logFile, logFile.Name(), stdout
 	fmt.Fprintf(stdout, "pilotdesk-dev: function logs go to %s\n", logFile.Name())
-	if _, err := devrun.Run(ctx, opt); err != nil {
+	if _, err := Run(ctx, opt); err != nil {
 		fmt.Fprintf(stderr, "pilotdesk-dev: %v\n  (logs: %s)\n", err, logFile.Name())
 		return 1
 	}

@@ -28,13 +28,13 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
-	"github.com/pilotdesk/pilotdesk/pkg/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/localaws"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/secrets"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 // The helpdesk account every connection of these tests writes to.

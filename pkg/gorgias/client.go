@@ -9,7 +9,7 @@
 // outcome is unknown, and errors classified with pkg/errs near the call that saw them.
 //
 // API facts and the decisions taken for unverified points are in
-// shared/reference/gorgias-api.md (§9); pkg/gorgiassim simulates the same API for tests.
+// shared/reference/gorgias-api.md (§9); lab/gorgiassim simulates the same API for tests.
 package gorgias
 
 import (

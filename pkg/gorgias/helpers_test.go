@@ -6,7 +6,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 )
 
 // startSim starts a simulator for one test.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 )
 
 func TestParseWebhook(t *testing.T) {

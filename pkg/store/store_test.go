@@ -14,7 +14,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
-	"github.com/pilotdesk/pilotdesk/pkg/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/localaws"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 )

@@ -7,7 +7,7 @@
 //
 // The API facts and the decisions for its unverified points are in
 // shared/reference/trustpilot-api.md; the §7 decisions are implemented here and in
-// pkg/trustpilotsim, which tests run against.
+// lab/trustpilotsim, which tests run against.
 package trustpilot
 
 import (

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
-// The seed fixture's units and users (pkg/trustpilotsim/testdata/seed.json).
+// The seed fixture's units and users (lab/trustpilotsim/testdata/seed.json).
 const (
 	acmeUnit   = "5f0c0000000000000000a001"
 	globexUnit = "5f0c0000000000000000b002"

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 const listPath = "/v1/private/business-units/*/reviews"

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 const (

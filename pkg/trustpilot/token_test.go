@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 func TestTokenSharedThroughStore(t *testing.T) {

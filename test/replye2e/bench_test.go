@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 

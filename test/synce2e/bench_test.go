@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/devstack"
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/devstack"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 )
 
 var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)

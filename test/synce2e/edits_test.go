@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/pilotdesk/pilotdesk/pkg/devstack"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/devstack"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 // 6. A review edited after sync → one note on its ticket, no second ticket; an anonymous review

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
-	"github.com/pilotdesk/pilotdesk/pkg/devstack"
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/devstack"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 type logBuf struct {

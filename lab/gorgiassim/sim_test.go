@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 )
 
 func start(t *testing.T, cfg gorgiassim.Config) *gorgiassim.Server {

@@ -1,4 +1,4 @@
-// Command trustpilot-sim runs the Trustpilot API simulator (pkg/trustpilotsim) on its own, for
+// Command trustpilot-sim runs the Trustpilot API simulator (lab/trustpilotsim) on its own, for
 // `make dev` and out-of-process tests. It prints its base URL and serves until interrupted;
 // drive it through its /_sim/ control API.
 package main
@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 func main() {

@@ -1,4 +1,4 @@
-package devrun
+package main
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 )
 
 type syncBuf struct {

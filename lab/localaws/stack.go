@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/pilotdesk/pilotdesk/pkg/samtemplate"
+	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 )
 
 // AWSConfig returns an SDK config that talks to endpoint with the stand-ins' credentials.

@@ -1,9 +1,10 @@
-// Package devrun is the body of `make dev`: it starts the whole system locally (pkg/devstack),
+// The body of `make dev`: it starts the whole system locally (lab/devstack),
 // seeds two Trustpilot business units that share one helpdesk account, installs the helpdesk
 // webhook the way `pilotdesk helpdesk install-webhook` does, then keeps the system busy — the
 // scheduler ticking, the worker polling the queue, new reviews arriving, an agent replying on
 // tickets — and prints a short plain-text summary until its context ends.
-package devrun
+
+package main
 
 import (
 	"bytes"
@@ -24,13 +25,13 @@ import (
 	pdconfig "github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
-	"github.com/pilotdesk/pilotdesk/pkg/devstack"
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
-	"github.com/pilotdesk/pilotdesk/pkg/localaws"
-	"github.com/pilotdesk/pilotdesk/pkg/localrun"
+	"github.com/pilotdesk/pilotdesk/lab/devstack"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 // The one helpdesk account both connections write to.

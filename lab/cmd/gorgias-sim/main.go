@@ -1,4 +1,4 @@
-// Command gorgias-sim runs the Gorgias simulator (pkg/gorgiassim) on a loopback address for the
+// Command gorgias-sim runs the Gorgias simulator (lab/gorgiassim) on a loopback address for the
 // local run and manual testing.
 //
 //	gorgias-sim -addr 127.0.0.1:8089 -accounts accounts.json
@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 )
 
 func main() {

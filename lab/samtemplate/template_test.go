@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/config"
-	"github.com/pilotdesk/pilotdesk/pkg/samtemplate"
+	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 

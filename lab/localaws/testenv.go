@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/pilotdesk/pilotdesk/pkg/samtemplate"
+	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 )
 
 // Env is a moto server with the template's stack created on it.

@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/pilotdesk/pilotdesk/pkg/localaws"
-	"github.com/pilotdesk/pilotdesk/pkg/samtemplate"
+	"github.com/pilotdesk/pilotdesk/lab/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 )
 
 // Build builds every function of the template with the Makefile's build-<LogicalId> targets

@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/localaws"
 )
 
 // RIEPath returns the aws-lambda-rie binary: $PILOTDESK_RIE, else bin/aws-lambda-rie under the

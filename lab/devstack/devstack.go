@@ -20,14 +20,14 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
-	"github.com/pilotdesk/pilotdesk/pkg/gorgiassim"
-	"github.com/pilotdesk/pilotdesk/pkg/localaws"
-	"github.com/pilotdesk/pilotdesk/pkg/localrun"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
-	"github.com/pilotdesk/pilotdesk/pkg/samtemplate"
+	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 	"github.com/pilotdesk/pilotdesk/pkg/secrets"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
-	"github.com/pilotdesk/pilotdesk/pkg/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 // Options configures a stack.
