@@ -21,17 +21,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/cli"
-	pdconfig "github.com/pilotdesk/pilotdesk/pkg/config"
-	"github.com/pilotdesk/pilotdesk/pkg/connection"
-	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/localaws"
 	"github.com/pilotdesk/pilotdesk/lab/localrun"
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/pkg/cli"
+	pdconfig "github.com/pilotdesk/pilotdesk/pkg/config"
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
-	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 // The one helpdesk account both connections write to.

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
-	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 )
 
 func TestNewValidatesAccount(t *testing.T) {

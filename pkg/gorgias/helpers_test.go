@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
-	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 )
 
 // startSim starts a simulator for one test.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 )
 
 // The seed fixture's units and users (lab/trustpilotsim/testdata/seed.json).

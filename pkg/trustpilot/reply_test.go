@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
 )
 
 const (

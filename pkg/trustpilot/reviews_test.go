@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
 // genUnit is a unit with no seeded reviews, so generated counts are exact.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
 )
 
 func TestTokenSharedThroughStore(t *testing.T) {
