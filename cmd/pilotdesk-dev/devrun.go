@@ -30,8 +30,8 @@ import (
 	pdconfig "github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
 )
 
 // The one helpdesk account both connections write to.
@@ -345,7 +345,7 @@ func (r *runner) seed(ctx context.Context) error {
 func (r *runner) installWebhook(ctx context.Context, calls int, window time.Duration) error {
 	var out, errOut bytes.Buffer
 	c := &cli.CLI{
-		Store: r.st.Store, Secrets: r.st.Secrets, Queue: cli.SQSQueue{Client: r.st.SQS, URL: r.st.QueueURL},
+		Store: r.st.Store, Secrets: r.st.Secrets, Queue: r.st.Queue,
 		Check: &connector.Factory{Secrets: r.st.Secrets, Tokens: r.st.Store, TrustpilotURL: r.st.TP.URL(),
 			HelpdeskRate: connector.RateLimit{Calls: calls, Window: window}, Log: r.log},
 		WebhookSecretARN: r.st.AWS.Stack.Secrets["WebhookSecret"],
@@ -466,7 +466,7 @@ func (r *runner) agentReply() {
 
 // connOf maps a ticket's external_id to the connection whose review it is; r.mu is held.
 func (r *runner) connOf(externalID string) *conn {
-	id, ok := strings.CutPrefix(externalID, reviewsync.ExternalID(""))
+	id, ok := link.ReviewIDOf(externalID)
 	if !ok {
 		return nil
 	}

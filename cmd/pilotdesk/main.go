@@ -10,15 +10,10 @@ import (
 	"os/signal"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/pilotdesk/pilotdesk/pkg/app"
 	"github.com/pilotdesk/pilotdesk/pkg/cli"
 	pdconfig "github.com/pilotdesk/pilotdesk/pkg/config"
-	"github.com/pilotdesk/pilotdesk/pkg/connector"
-	"github.com/pilotdesk/pilotdesk/pkg/secrets"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
 func main() {
@@ -44,13 +39,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("AWS SDK configuration: %w", err)
 	}
-	st := store.New(dynamodb.NewFromConfig(aws), cfg.TableName)
-	sec := secrets.New(secretsmanager.NewFromConfig(aws), cfg.SecretPrefix)
-	log := pdconfig.Logger(os.Stderr, cfg.LogLevel, "cli")
+	a := app.NewAdapters(aws, cfg)
 	c := &cli.CLI{
-		Store: st, Secrets: sec, Queue: cli.SQSQueue{Client: sqs.NewFromConfig(aws), URL: cfg.QueueURL},
-		Check: &connector.Factory{Secrets: sec, Tokens: st, TrustpilotURL: cfg.TrustpilotAPIURL,
-			HelpdeskRate: connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow}, Log: log},
+		Store: a.Store, Secrets: a.Secrets, Queue: a.Queue,
+		// The CLI's checks are single calls: the whole allowance is theirs.
+		Check:            a.Factory(cfg, 1, app.Logger(os.Stderr, cfg, "cli")),
 		WebhookSecretARN: cfg.WebhookSecretARN,
 		Out:              os.Stdout, Err: os.Stderr,
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/pkg/cli"
 	"github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
@@ -178,25 +179,19 @@ func (s *Stack) Stop() {
 // secret store, the rest in the table.
 func (s *Stack) PutConnection(ctx context.Context, c connection.Connection) error {
 	c.ApplyDefaults()
-	if err := c.Validate(); err != nil {
-		return err
-	}
-	bare, sec := c.SplitSecrets()
-	if err := s.Secrets.PutConnection(ctx, c.ID, sec); err != nil {
-		return err
-	}
-	return s.Store.PutConnection(ctx, bare)
+	return cli.SaveConnection(ctx, s.Store, s.Secrets, c)
 }
 
 // Depth returns the sync queue's waiting (visible + delayed) and in-flight counts.
 func (s *Stack) Depth(ctx context.Context) (waiting, inFlight int, err error) {
-	return queue.Depth(ctx, s.SQS, s.QueueURL)
+	waiting, inFlight, _, err = s.Queue.Depths(ctx)
+	return waiting, inFlight, err
 }
 
 // DeadLetters returns the DLQ's depth.
 func (s *Stack) DeadLetters(ctx context.Context) (int, error) {
-	v, _, err := queue.Depth(ctx, s.SQS, s.DLQURL)
-	return v, err
+	_, _, dead, err := s.Queue.Depths(ctx)
+	return dead, err
 }
 
 // Drain runs the worker(s) as the SQS event-source mapping would until the queue is empty

@@ -1,4 +1,5 @@
-// Package app holds the few wiring helpers the functions' main packages share: the AWS SDK
+// Package app is the composition root: it builds each function's adapters and use cases from
+// the environment, so the functions' main.go files only call it. It also holds the AWS SDK
 // configuration (which reads the SDK's own variables, AWS_ENDPOINT_URL included) and a
 // per-invocation owner id for claims and leases.
 package app

@@ -20,17 +20,46 @@ type Policy struct {
 // Delay returns the delay before retry number attempt (0 for the first retry): a random
 // duration in [0, min(Cap, Base*2^attempt)], so concurrent clients spread out.
 func (p Policy) Delay(attempt int) time.Duration {
-	ceil := p.Base
-	for i := 0; i < attempt && ceil < p.Cap; i++ {
-		ceil *= 2
-	}
-	if ceil > p.Cap {
-		ceil = p.Cap
-	}
+	ceil := p.ceiling(attempt)
 	if ceil <= 0 {
 		return 0
 	}
 	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+// EqualJitter returns the delay before retry number attempt with "equal jitter": a random
+// duration in [ceil/2, ceil], ceil = min(Cap, Base*2^attempt). Retries of work whose failure is
+// likely to last a while (an outage) use it: never right away, still spread out.
+func (p Policy) EqualJitter(attempt int) time.Duration {
+	ceil := p.ceiling(attempt)
+	if ceil <= 0 {
+		return 0
+	}
+	half := ceil / 2
+	return half + time.Duration(rand.Int64N(int64(ceil-half)+1))
+}
+
+func (p Policy) ceiling(attempt int) time.Duration {
+	ceil := p.Base
+	for i := 0; i < attempt && ceil < p.Cap; i++ {
+		ceil *= 2
+	}
+	return min(ceil, p.Cap)
+}
+
+// JobCap is the longest a queued job waits between two attempts.
+const JobCap = 15 * time.Minute
+
+// DefaultJobBase is the first retry delay of a queued job when none is configured.
+const DefaultJobBase = 30 * time.Second
+
+// JobRetry is the one retry policy of queued work: the worker's redeliveries of failed jobs
+// and the reply retries the webhook and the worker queue. base <= 0 takes DefaultJobBase.
+func JobRetry(base time.Duration) Policy {
+	if base <= 0 {
+		base = DefaultJobBase
+	}
+	return Policy{Base: base, Cap: JobCap}
 }
 
 // RetryAfter parses a Retry-After header (delay seconds or an HTTP date) relative to now.

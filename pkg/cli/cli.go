@@ -17,21 +17,21 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
 // Store is what the CLI needs from the table.
 type Store interface {
 	PutConnection(ctx context.Context, c connection.Connection) error
-	GetConnection(ctx context.Context, id string) (store.ConnectionRecord, error)
-	ListConnections(ctx context.Context) ([]store.ConnectionRecord, error)
+	GetConnection(ctx context.Context, id string) (connection.Record, error)
+	ListConnections(ctx context.Context) ([]connection.Record, error)
 	DeleteConnection(ctx context.Context, id string, purge bool) error
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
-	GetCursor(ctx context.Context, connID string, kind review.Kind) (store.Cursor, error)
+	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
 }
 
 // Secrets stores connection credentials.
@@ -185,16 +185,35 @@ func (c *CLI) put(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	bare, sec := conn.SplitSecrets()
-	// Secrets first: a connection row without credentials would make the worker fail.
-	if err := c.Secrets.PutConnection(ctx, conn.ID, sec); err != nil {
-		return err
-	}
-	if err := c.Store.PutConnection(ctx, bare); err != nil {
+	if err := SaveConnection(ctx, c.Store, c.Secrets, conn); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Out, "connection %s saved (credentials stored in the secret store)\n", conn.ID)
 	return nil
+}
+
+// ConnectionWriter stores a connection without its secrets.
+type ConnectionWriter interface {
+	PutConnection(ctx context.Context, c connection.Connection) error
+}
+
+// SecretWriter stores a connection's credentials.
+type SecretWriter interface {
+	PutConnection(ctx context.Context, connID string, s connection.Secrets) error
+}
+
+// SaveConnection is the one way a connection is written (the CLI's `connection put`, the dev
+// stack, tests): validated, credentials to the secret store first (a connection row without
+// credentials would make the worker fail), then the row without them.
+func SaveConnection(ctx context.Context, st ConnectionWriter, sec SecretWriter, conn connection.Connection) error {
+	if err := conn.Validate(); err != nil {
+		return err
+	}
+	bare, secrets := conn.SplitSecrets()
+	if err := sec.PutConnection(ctx, conn.ID, secrets); err != nil {
+		return err
+	}
+	return st.PutConnection(ctx, bare)
 }
 
 func (c *CLI) list(ctx context.Context) error {
@@ -215,7 +234,7 @@ func (c *CLI) list(ctx context.Context) error {
 	return tw.Flush()
 }
 
-func state(r store.ConnectionRecord) string {
+func state(r connection.Record) string {
 	switch {
 	case r.Connection.Disabled:
 		return "disabled"
@@ -366,13 +385,13 @@ func parseDate(s string) (time.Time, error) {
 }
 
 func (c *CLI) status(ctx context.Context, args []string) error {
-	var recs []store.ConnectionRecord
+	var recs []connection.Record
 	if len(args) == 1 {
 		r, err := c.Store.GetConnection(ctx, args[0])
 		if err != nil {
 			return err
 		}
-		recs = []store.ConnectionRecord{r}
+		recs = []connection.Record{r}
 	} else if len(args) == 0 {
 		var err error
 		if recs, err = c.Store.ListConnections(ctx); err != nil {

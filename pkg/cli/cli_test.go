@@ -29,6 +29,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/cli"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
@@ -673,7 +674,7 @@ func TestConnectionDelete(t *testing.T) {
 			if _, err := st.ClaimReview(ctx, id, reviewID, review.Service, "cli-test", time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.SaveCheckpoint(ctx, id, review.Service, store.Checkpoint{Seen: 1}); err != nil {
+			if err := st.SaveCheckpoint(ctx, id, review.Service, cursor.Checkpoint{Seen: 1}); err != nil {
 				t.Fatal(err)
 			}
 			args := []string{"connection", "delete", id}
@@ -746,11 +747,11 @@ func TestStatus(t *testing.T) {
 	clocked := st.WithClock(func() time.Time { return at })
 	for _, cp := range []struct {
 		kind review.Kind
-		cp   store.Checkpoint
+		cp   cursor.Checkpoint
 	}{
-		{review.Service, store.Checkpoint{Since: at.Add(-time.Hour), Seen: 10, Created: 4, Errors: 1, LastError: "ticket 7: 422"}},
-		{review.Service, store.Checkpoint{Seen: 2, Created: 1}},
-		{review.Product, store.Checkpoint{Resume: "page-7", Seen: 100, Created: 100}},
+		{review.Service, cursor.Checkpoint{Since: at.Add(-time.Hour), Seen: 10, Created: 4, Errors: 1, LastError: "ticket 7: 422"}},
+		{review.Service, cursor.Checkpoint{Seen: 2, Created: 1}},
+		{review.Product, cursor.Checkpoint{Resume: "page-7", Seen: 100, Created: 100}},
 	} {
 		if err := clocked.SaveCheckpoint(ctx, "status-busy", cp.kind, cp.cp); err != nil {
 			t.Fatal(err)

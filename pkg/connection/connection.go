@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"time"
 	"strings"
 
 	"github.com/pilotdesk/pilotdesk/pkg/review"
@@ -284,4 +285,15 @@ func (c Connection) Masked() Connection {
 	c.Trustpilot.APISecret = m(c.Trustpilot.APISecret)
 	c.Trustpilot.RefreshToken = m(c.Trustpilot.RefreshToken)
 	return c
+}
+
+// Record is a stored connection (without secrets) and its health.
+type Record struct {
+	Connection   Connection
+	NeedsReauth  bool
+	ReauthReason string
+	UpdatedAt    time.Time
+	// Deleted marks a connection removed without --purge: it no longer syncs, but replies on
+	// its existing tickets still reach Trustpilot.
+	Deleted bool
 }

@@ -1,6 +1,7 @@
-// Package connector builds the per-connection API clients (Trustpilot and helpdesk) from a
-// stored connection and its credentials in the secret store, so the worker, the webhook and
-// the CLI open connections the same way.
+// Package connector builds a connection's concrete API clients (Trustpilot and helpdesk) from
+// its stored record and its credentials in the secret store, so the worker, the webhook and the
+// CLI open connections the same way. It imports no use case: pkg/app adapts its clients to the
+// use cases' interfaces.
 package connector
 
 import (
@@ -13,9 +14,6 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
-	"github.com/pilotdesk/pilotdesk/pkg/reply"
-	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
@@ -24,16 +22,10 @@ type Secrets interface {
 	Connection(ctx context.Context, connID string) (connection.Secrets, error)
 }
 
-// Tokens caches Trustpilot tokens across instances.
-type Tokens interface {
-	LoadToken(ctx context.Context, connID string) (store.Token, bool, error)
-	SaveToken(ctx context.Context, connID string, t store.Token) error
-}
-
 // Factory opens connections.
 type Factory struct {
 	Secrets       Secrets
-	Tokens        Tokens
+	Tokens        trustpilot.TokenStore // shared token cache (the store)
 	TrustpilotURL string
 	HelpdeskRate  RateLimit
 	// TrustpilotAttempts bounds attempts per Trustpilot call (0: the client's default). The
@@ -68,7 +60,7 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 			APIKey: full.Trustpilot.APIKey, APISecret: full.Trustpilot.APISecret, RefreshToken: full.Trustpilot.RefreshToken,
 			BusinessUnitID: full.Trustpilot.BusinessUnitID, BusinessUserID: full.Trustpilot.BusinessUserID,
 		},
-		Tokens:      tokenAdapter{f.Tokens},
+		Tokens:      f.Tokens,
 		MaxAttempts: f.TrustpilotAttempts,
 		HTTPClient:  f.HTTPClient,
 		Logger:      f.Log.With("connection_id", c.ID),
@@ -107,48 +99,12 @@ const (
 func (r RateLimit) orDefault() (int, time.Duration) {
 	calls, window := r.Calls, r.Window
 	if calls <= 0 || window <= 0 {
-		calls, window = 40, 20*time.Second // Gorgias, API-key auth
+		calls, window = gorgias.DefaultCalls, gorgias.DefaultWindow
 	}
 	if r.Share > 0 && r.Share < 1 {
 		calls = max(1, int(float64(calls)*r.Share))
 	}
 	return calls, window
-}
-
-// tokenAdapter lets the store cache the Trustpilot client's tokens.
-type tokenAdapter struct{ t Tokens }
-
-func (a tokenAdapter) LoadToken(ctx context.Context, connID string) (trustpilot.Token, bool, error) {
-	if a.t == nil {
-		return trustpilot.Token{}, false, nil
-	}
-	t, ok, err := a.t.LoadToken(ctx, connID)
-	return trustpilot.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, ExpiresAt: t.ExpiresAt}, ok, err
-}
-
-func (a tokenAdapter) SaveToken(ctx context.Context, connID string, t trustpilot.Token) error {
-	if a.t == nil {
-		return nil
-	}
-	return a.t.SaveToken(ctx, connID, store.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, ExpiresAt: t.ExpiresAt})
-}
-
-// OpenForReplies opens the clients the reply use case needs, in the shape it declares.
-func (f *Factory) OpenForReplies(ctx context.Context, c connection.Connection) (reply.Helpdesk, reply.Trustpilot, error) {
-	cl, err := f.Open(ctx, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cl.Helpdesk, cl.Trustpilot, nil
-}
-
-// OpenForSync opens the clients the sync use case needs, in the shape it declares.
-func (f *Factory) OpenForSync(ctx context.Context, c connection.Connection) (reviewsync.Reviews, reviewsync.Helpdesk, error) {
-	cl, err := f.Open(ctx, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cl.Trustpilot, cl.Helpdesk, nil
 }
 
 // CheckTrustpilot fetches a token and makes one cheap call with the stored credentials.

@@ -97,9 +97,33 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receiptHandle string, d ti
 	return nil
 }
 
-// Depth returns the approximate number of waiting messages of a queue (visible, and delayed
-// ones such as backed-off retries) and of messages in flight.
-func Depth(ctx context.Context, c *sqs.Client, url string) (waiting, inFlight int, err error) {
+// Depths reports the queue's waiting messages (visible, and delayed ones such as backed-off
+// retries), its messages in flight, and the messages in its dead-letter queue.
+func (q *Queue) Depths(ctx context.Context) (waiting, inFlight, dead int, err error) {
+	if waiting, inFlight, err = depth(ctx, q.c, q.url); err != nil {
+		return 0, 0, 0, err
+	}
+	dlq, err := q.DeadLetterURL(ctx)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	dead, _, err = depth(ctx, q.c, dlq)
+	return waiting, inFlight, dead, err
+}
+
+// Redrive moves every message of the dead-letter queue back to the queue and reports how many
+// moved. Each message is deleted from the DLQ only after it was sent.
+func (q *Queue) Redrive(ctx context.Context) (int, error) {
+	dlq, err := q.DeadLetterURL(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return redrive(ctx, q.c, dlq, q.url)
+}
+
+// depth returns the approximate number of waiting messages of a queue (visible, and delayed)
+// and of messages in flight.
+func depth(ctx context.Context, c *sqs.Client, url string) (waiting, inFlight int, err error) {
 	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{
 		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
 		types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
@@ -111,9 +135,10 @@ func Depth(ctx context.Context, c *sqs.Client, url string) (waiting, inFlight in
 		n(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible), nil
 }
 
-// DeadLetterURL finds the DLQ of the queue at url from its RedrivePolicy.
-func DeadLetterURL(ctx context.Context, c *sqs.Client, url string) (string, error) {
-	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+// DeadLetterURL finds the queue's DLQ from its RedrivePolicy.
+func (q *Queue) DeadLetterURL(ctx context.Context) (string, error) {
+	c := q.c
+	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.url),
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy}})
 	if err != nil {
 		return "", errs.E(errs.Transient, "queue.DeadLetterURL", err)
@@ -135,9 +160,7 @@ func DeadLetterURL(ctx context.Context, c *sqs.Client, url string) (string, erro
 	return aws.ToString(u.QueueUrl), nil
 }
 
-// Redrive moves every message from the dead-letter queue back to the queue and reports how
-// many moved. Each message is deleted from the DLQ only after it was sent.
-func Redrive(ctx context.Context, c *sqs.Client, dlqURL, targetURL string) (int, error) {
+func redrive(ctx context.Context, c *sqs.Client, dlqURL, targetURL string) (int, error) {
 	moved := 0
 	for {
 		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60})

@@ -11,18 +11,18 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
 // The fakes keep the store's reply-slot rules (see pkg/store/replies.go) in memory.
 
 type fakeStore struct {
 	mu      sync.Mutex
-	links   map[string]*store.Link // by review id
-	conn    store.ConnectionRecord
+	links   map[string]*link.Link // by review id
+	conn    connection.Record
 	once    map[string]bool
 	reauth  []string
 	claims  int
@@ -32,21 +32,21 @@ type fakeStore struct {
 
 var _ reply.Store = (*fakeStore)(nil)
 
-func newFakeStore(c connection.Connection, links ...store.Link) *fakeStore {
-	s := &fakeStore{links: map[string]*store.Link{}, conn: store.ConnectionRecord{Connection: c}, once: map[string]bool{}, now: time.Now}
+func newFakeStore(c connection.Connection, links ...link.Link) *fakeStore {
+	s := &fakeStore{links: map[string]*link.Link{}, conn: connection.Record{Connection: c}, once: map[string]bool{}, now: time.Now}
 	for _, l := range links {
 		s.links[l.ReviewID] = &l
 	}
 	return s
 }
 
-func (s *fakeStore) LinksByTicket(_ context.Context, _ string, ticketID int64) ([]store.Link, error) {
+func (s *fakeStore) LinksByTicket(_ context.Context, _ string, ticketID int64) ([]link.Link, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.linkErr != nil {
 		return nil, s.linkErr
 	}
-	var out []store.Link
+	var out []link.Link
 	for _, l := range s.links {
 		if l.TicketID == ticketID {
 			out = append(out, *l)
@@ -55,40 +55,40 @@ func (s *fakeStore) LinksByTicket(_ context.Context, _ string, ticketID int64) (
 	return out, nil
 }
 
-func (s *fakeStore) GetConnectionForReplies(_ context.Context, id string) (store.ConnectionRecord, error) {
+func (s *fakeStore) GetConnectionForReplies(_ context.Context, id string) (connection.Record, error) {
 	if id != s.conn.Connection.ID {
-		return store.ConnectionRecord{}, errs.E(errs.NotExist, "fake", fmt.Errorf("no connection %s", id))
+		return connection.Record{}, errs.E(errs.NotExist, "fake", fmt.Errorf("no connection %s", id))
 	}
 	return s.conn, nil
 }
 
-func (s *fakeStore) ClaimReply(_ context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (store.ReplyClaim, error) {
+func (s *fakeStore) ClaimReply(_ context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (link.SlotClaim, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.claims++
 	l := s.links[reviewID]
-	if l == nil || l.ConnectionID != connID || l.State != store.LinkLinked {
-		return store.ReplyClaim{Status: store.ReplyNoLink}, nil
+	if l == nil || l.ConnectionID != connID || l.State != link.StateLinked {
+		return link.SlotClaim{Status: link.SlotNoLink}, nil
 	}
 	now := s.now()
 	if l.ReplyRefused == messageID {
-		return store.ReplyClaim{Status: store.ReplyRefusedBefore, Link: *l}, nil
+		return link.SlotClaim{Status: link.SlotRefusedBefore, Link: *l}, nil
 	}
-	if l.ReplyState == store.ReplyNone || (l.ReplyState == store.ReplyClaimed && l.ReplyMessage == messageID && l.ReplyExpires.Before(now)) {
-		l.ReplyState, l.ReplyMessage, l.ReplyOwner, l.ReplyExpires = store.ReplyClaimed, messageID, owner, now.Add(ttl)
-		return store.ReplyClaim{Status: store.ReplyClaimedNow, Link: *l}, nil
+	if l.ReplyState == link.ReplyNone || (l.ReplyState == link.ReplyClaimed && l.ReplyMessage == messageID && l.ReplyExpires.Before(now)) {
+		l.ReplyState, l.ReplyMessage, l.ReplyOwner, l.ReplyExpires = link.ReplyClaimed, messageID, owner, now.Add(ttl)
+		return link.SlotClaim{Status: link.SlotGranted, Link: *l}, nil
 	}
-	if l.ReplyState == store.ReplyClaimed && l.ReplyMessage == messageID {
-		return store.ReplyClaim{Status: store.ReplyBusy, Link: *l}, nil
+	if l.ReplyState == link.ReplyClaimed && l.ReplyMessage == messageID {
+		return link.SlotClaim{Status: link.SlotBusy, Link: *l}, nil
 	}
-	return store.ReplyClaim{Status: store.ReplyUsed, Link: *l}, nil
+	return link.SlotClaim{Status: link.SlotUsed, Link: *l}, nil
 }
 
 func (s *fakeStore) FinishReply(_ context.Context, _, reviewID string, messageID int64, state, result string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.links[reviewID]
-	if l == nil || l.ReplyState != store.ReplyClaimed || l.ReplyMessage != messageID {
+	if l == nil || l.ReplyState != link.ReplyClaimed || l.ReplyMessage != messageID {
 		return errs.E(errs.Conflict, "fake", fmt.Errorf("claim not held"))
 	}
 	l.ReplyState, l.ReplyResult, l.ReplyExpires = state, result, time.Time{}
@@ -98,7 +98,7 @@ func (s *fakeStore) FinishReply(_ context.Context, _, reviewID string, messageID
 func (s *fakeStore) ReleaseReply(_ context.Context, _, reviewID string, messageID int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l := s.links[reviewID]; l != nil && l.ReplyState == store.ReplyClaimed && l.ReplyMessage == messageID {
+	if l := s.links[reviewID]; l != nil && l.ReplyState == link.ReplyClaimed && l.ReplyMessage == messageID {
 		l.ReplyExpires = time.Time{}
 	}
 	return nil
@@ -107,8 +107,8 @@ func (s *fakeStore) ReleaseReply(_ context.Context, _, reviewID string, messageI
 func (s *fakeStore) ReopenReply(_ context.Context, _, reviewID string, messageID int64, result string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l := s.links[reviewID]; l != nil && l.ReplyState == store.ReplyClaimed && l.ReplyMessage == messageID {
-		l.ReplyState, l.ReplyMessage, l.ReplyResult, l.ReplyExpires, l.ReplyRefused = store.ReplyNone, 0, result, time.Time{}, messageID
+	if l := s.links[reviewID]; l != nil && l.ReplyState == link.ReplyClaimed && l.ReplyMessage == messageID {
+		l.ReplyState, l.ReplyMessage, l.ReplyResult, l.ReplyExpires, l.ReplyRefused = link.ReplyNone, 0, result, time.Time{}, messageID
 	}
 	return nil
 }
@@ -132,7 +132,7 @@ func (s *fakeStore) MarkOnce(_ context.Context, key string, _ time.Duration) (bo
 	return true, nil
 }
 
-func (s *fakeStore) link(reviewID string) store.Link {
+func (s *fakeStore) link(reviewID string) link.Link {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return *s.links[reviewID]
@@ -257,8 +257,8 @@ func newWorld() *world {
 	c := connection.Connection{ID: connID, Reply: connection.ReplyPolicy{Service: connection.ReplyFirst, Product: connection.ReplyFirst}}
 	w := &world{
 		store: newFakeStore(c,
-			store.Link{ConnectionID: connID, ReviewID: serviceReview, Kind: review.Service, State: store.LinkLinked, TicketID: serviceTicket},
-			store.Link{ConnectionID: connID, ReviewID: productReview, Kind: review.Product, State: store.LinkLinked, TicketID: productTicket}),
+			link.Link{ConnectionID: connID, ReviewID: serviceReview, Kind: review.Service, State: link.StateLinked, TicketID: serviceTicket},
+			link.Link{ConnectionID: connID, ReviewID: productReview, Kind: review.Product, State: link.StateLinked, TicketID: productTicket}),
 		hd: &fakeHelpdesk{messages: map[int64]gorgias.Message{}},
 		tp: &fakeTrustpilot{},
 		q:  &fakeQueue{},

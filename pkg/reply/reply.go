@@ -12,25 +12,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
 // Store is what replies need from the store.
 type Store interface {
-	LinksByTicket(ctx context.Context, account string, ticketID int64) ([]store.Link, error)
-	GetConnectionForReplies(ctx context.Context, id string) (store.ConnectionRecord, error)
-	ClaimReply(ctx context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (store.ReplyClaim, error)
-	FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state, result string) error
+	LinksByTicket(ctx context.Context, ticketID int64) ([]link.Link, error)
+	GetConnectionForReplies(ctx context.Context, id string) (connection.Record, error)
+	ClaimReply(ctx context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (link.SlotClaim, error)
+	FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state link.ReplyState, result string) error
 	ReleaseReply(ctx context.Context, connID, reviewID string, messageID int64) error
 	ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
@@ -67,25 +66,55 @@ type Enqueuer interface {
 	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
 }
 
-// Service forwards replies.
+// Service forwards replies. Build it with New.
 type Service struct {
 	Store Store
 	Open  Opener
 	Queue Enqueuer
 	Log   *slog.Logger
-	Owner string
+	Owner string // this instance, in reply claims
+	cfg   Config
+}
+
+// Config tunes a Service; zero values take the defaults.
+type Config struct {
 	// ClaimTTL bounds how long a crashed delivery keeps the slot from a retry of its message.
 	ClaimTTL time.Duration
-	// Retry spaces reply-retry jobs; MaxAttempts is how many the worker makes before it leaves
-	// the job to SQS's redelivery and, finally, the dead-letter queue.
-	Retry       backoff.Policy
+	// Retry spaces reply-retry jobs (equal jitter: at least half of each step's ceiling, since a
+	// retry right away would likely meet the same outage). The worker's redeliveries use the
+	// same policy, so one value configures both.
+	Retry backoff.Policy
+	// MaxAttempts is how many queued attempts are made before the job is left to SQS's
+	// redelivery and, finally, the dead-letter queue.
 	MaxAttempts int
 	// PostTimeout bounds the Trustpilot calls of one attempt (0: only the caller's deadline).
-	// The webhook sets it so that it answers the helpdesk in time even when Trustpilot hangs;
-	// a post that runs out of it is queued for a retry like any transient failure. Either way
-	// the calls stop early enough before the caller's deadline to release the slot, queue the
-	// retry and leave the note.
+	// The webhook sets WebhookPostTimeout so that it answers the helpdesk in time even when
+	// Trustpilot hangs; a post that runs out of it is queued for a retry like any transient
+	// failure. Either way the calls stop early enough before the caller's deadline to release
+	// the slot, queue the retry and leave the note.
 	PostTimeout time.Duration
+}
+
+// WebhookPostTimeout is the Trustpilot time the webhook allows inside one delivery: well within
+// the helpdesk's delivery timeout; slower posts go to the queue.
+const WebhookPostTimeout = 6 * time.Second
+
+func (c Config) withDefaults() Config {
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = 2 * time.Minute
+	}
+	if c.Retry.Base <= 0 {
+		c.Retry = backoff.JobRetry(0)
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 6
+	}
+	return c
+}
+
+// New returns a Service with cfg's zero fields set to their defaults.
+func New(st Store, open Opener, q Enqueuer, log *slog.Logger, owner string, cfg Config) *Service {
+	return &Service{Store: st, Open: open, Queue: q, Log: log, Owner: owner, cfg: cfg.withDefaults()}
 }
 
 // deadlineMargin is the time kept after the Trustpilot calls for the bookkeeping that follows.
@@ -95,8 +124,8 @@ const deadlineMargin = 3 * time.Second
 // running when the claim expires could meet a second one), and by ctx's own deadline less
 // deadlineMargin.
 func (s *Service) postContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	d, bounded := s.PostTimeout, s.PostTimeout > 0
-	if limit := s.claimTTL() - 10*time.Second; limit > 0 && (!bounded || limit < d) {
+	d, bounded := s.cfg.PostTimeout, s.cfg.PostTimeout > 0
+	if limit := s.cfg.ClaimTTL - 10*time.Second; limit > 0 && (!bounded || limit < d) {
 		d, bounded = limit, true
 	}
 	if dl, ok := ctx.Deadline(); ok {
@@ -115,7 +144,7 @@ const (
 	OutcomePosted   = "posted to Trustpilot"
 	OutcomeQueued   = "Trustpilot unavailable; reply queued for retry"
 	OutcomeRefused  = "not posted"
-	OutcomeNoLink   = "ignored: the ticket has no Pilotdesk link"
+	OutcomeNoLink   = "ignored: the ticket has no Pilotdesk lk"
 	OutcomeNotReply = "ignored: not a public agent reply"
 	OutcomeDone     = "ignored: this message was already handled"
 	OutcomeBusy     = "ignored: this message is being forwarded right now"
@@ -123,39 +152,8 @@ const (
 	OutcomeOff      = "ignored: replies are off for this connection"
 )
 
-func (s *Service) claimTTL() time.Duration {
-	if s.ClaimTTL > 0 {
-		return s.ClaimTTL
-	}
-	return 2 * time.Minute
-}
-
-func (s *Service) maxAttempts() int {
-	if s.MaxAttempts > 0 {
-		return s.MaxAttempts
-	}
-	return 6
-}
-
-func (s *Service) retryDelay(attempt int) time.Duration {
-	p := s.Retry
-	if p.Base <= 0 {
-		p = backoff.Policy{Base: 30 * time.Second, Cap: 15 * time.Minute}
-	}
-	// At least half the ceiling: a retry right away would likely meet the same outage.
-	d := p.Delay(attempt)
-	if half := min(p.Cap, p.Base<<min(attempt, 20)) / 2; d < half {
-		d = half
-	}
-	return d
-}
-
-// Process handles one webhook body (the webhook.Processor contract).
-func (s *Service) Process(ctx context.Context, body []byte, query map[string]string) (string, error) {
-	ev, err := gorgias.ParseWebhook(body)
-	if err != nil {
-		return "", err // errs.Invalid: 400 with the parser's message
-	}
+// Process handles one parsed helpdesk event (the webhook.Processor contract).
+func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string, error) {
 	log := s.Log.With("ticket_id", ev.TicketID, "message_id", ev.MessageID)
 	if ev.Event != gorgias.EventMessageCreated {
 		return "ignored: event " + ev.Event, nil
@@ -166,21 +164,21 @@ func (s *Service) Process(ctx context.Context, body []byte, query map[string]str
 		log.Debug("skipped on the payload's hints", "channel", ev.Channel, "via", ev.Via)
 		return OutcomeNotReply, nil
 	}
-	link, ok, err := s.findLink(ctx, query["account"], ev)
+	lk, ok, err := s.findLink(ctx, ev)
 	if err != nil || !ok {
 		if ok || err == nil {
 			log.Info(OutcomeNoLink)
 		}
 		return OutcomeNoLink, err
 	}
-	return s.forward(ctx, link, ev.MessageID, 0, log)
+	return s.forward(ctx, lk, ev.MessageID, 0, log)
 }
 
 // RetryReply runs a reply-retry job (the worker.ReplyRetrier contract).
 func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 	log := s.Log.With("connection_id", job.ConnectionID, "review_id", job.ReviewID, "ticket_id", job.TicketID,
 		"message_id", job.MessageID, "attempt", job.Attempt)
-	links, err := s.Store.LinksByTicket(ctx, "", job.TicketID)
+	links, err := s.Store.LinksByTicket(ctx, job.TicketID)
 	if err != nil {
 		return err
 	}
@@ -190,44 +188,44 @@ func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 			return err
 		}
 	}
-	log.Warn("reply retry dropped: the link is gone")
+	log.Warn("reply retry dropped: the lk is gone")
 	return nil
 }
 
-func (s *Service) findLink(ctx context.Context, account string, ev gorgias.WebhookEvent) (store.Link, bool, error) {
-	links, err := s.Store.LinksByTicket(ctx, account, ev.TicketID)
+func (s *Service) findLink(ctx context.Context, ev gorgias.WebhookEvent) (link.Link, bool, error) {
+	links, err := s.Store.LinksByTicket(ctx, ev.TicketID)
 	if err != nil {
-		return store.Link{}, false, err
+		return link.Link{}, false, err
 	}
 	if len(links) == 1 {
 		return links[0], true, nil
 	}
 	// Ticket ids of two helpdesk accounts collide: the ticket's external id names the review.
-	want := strings.TrimPrefix(ev.TicketExternalID, "trustpilot:")
+	want, ours := link.ReviewIDOf(ev.TicketExternalID)
 	for _, l := range links {
-		if want != "" && l.ReviewID == want {
+		if ours && l.ReviewID == want {
 			return l, true, nil
 		}
 	}
-	return store.Link{}, false, nil
+	return link.Link{}, false, nil
 }
 
-func (s *Service) forward(ctx context.Context, link store.Link, messageID int64, attempt int, log *slog.Logger) (string, error) {
-	log = log.With("connection_id", link.ConnectionID, "review_id", link.ReviewID, "ticket_id", link.TicketID)
-	if (link.ReplyMessage == messageID && (link.ReplyState == store.ReplyPosted || link.ReplyState == store.ReplyFailed)) || link.ReplyRefused == messageID {
+func (s *Service) forward(ctx context.Context, lk link.Link, messageID int64, attempt int, log *slog.Logger) (string, error) {
+	log = log.With("connection_id", lk.ConnectionID, "review_id", lk.ReviewID, "ticket_id", lk.TicketID)
+	if lk.Handled(messageID) {
 		// A repeated delivery of a message already forwarded (or refused): answer without
 		// touching the helpdesk, whose small shared rate budget duplicates would otherwise spend
 		// and whose limiter would hold the answer back. A stale read only skips this shortcut:
 		// the claim below still decides.
 		return OutcomeDone, nil
 	}
-	rec, err := s.Store.GetConnectionForReplies(ctx, link.ConnectionID)
+	rec, err := s.Store.GetConnectionForReplies(ctx, lk.ConnectionID)
 	if err != nil {
 		return "", err
 	}
 	conn := rec.Connection
 	policy := conn.Reply.Service
-	if link.Kind == review.Product {
+	if lk.Kind == review.Product {
 		policy = conn.Reply.Product
 	}
 	if policy == connection.ReplyOff {
@@ -237,7 +235,7 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 	if err != nil {
 		return "", err
 	}
-	msg, err := hd.GetMessage(ctx, link.TicketID, messageID)
+	msg, err := hd.GetMessage(ctx, lk.TicketID, messageID)
 	if errs.Is(err, errs.NotExist) {
 		log.Info("message gone from the helpdesk; ignored")
 		return OutcomeNotReply, nil
@@ -258,25 +256,25 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 	}
 	text, cut := ReplyText(msg, trustpilot.MaxReplyLen)
 	if text == "" {
-		s.noteOnce(ctx, hd, link, fmt.Sprintf("empty#%d", messageID), "Pilotdesk: this reply was not posted to Trustpilot because it has no text.", log)
+		s.noteOnce(ctx, hd, lk, fmt.Sprintf("empty#%d", messageID), "Pilotdesk: this reply was not posted to Trustpilot because it has no text.", log)
 		return OutcomeRefused + ": empty reply", nil
 	}
-	claim, err := s.Store.ClaimReply(ctx, link.ConnectionID, link.ReviewID, messageID, s.Owner, s.claimTTL())
+	claim, err := s.Store.ClaimReply(ctx, lk.ConnectionID, lk.ReviewID, messageID, s.Owner, s.cfg.ClaimTTL)
 	if err != nil {
 		return "", err
 	}
 	switch claim.Status {
-	case store.ReplyNoLink:
+	case link.SlotNoLink:
 		return OutcomeNoLink, nil
-	case store.ReplyBusy:
+	case link.SlotBusy:
 		return OutcomeBusy, nil
-	case store.ReplyRefusedBefore:
+	case link.SlotRefusedBefore:
 		return OutcomeDone, nil
-	case store.ReplyUsed:
+	case link.SlotUsed:
 		if claim.Link.ReplyMessage == messageID {
 			return OutcomeDone, nil
 		}
-		s.noteOnce(ctx, hd, link, fmt.Sprintf("used#%d", messageID), fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
+		s.noteOnce(ctx, hd, lk, fmt.Sprintf("used#%d", messageID), fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
 			"and an earlier message on this ticket (%d) already used it (%s). Edit the reply on Trustpilot if it must change.",
 			claim.Link.ReplyMessage, orDash(claim.Link.ReplyResult)), log)
 		log.Info(OutcomeUsed, "used_by", claim.Link.ReplyMessage)
@@ -284,10 +282,10 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 	}
 
 	pctx, cancel := s.postContext(ctx)
-	if link.Kind == review.Product {
-		err = tp.ReplyToProductReview(pctx, link.ReviewID, text)
+	if lk.Kind == review.Product {
+		err = tp.ReplyToProductReview(pctx, lk.ReviewID, text)
 	} else {
-		err = tp.ReplyToServiceReview(pctx, link.ReviewID, text)
+		err = tp.ReplyToServiceReview(pctx, lk.ReviewID, text)
 	}
 	timedOut := pctx.Err() != nil && ctx.Err() == nil
 	cancel()
@@ -298,7 +296,7 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 	}
 	if err == nil {
 		note := "Pilotdesk: this reply was posted to Trustpilot as the public reply to the review."
-		if link.Kind == review.Product {
+		if lk.Kind == review.Product {
 			note = "Pilotdesk: this reply was posted to Trustpilot as a comment on the product review."
 		}
 		if cut {
@@ -307,39 +305,39 @@ func (s *Service) forward(ctx context.Context, link store.Link, messageID int64,
 		// Record it even when the caller's context is ending: an unrecorded post would let a
 		// retry of this message post again once its claim expires.
 		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		ferr := s.Store.FinishReply(fctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyPosted, "posted")
+		ferr := s.Store.FinishReply(fctx, lk.ConnectionID, lk.ReviewID, messageID, link.ReplyPosted, "posted")
 		if ferr != nil && errs.Retryable(ferr) {
-			ferr = s.Store.FinishReply(fctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyPosted, "posted")
+			ferr = s.Store.FinishReply(fctx, lk.ConnectionID, lk.ReviewID, messageID, link.ReplyPosted, "posted")
 		}
 		fcancel()
 		if ferr != nil {
 			log.Error("reply posted but not recorded", "error", ferr.Error())
 		}
-		s.note(ctx, hd, link, note, log)
-		log.Info("reply posted to Trustpilot", "kind", link.Kind, "cut", cut)
+		s.note(ctx, hd, lk, note, log)
+		log.Info("reply posted to Trustpilot", "kind", lk.Kind, "cut", cut)
 		return OutcomePosted, nil
 	}
-	return s.failed(ctx, hd, conn, link, messageID, attempt, err, log)
+	return s.failed(ctx, hd, conn, lk, messageID, attempt, err, log)
 }
 
 // failed records a Trustpilot failure: transient ones are queued for a retry, permanent ones
 // end the slot with a note saying why.
-func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Connection, link store.Link, messageID int64, attempt int, err error, log *slog.Logger) (string, error) {
+func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Connection, lk link.Link, messageID int64, attempt int, err error, log *slog.Logger) (string, error) {
 	if errs.Retryable(err) && !errors.Is(err, trustpilot.ErrAlreadyReplied) {
-		if rerr := s.Store.ReleaseReply(ctx, link.ConnectionID, link.ReviewID, messageID); rerr != nil {
+		if rerr := s.Store.ReleaseReply(ctx, lk.ConnectionID, lk.ReviewID, messageID); rerr != nil {
 			return "", rerr
 		}
 		next := attempt + 1
-		if next >= s.maxAttempts() {
+		if next >= s.cfg.MaxAttempts {
 			// Leave it to SQS: it redelivers, then dead-letters the job for an operator.
-			s.noteOnce(ctx, hd, link, fmt.Sprintf("gave-up#%d#%d", messageID, next), fmt.Sprintf("Pilotdesk: Trustpilot still fails after %d attempts (%v). "+
+			s.noteOnce(ctx, hd, lk, fmt.Sprintf("gave-up#%d#%d", messageID, next), fmt.Sprintf("Pilotdesk: Trustpilot still fails after %d attempts (%v). "+
 				"The reply is kept and retried from the dead-letter queue when an operator redrives it.", next, shortErr(err)), log)
 			log.Error("reply still failing; leaving it to SQS redelivery and the DLQ", "error", err.Error())
 			return "", err
 		}
-		job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: link.ConnectionID, ReviewID: link.ReviewID,
-			TicketID: link.TicketID, MessageID: messageID, Attempt: next}
-		if qerr := s.Queue.Send(ctx, []queue.Job{job}, s.retryDelay(attempt)); qerr != nil {
+		job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: lk.ConnectionID, ReviewID: lk.ReviewID,
+			TicketID: lk.TicketID, MessageID: messageID, Attempt: next}
+		if qerr := s.Queue.Send(ctx, []queue.Job{job}, s.cfg.Retry.EqualJitter(attempt)); qerr != nil {
 			return "", qerr
 		}
 		log.Warn("Trustpilot failed transiently; reply queued for retry", "error", err.Error(), "next_attempt", next)
@@ -367,18 +365,18 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 		fixable = true
 	}
 	if fixable {
-		if ferr := s.Store.ReopenReply(ctx, link.ConnectionID, link.ReviewID, messageID, why); ferr != nil {
+		if ferr := s.Store.ReopenReply(ctx, lk.ConnectionID, lk.ReviewID, messageID, why); ferr != nil {
 			return "", ferr
 		}
-		s.noteOnce(ctx, hd, link, fmt.Sprintf("refused#%d", messageID), "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+
+		s.noteOnce(ctx, hd, lk, fmt.Sprintf("refused#%d", messageID), "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+
 			". Once that is fixed, the next public reply on this ticket will be posted.", log)
 		log.Warn("reply not posted; slot reopened", "reason", why, "error", err.Error())
 		return OutcomeRefused + ": " + why, nil
 	}
-	if ferr := s.Store.FinishReply(ctx, link.ConnectionID, link.ReviewID, messageID, store.ReplyFailed, why); ferr != nil && !errs.Is(ferr, errs.Conflict) {
+	if ferr := s.Store.FinishReply(ctx, lk.ConnectionID, lk.ReviewID, messageID, link.ReplyFailed, why); ferr != nil && !errs.Is(ferr, errs.Conflict) {
 		return "", ferr
 	}
-	s.note(ctx, hd, link, "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+".", log)
+	s.note(ctx, hd, lk, "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+".", log)
 	log.Warn("reply not posted", "reason", why, "error", err.Error())
 	return OutcomeRefused + ": " + why, nil
 }
@@ -389,19 +387,19 @@ func isAgentReply(m gorgias.Message) bool {
 	return m.FromAgent && m.Public && m.Channel != gorgias.ChannelInternalNote && m.RuleID == nil && m.Via != "rule" && m.Via != "api"
 }
 
-func (s *Service) note(ctx context.Context, hd Helpdesk, link store.Link, text string, log *slog.Logger) {
-	if _, err := hd.PostInternalNote(ctx, link.TicketID, text); err != nil {
+func (s *Service) note(ctx context.Context, hd Helpdesk, lk link.Link, text string, log *slog.Logger) {
+	if _, err := hd.PostInternalNote(ctx, lk.TicketID, text); err != nil {
 		log.Warn("could not leave the agent a note", "error", err.Error())
 	}
 }
 
 // noteOnce leaves a note at most once per (ticket, key), however often the event is delivered.
-func (s *Service) noteOnce(ctx context.Context, hd Helpdesk, link store.Link, key string, text string, log *slog.Logger) {
-	first, err := s.Store.MarkOnce(ctx, fmt.Sprintf("note#%s#%d#%s", link.ConnectionID, link.TicketID, key), 30*24*time.Hour)
+func (s *Service) noteOnce(ctx context.Context, hd Helpdesk, lk link.Link, key string, text string, log *slog.Logger) {
+	first, err := s.Store.MarkOnce(ctx, fmt.Sprintf("note#%s#%d#%s", lk.ConnectionID, lk.TicketID, key), 30*24*time.Hour)
 	if err != nil || !first {
 		return
 	}
-	s.note(ctx, hd, link, text, log)
+	s.note(ctx, hd, lk, text, log)
 }
 
 func orDash(s string) string {

@@ -11,9 +11,9 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
@@ -125,7 +125,7 @@ func TestOneReply(t *testing.T) {
 		!strings.Contains(w.hd.notes[1], "one public reply") || !strings.Contains(w.hd.notes[1], "(1)") {
 		t.Errorf("notes %q, want posted, then one note on the one-reply rule naming message 1", w.hd.notes)
 	}
-	if l := w.store.link(serviceReview); l.ReplyState != store.ReplyPosted || l.ReplyMessage != 1 {
+	if l := w.store.link(serviceReview); l.ReplyState != link.ReplyPosted || l.ReplyMessage != 1 {
 		t.Errorf("link reply %q by %d, want posted by 1", l.ReplyState, l.ReplyMessage)
 	}
 }
@@ -143,13 +143,13 @@ func TestTrustpilotFailures(t *testing.T) {
 		state   string
 		reauth  bool
 	}{
-		{name: "5xx", err: errs.E(errs.Transient, "tp", errors.New("500")), outcome: reply.OutcomeQueued, queued: true, state: store.ReplyClaimed},
-		{name: "unclassified", err: errors.New("connection reset"), outcome: reply.OutcomeQueued, queued: true, state: store.ReplyClaimed},
-		{name: "403", err: errs.E(errs.Permission, "tp", errors.New("403")), outcome: reply.OutcomeRefused, note: "paid API module", state: store.ReplyNone},
-		{name: "404", err: errs.E(errs.NotExist, "tp", errors.New("404")), outcome: reply.OutcomeRefused, note: "no longer exists", state: store.ReplyFailed},
-		{name: "reauth", err: errs.E(errs.Reauth, "tp", errors.New("invalid_grant")), outcome: reply.OutcomeRefused, note: "re-authorised", state: store.ReplyNone, reauth: true},
-		{name: "already replied", err: errs.E(errs.Conflict, "tp", trustpilot.ErrAlreadyReplied), outcome: reply.OutcomeRefused, note: "already has a reply on Trustpilot", state: store.ReplyFailed},
-		{name: "invalid", err: errs.E(errs.Invalid, "tp", errors.New("bad message")), outcome: reply.OutcomeRefused, note: "bad message", state: store.ReplyNone},
+		{name: "5xx", err: errs.E(errs.Transient, "tp", errors.New("500")), outcome: reply.OutcomeQueued, queued: true, state: link.ReplyClaimed},
+		{name: "unclassified", err: errors.New("connection reset"), outcome: reply.OutcomeQueued, queued: true, state: link.ReplyClaimed},
+		{name: "403", err: errs.E(errs.Permission, "tp", errors.New("403")), outcome: reply.OutcomeRefused, note: "paid API module", state: link.ReplyNone},
+		{name: "404", err: errs.E(errs.NotExist, "tp", errors.New("404")), outcome: reply.OutcomeRefused, note: "no longer exists", state: link.ReplyFailed},
+		{name: "reauth", err: errs.E(errs.Reauth, "tp", errors.New("invalid_grant")), outcome: reply.OutcomeRefused, note: "re-authorised", state: link.ReplyNone, reauth: true},
+		{name: "already replied", err: errs.E(errs.Conflict, "tp", trustpilot.ErrAlreadyReplied), outcome: reply.OutcomeRefused, note: "already has a reply on Trustpilot", state: link.ReplyFailed},
+		{name: "invalid", err: errs.E(errs.Invalid, "tp", errors.New("bad message")), outcome: reply.OutcomeRefused, note: "bad message", state: link.ReplyNone},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,7 +181,7 @@ func TestTrustpilotFailures(t *testing.T) {
 				if err := w.svc.RetryReply(context.Background(), w.q.jobs[0]); err != nil {
 					t.Fatal(err)
 				}
-				if len(w.tp.replies) != 1 || w.store.link(serviceReview).ReplyState != store.ReplyPosted {
+				if len(w.tp.replies) != 1 || w.store.link(serviceReview).ReplyState != link.ReplyPosted {
 					t.Errorf("retry did not post: %q", w.tp.replies)
 				}
 			} else if len(w.q.jobs) != 0 {
@@ -390,7 +390,7 @@ func TestSlowTrustpilot(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Errorf("answered after the caller's deadline")
 			}
-			if l := w.store.link(serviceReview); len(w.q.jobs) != 1 || l.ReplyState != store.ReplyClaimed || !l.ReplyExpires.IsZero() {
+			if l := w.store.link(serviceReview); len(w.q.jobs) != 1 || l.ReplyState != link.ReplyClaimed || !l.ReplyExpires.IsZero() {
 				t.Errorf("jobs %+v, slot %q expiring %v; want one retry job and the slot released", w.q.jobs, l.ReplyState, l.ReplyExpires)
 			}
 		})

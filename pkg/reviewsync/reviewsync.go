@@ -17,26 +17,27 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
 // Store is what sync needs from the store.
 type Store interface {
-	GetConnection(ctx context.Context, id string) (store.ConnectionRecord, error)
+	GetConnection(ctx context.Context, id string) (connection.Record, error)
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
-	GetCursor(ctx context.Context, connID string, kind review.Kind) (store.Cursor, error)
-	SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp store.Checkpoint) error
-	ClaimReview(ctx context.Context, connID, reviewID string, kind review.Kind, owner string, ttl time.Duration) (store.Claim, error)
+	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
+	SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp cursor.Checkpoint) error
+	ClaimReview(ctx context.Context, connID, reviewID string, kind review.Kind, owner string, ttl time.Duration) (link.Claim, error)
 	ReleaseClaim(ctx context.Context, connID, reviewID, owner string) error
 	FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
-	ConfirmLink(ctx context.Context, c store.Confirm) error
-	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]store.Link, error)
+	ConfirmLink(ctx context.Context, c link.Confirm) error
+	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
 	SetReviewVersion(ctx context.Context, connID, reviewID string, version time.Time, stars int) (bool, error)
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
@@ -76,15 +77,20 @@ type Enqueuer interface {
 	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
 }
 
-// Syncer runs sync jobs.
+// Syncer runs sync jobs. Build it with New.
 type Syncer struct {
-	Store  Store
-	Open   Opener
-	Queue  Enqueuer
-	Log    *slog.Logger
-	Owner  string // this instance, in claims and leases
-	Now    func() time.Time
-	Config Config
+	Store Store
+	Open  Opener
+	Queue Enqueuer
+	Log   *slog.Logger
+	Owner string // this instance, in claims and leases
+	Now   func() time.Time
+	cfg   Config
+}
+
+// New returns a Syncer with cfg's zero fields set to their defaults.
+func New(st Store, open Opener, q Enqueuer, log *slog.Logger, owner string, cfg Config) *Syncer {
+	return &Syncer{Store: st, Open: open, Queue: q, Log: log, Owner: owner, cfg: cfg.withDefaults()}
 }
 
 // Config tunes a Syncer; zero values take the defaults.
@@ -139,9 +145,6 @@ const (
 	metaKey   = "trustpilot"
 )
 
-// ExternalID is the ticket external_id of a review.
-func ExternalID(reviewID string) string { return "trustpilot:" + reviewID }
-
 // run is one job's state.
 type run struct {
 	s         *Syncer
@@ -152,9 +155,9 @@ type run struct {
 	reviews   Reviews
 	hd        Helpdesk
 	log       *slog.Logger
-	continued bool             // a continuation job was queued
-	stats     store.Checkpoint // this page
-	total     store.Checkpoint // this run
+	continued bool              // a continuation job was queued
+	stats     cursor.Checkpoint // this page
+	total     cursor.Checkpoint // this run
 }
 
 // Sync runs one sync job. Errors are classified: errs.NotExist when the connection is gone
@@ -174,7 +177,7 @@ func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
 
 // sync runs the job and reports whether it is over (no continuation or retry of it follows).
 func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
-	cfg := s.Config.withDefaults()
+	cfg := s.cfg
 	log := s.Log.With("connection_id", job.ConnectionID, "kind", job.Kind)
 	rec, err := s.Store.GetConnection(ctx, job.ConnectionID)
 	if err != nil {
@@ -401,13 +404,13 @@ func (r *run) rejected(rej []trustpilot.Rejected) {
 }
 
 // flush returns this page's checkpoint and moves its counters into the run's totals.
-func (r *run) flush(since time.Time, resume string) store.Checkpoint {
+func (r *run) flush(since time.Time, resume string) cursor.Checkpoint {
 	cp := r.stats
 	cp.Since, cp.Resume = since, resume
 	r.total.Seen += cp.Seen
 	r.total.Created += cp.Created
 	r.total.Errors += cp.Errors
-	r.stats = store.Checkpoint{}
+	r.stats = cursor.Checkpoint{}
 	r.log.Debug("page checkpoint", "seen", cp.Seen, "created", cp.Created, "errors", cp.Errors, "resume", cp.Resume)
 	return cp
 }
@@ -429,10 +432,10 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 	var newest time.Time
 	for _, rv := range reviews {
 		r.stats.Seen++
-		if link, ok := links[rv.ID]; ok && link.State == store.LinkFailed && link.ClaimExpires.After(r.s.now()) {
+		if lk, ok := links[rv.ID]; ok && lk.RefusedUntil(r.s.now()) {
 			// refused by the helpdesk recently: counted when it failed, skipped until its retry
-		} else if ok && link.State == store.LinkLinked {
-			if err := r.edited(ctx, rv, link); err != nil {
+		} else if ok && lk.State == link.StateLinked {
+			if err := r.edited(ctx, rv, lk); err != nil {
 				return nil, err
 			}
 		} else {
@@ -468,12 +471,12 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		return nil, err
 	}
 	switch claim.Status {
-	case store.Linked:
+	case link.ClaimLinked:
 		return nil, r.edited(ctx, rv, claim.Link)
-	case store.Failed:
+	case link.ClaimRefused:
 		log.Debug("review refused by the helpdesk earlier; skipped until its retry time", "retry_at", claim.Link.ClaimExpires)
 		return nil, nil
-	case store.Busy:
+	case link.ClaimBusy:
 		// Another worker (or a crashed one) holds it: come back when its claim expires.
 		wait := time.Until(claim.Link.ClaimExpires) + time.Second
 		log.Info("review claimed by another worker; continuing later", "wait_s", int(wait/time.Second))
@@ -503,11 +506,11 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		return nil, nil
 	}
 	log = log.With("ticket_id", ticket.ID)
-	err = r.s.Store.ConfirmLink(ctx, store.Confirm{
+	err = r.s.Store.ConfirmLink(ctx, link.Confirm{
 		ConnectionID: r.conn.ID, ReviewID: rv.ID, Owner: r.s.Owner, Account: r.account,
 		TicketID: ticket.ID, CustomerID: ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
 	})
-	if errors.Is(err, store.ErrClaimLost) {
+	if errors.Is(err, link.ErrClaimLost) {
 		// Our claim expired while we worked; the new owner finds this ticket by external_id.
 		log.Warn("claim lost while creating the ticket; the new owner will recover it")
 		return nil, nil
@@ -536,7 +539,7 @@ func (r *run) reviewContext(ctx context.Context) (context.Context, context.Cance
 // ticket finds the ticket an earlier attempt created (recover) or creates one.
 func (r *run) ticket(ctx context.Context, rv review.Review, recover bool) (gorgias.Ticket, bool, error) {
 	if recover {
-		t, found, err := r.hd.FindTicketByExternalID(ctx, ExternalID(rv.ID))
+		t, found, err := r.hd.FindTicketByExternalID(ctx, link.ExternalID(rv.ID))
 		if err != nil {
 			return gorgias.Ticket{}, false, err
 		}
@@ -568,12 +571,12 @@ func (r *run) customerData(ctx context.Context, rv review.Review, t gorgias.Tick
 }
 
 // edited adds a note to the ticket when the review changed since it was synced.
-func (r *run) edited(ctx context.Context, rv review.Review, link store.Link) error {
-	if !rv.Version().After(link.ReviewVersion) || link.TicketID == 0 {
+func (r *run) edited(ctx context.Context, rv review.Review, lk link.Link) error {
+	if !rv.Version().After(lk.ReviewVersion) || lk.TicketID == 0 {
 		return nil
 	}
-	log := r.log.With("review_id", rv.ID, "ticket_id", link.TicketID)
-	if _, err := r.hd.PostInternalNote(ctx, link.TicketID, EditNote(rv, link)); err != nil {
+	log := r.log.With("review_id", rv.ID, "ticket_id", lk.TicketID)
+	if _, err := r.hd.PostInternalNote(ctx, lk.TicketID, EditNote(rv, lk)); err != nil {
 		if errs.Retryable(err) || errs.Is(err, errs.Permission) || errs.Is(err, errs.Reauth) {
 			return err
 		}

@@ -14,21 +14,22 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
 // fakeStore keeps links and cursors in memory with the claim semantics of the DynamoDB store.
 type fakeStore struct {
 	mu      sync.Mutex
-	conn    store.ConnectionRecord
-	links   map[string]*store.Link
-	cursor  store.Cursor
+	conn    connection.Record
+	links   map[string]*link.Link
+	cursor  cursor.Cursor
 	reauth  string
 	leaseBy string
 	cleared int
@@ -37,12 +38,12 @@ type fakeStore struct {
 var _ reviewsync.Store = (*fakeStore)(nil)
 
 func newFakeStore(c connection.Connection) *fakeStore {
-	return &fakeStore{conn: store.ConnectionRecord{Connection: c}, links: map[string]*store.Link{}}
+	return &fakeStore{conn: connection.Record{Connection: c}, links: map[string]*link.Link{}}
 }
 
-func (f *fakeStore) GetConnection(_ context.Context, id string) (store.ConnectionRecord, error) {
+func (f *fakeStore) GetConnection(_ context.Context, id string) (connection.Record, error) {
 	if id != f.conn.Connection.ID {
-		return store.ConnectionRecord{}, errs.E(errs.NotExist, "fake", errors.New("gone"))
+		return connection.Record{}, errs.E(errs.NotExist, "fake", errors.New("gone"))
 	}
 	return f.conn, nil
 }
@@ -54,12 +55,12 @@ func (f *fakeStore) SetReauth(_ context.Context, _ string, needs bool, reason st
 	}
 	return nil
 }
-func (f *fakeStore) GetCursor(context.Context, string, review.Kind) (store.Cursor, error) {
+func (f *fakeStore) GetCursor(context.Context, string, review.Kind) (cursor.Cursor, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cursor, nil
 }
-func (f *fakeStore) SaveCheckpoint(_ context.Context, _ string, _ review.Kind, cp store.Checkpoint) error {
+func (f *fakeStore) SaveCheckpoint(_ context.Context, _ string, _ review.Kind, cp cursor.Checkpoint) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if cp.Since.After(f.cursor.Since) {
@@ -74,31 +75,31 @@ func (f *fakeStore) SaveCheckpoint(_ context.Context, _ string, _ review.Kind, c
 	}
 	return nil
 }
-func (f *fakeStore) ClaimReview(_ context.Context, connID, id string, kind review.Kind, owner string, ttl time.Duration) (store.Claim, error) {
+func (f *fakeStore) ClaimReview(_ context.Context, connID, id string, kind review.Kind, owner string, ttl time.Duration) (link.Claim, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.links[id]
 	now := time.Now()
 	switch {
 	case l == nil:
-		l = &store.Link{ConnectionID: connID, ReviewID: id, Kind: kind}
+		l = &link.Link{ConnectionID: connID, ReviewID: id, Kind: kind}
 		f.links[id] = l
-	case l.State == store.LinkLinked:
-		return store.Claim{Status: store.Linked, Link: *l}, nil
-	case l.State == store.LinkFailed && l.ClaimExpires.After(now):
-		return store.Claim{Status: store.Failed, Link: *l}, nil
+	case l.State == link.StateLinked:
+		return link.Claim{Status: link.ClaimLinked, Link: *l}, nil
+	case l.State == link.StateFailed && l.ClaimExpires.After(now):
+		return link.Claim{Status: link.ClaimRefused, Link: *l}, nil
 	case l.ClaimExpires.After(now):
-		return store.Claim{Status: store.Busy, Link: *l}, nil
+		return link.Claim{Status: link.ClaimBusy, Link: *l}, nil
 	}
-	l.State, l.Owner, l.ClaimExpires = store.LinkClaimed, owner, now.Add(ttl)
+	l.State, l.Owner, l.ClaimExpires = link.StateClaimed, owner, now.Add(ttl)
 	l.Attempts++
-	return store.Claim{Status: store.Claimed, Recover: l.Attempts > 1, Link: *l}, nil
+	return link.Claim{Status: link.ClaimGranted, Recover: l.Attempts > 1, Link: *l}, nil
 }
 func (f *fakeStore) FailClaim(_ context.Context, _, id, owner, _ string, retry time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if l := f.links[id]; l != nil && l.State == store.LinkClaimed && l.Owner == owner {
-		l.State, l.ClaimExpires = store.LinkFailed, time.Now().Add(retry)
+	if l := f.links[id]; l != nil && l.State == link.StateClaimed && l.Owner == owner {
+		l.State, l.ClaimExpires = link.StateFailed, time.Now().Add(retry)
 	}
 	return nil
 }
@@ -111,25 +112,25 @@ func (f *fakeStore) RecordError(_ context.Context, _ string, _ review.Kind, msg 
 func (f *fakeStore) ReleaseClaim(_ context.Context, _, id, owner string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if l := f.links[id]; l != nil && l.State == store.LinkClaimed && l.Owner == owner {
+	if l := f.links[id]; l != nil && l.State == link.StateClaimed && l.Owner == owner {
 		l.ClaimExpires = time.Time{}
 	}
 	return nil
 }
-func (f *fakeStore) ConfirmLink(_ context.Context, c store.Confirm) error {
+func (f *fakeStore) ConfirmLink(_ context.Context, c link.Confirm) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.links[c.ReviewID]
-	if l == nil || l.State != store.LinkClaimed || l.Owner != c.Owner {
-		return errs.E(errs.Conflict, "fake", store.ErrClaimLost)
+	if l == nil || l.State != link.StateClaimed || l.Owner != c.Owner {
+		return errs.E(errs.Conflict, "fake", link.ErrClaimLost)
 	}
-	l.State, l.TicketID, l.ReviewVersion, l.Stars = store.LinkLinked, c.TicketID, c.ReviewVersion, c.Stars
+	l.State, l.TicketID, l.ReviewVersion, l.Stars = link.StateLinked, c.TicketID, c.ReviewVersion, c.Stars
 	return nil
 }
-func (f *fakeStore) GetLinks(_ context.Context, _ string, ids []string) (map[string]store.Link, error) {
+func (f *fakeStore) GetLinks(_ context.Context, _ string, ids []string) (map[string]link.Link, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := map[string]store.Link{}
+	out := map[string]link.Link{}
 	for _, id := range ids {
 		if l := f.links[id]; l != nil {
 			out[id] = *l
@@ -361,7 +362,7 @@ func TestPermanentErrorDoesNotBlockOthers(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 5)
 	r := newRig(&fakeTP{service: rs})
-	r.hd.failOn[reviewsync.ExternalID(rs[1].ID)] = errs.E(errs.Invalid, "gorgias", errors.New("400 bad subject"))
+	r.hd.failOn[link.ExternalID(rs[1].ID)] = errs.E(errs.Invalid, "gorgias", errors.New("400 bad subject"))
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
@@ -375,13 +376,13 @@ func TestRefusedProductReviewLeftAlone(t *testing.T) {
 	t.Parallel()
 	ps := reviews(review.Product, 4)
 	r := newRig(&fakeTP{product: ps})
-	r.hd.failOn[reviewsync.ExternalID(ps[1].ID)] = errs.E(errs.Invalid, "gorgias", errors.New("400"))
+	r.hd.failOn[link.ExternalID(ps[1].ID)] = errs.E(errs.Invalid, "gorgias", errors.New("400"))
 	for range 3 {
 		if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Product)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if r.st.cursor.Errors != 1 || r.st.links[ps[1].ID].State != store.LinkFailed {
+	if r.st.cursor.Errors != 1 || r.st.links[ps[1].ID].State != link.StateFailed {
 		t.Fatalf("errors %d link %+v", r.st.cursor.Errors, r.st.links[ps[1].ID])
 	}
 }
@@ -393,7 +394,7 @@ func TestHelpdeskRefusingCredentialsStopsTheRun(t *testing.T) {
 	rs := reviews(review.Service, 4)
 	r := newRig(&fakeTP{service: rs})
 	for _, rv := range rs {
-		r.hd.failOn[reviewsync.ExternalID(rv.ID)] = errs.E(errs.Permission, "gorgias", errors.New("401 unauthorized"))
+		r.hd.failOn[link.ExternalID(rv.ID)] = errs.E(errs.Permission, "gorgias", errors.New("401 unauthorized"))
 	}
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
@@ -420,7 +421,7 @@ func TestTransientErrorRetriesAndRecovers(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 3)
 	r := newRig(&fakeTP{service: rs})
-	ext := reviewsync.ExternalID(rs[1].ID)
+	ext := link.ExternalID(rs[1].ID)
 	r.hd.failOn[ext] = errs.E(errs.Transient, "gorgias", errors.New("connection reset after the request was sent"))
 	err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service))
 	if !errs.Retryable(err) {
@@ -441,7 +442,7 @@ func TestBusyReviewContinuesAfterTheClaimExpires(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 4)
 	r := newRig(&fakeTP{service: rs})
-	r.st.links[rs[2].ID] = &store.Link{ReviewID: rs[2].ID, State: store.LinkClaimed, Owner: "crashed", ClaimExpires: time.Now().Add(20 * time.Second)}
+	r.st.links[rs[2].ID] = &link.Link{ReviewID: rs[2].ID, State: link.StateClaimed, Owner: "crashed", ClaimExpires: time.Now().Add(20 * time.Second)}
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +521,7 @@ func TestProductScanAndEditNote(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tk := r.hd.tickets[reviewsync.ExternalID(ps[3].ID)]
+	tk := r.hd.tickets[link.ExternalID(ps[3].ID)]
 	if len(r.hd.tickets) != 4 || len(r.hd.notes[tk.ID]) != 1 || !strings.Contains(r.hd.notes[tk.ID][0], "4★ → 5★") {
 		t.Fatalf("tickets %d notes %v", len(r.hd.tickets), r.hd.notes)
 	}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
 // Tags returns a review's ticket tags: always trustpilot-review, then kind, rating and the
@@ -108,7 +108,7 @@ func NewTicket(c connection.Connection, rv review.Review) gorgias.NewTicket {
 		fmt.Fprintf(&h, `<p><a href="%s">See the review on Trustpilot</a></p>`, html.EscapeString(rv.Link))
 	}
 	return gorgias.NewTicket{
-		ExternalID:    ExternalID(rv.ID),
+		ExternalID:    link.ExternalID(rv.ID),
 		Subject:       Subject(rv),
 		Channel:       "email",
 		CustomerEmail: email,
@@ -123,11 +123,11 @@ func NewTicket(c connection.Connection, rv review.Review) gorgias.NewTicket {
 }
 
 // EditNote is the internal note added when a review is edited on Trustpilot.
-func EditNote(rv review.Review, link store.Link) string {
+func EditNote(rv review.Review, lk link.Link) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "The review was edited on Trustpilot (%s).\n", rv.Version().UTC().Format("2006-01-02 15:04 MST"))
-	if link.Stars != 0 && link.Stars != rv.Stars {
-		fmt.Fprintf(&b, "Rating: %d★ → %d★\n", link.Stars, rv.Stars)
+	if lk.Stars != 0 && lk.Stars != rv.Stars {
+		fmt.Fprintf(&b, "Rating: %d★ → %d★\n", lk.Stars, rv.Stars)
 	} else {
 		fmt.Fprintf(&b, "Rating: %d★\n", rv.Stars)
 	}

@@ -8,14 +8,14 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
 // Connections lists the configured connections and keeps one pending job per connection and kind.
 type Connections interface {
-	ListConnections(ctx context.Context) ([]store.ConnectionRecord, error)
+	ListConnections(ctx context.Context) ([]connection.Record, error)
 	MarkQueued(ctx context.Context, connID string, kind review.Kind, staleAfter time.Duration) (bool, error)
 }
 

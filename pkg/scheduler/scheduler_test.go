@@ -11,12 +11,11 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
-type fakeConns []store.ConnectionRecord
+type fakeConns []connection.Record
 
-func (f fakeConns) ListConnections(context.Context) ([]store.ConnectionRecord, error) { return f, nil }
+func (f fakeConns) ListConnections(context.Context) ([]connection.Record, error) { return f, nil }
 
 // MarkQueued reports the "pending" connection's service job as still queued.
 func (f fakeConns) MarkQueued(_ context.Context, id string, k review.Kind, _ time.Duration) (bool, error) {
@@ -30,8 +29,8 @@ func (f *fakeQueue) Send(_ context.Context, jobs []queue.Job, _ time.Duration) e
 	return nil
 }
 
-func rec(id string, kinds []review.Kind, reauth, disabled bool) store.ConnectionRecord {
-	return store.ConnectionRecord{Connection: connection.Connection{ID: id, ReviewKinds: kinds, Disabled: disabled}, NeedsReauth: reauth, ReauthReason: "refresh rejected"}
+func rec(id string, kinds []review.Kind, reauth, disabled bool) connection.Record {
+	return connection.Record{Connection: connection.Connection{ID: id, ReviewKinds: kinds, Disabled: disabled}, NeedsReauth: reauth, ReauthReason: "refresh rejected"}
 }
 
 func TestRun(t *testing.T) {

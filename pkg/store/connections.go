@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -15,17 +14,6 @@ import (
 )
 
 const connectionsPK = "CONNECTION"
-
-// ConnectionRecord is a stored connection (without secrets) and its health.
-type ConnectionRecord struct {
-	Connection   connection.Connection
-	NeedsReauth  bool
-	ReauthReason string
-	UpdatedAt    time.Time
-	// Deleted marks a connection removed without --purge: it no longer syncs, but replies on
-	// its existing tickets still reach Trustpilot.
-	Deleted bool
-}
 
 // PutConnection creates or replaces a connection. Secrets must already be removed: the table
 // never holds them (connection.SplitSecrets).
@@ -48,39 +36,39 @@ func (s *Store) PutConnection(ctx context.Context, c connection.Connection) erro
 	return classify("store.PutConnection", err)
 }
 
-func decodeConnection(item map[string]types.AttributeValue) (ConnectionRecord, error) {
+func decodeConnection(item map[string]types.AttributeValue) (connection.Record, error) {
 	var c connection.Connection
 	if err := json.Unmarshal([]byte(getS(item, "doc")), &c); err != nil {
-		return ConnectionRecord{}, errs.E(errs.Invalid, "store.decodeConnection", fmt.Errorf("connection %s: %w", getS(item, AttrSK), err))
+		return connection.Record{}, errs.E(errs.Invalid, "store.decodeConnection", fmt.Errorf("connection %s: %w", getS(item, AttrSK), err))
 	}
-	return ConnectionRecord{
+	return connection.Record{
 		Connection: c, NeedsReauth: getB(item, "needs_reauth"), ReauthReason: getS(item, "reauth_reason"),
 		UpdatedAt: parseTime(getS(item, "updated_at")), Deleted: getB(item, "deleted"),
 	}, nil
 }
 
 // GetConnection returns one connection (errs.NotExist when absent or deleted).
-func (s *Store) GetConnection(ctx context.Context, id string) (ConnectionRecord, error) {
+func (s *Store) GetConnection(ctx context.Context, id string) (connection.Record, error) {
 	r, err := s.GetConnectionForReplies(ctx, id)
 	if err == nil && r.Deleted {
-		return ConnectionRecord{}, errs.E(errs.NotExist, "store.GetConnection", fmt.Errorf("connection %s: deleted", id))
+		return connection.Record{}, errs.E(errs.NotExist, "store.GetConnection", fmt.Errorf("connection %s: deleted", id))
 	}
 	return r, err
 }
 
 // GetConnectionForReplies returns a connection even when it was deleted without --purge,
 // so replies on its existing tickets keep working.
-func (s *Store) GetConnectionForReplies(ctx context.Context, id string) (ConnectionRecord, error) {
+func (s *Store) GetConnectionForReplies(ctx context.Context, id string) (connection.Record, error) {
 	item, err := s.get(ctx, "store.GetConnection", connectionsPK, id)
 	if err != nil {
-		return ConnectionRecord{}, fmt.Errorf("connection %s: %w", id, err)
+		return connection.Record{}, fmt.Errorf("connection %s: %w", id, err)
 	}
 	return decodeConnection(item)
 }
 
 // ListConnections returns every connection, ordered by id.
-func (s *Store) ListConnections(ctx context.Context) ([]ConnectionRecord, error) {
-	var out []ConnectionRecord
+func (s *Store) ListConnections(ctx context.Context) ([]connection.Record, error) {
+	var out []connection.Record
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),

@@ -8,37 +8,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
-// Cursor is how far sync has come for one connection and review kind, plus its counters.
-type Cursor struct {
-	ConnectionID string
-	Kind         review.Kind
-	// Since is the high-water mark: the newest review creation time fully synced.
-	Since time.Time
-	// Resume is where an unfinished run (a backfill) continues: a next-page link or page number.
-	Resume     string
-	LastRunAt  time.Time
-	LastError  string
-	ReviewSeen int64
-	Tickets    int64
-	Errors     int64
-}
-
 func cursorSK(kind review.Kind) string { return "CURSOR#" + string(kind) }
 
 // GetCursor returns the cursor; a zero cursor when none is stored yet.
-func (s *Store) GetCursor(ctx context.Context, connID string, kind review.Kind) (Cursor, error) {
+func (s *Store) GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error) {
 	item, err := s.get(ctx, "store.GetCursor", connPK(connID), cursorSK(kind))
 	if errs.Is(err, errs.NotExist) {
-		return Cursor{ConnectionID: connID, Kind: kind}, nil
+		return cursor.Cursor{ConnectionID: connID, Kind: kind}, nil
 	}
 	if err != nil {
-		return Cursor{}, err
+		return cursor.Cursor{}, err
 	}
-	return Cursor{
+	return cursor.Cursor{
 		ConnectionID: connID, Kind: kind,
 		Since:      parseTime(getS(item, "since")),
 		Resume:     getS(item, "resume"),
@@ -50,18 +36,8 @@ func (s *Store) GetCursor(ctx context.Context, connID string, kind review.Kind) 
 	}, nil
 }
 
-// Checkpoint is one step of progress to record.
-type Checkpoint struct {
-	Since     time.Time // new high-water mark (never moves back)
-	Resume    string    // "" when the run finished
-	Seen      int64     // reviews looked at in this step
-	Created   int64     // tickets created in this step
-	Errors    int64     // reviews that failed permanently in this step
-	LastError string
-}
-
 // SaveCheckpoint records progress: counters add up, the high-water mark only moves forward.
-func (s *Store) SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp Checkpoint) error {
+func (s *Store) SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp cursor.Checkpoint) error {
 	now := s.now()
 	expr := "SET resume = :resume, last_run_at = :now, connection_id = :conn ADD reviews_seen :seen, tickets_created :created, errors :errors"
 	vals := map[string]types.AttributeValue{

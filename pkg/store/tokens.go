@@ -2,38 +2,30 @@ package store
 
 import (
 	"context"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/token"
 )
 
-// Token is a cached Trustpilot token, shared by every Lambda instance so none refreshes early
-// (Trustpilot answers 429 to that). The table is encrypted at rest.
-type Token struct {
-	AccessToken  string
-	RefreshToken string
-	ExpiresAt    time.Time
-}
-
 // LoadToken returns the cached token; ok is false when none is stored.
-func (s *Store) LoadToken(ctx context.Context, connID string) (Token, bool, error) {
+func (s *Store) LoadToken(ctx context.Context, connID string) (token.Token, bool, error) {
 	item, err := s.get(ctx, "store.LoadToken", connPK(connID), "TOKEN")
 	if errs.Is(err, errs.NotExist) {
-		return Token{}, false, nil
+		return token.Token{}, false, nil
 	}
 	if err != nil {
-		return Token{}, false, err
+		return token.Token{}, false, err
 	}
-	return Token{AccessToken: getS(item, "access_token"), RefreshToken: getS(item, "refresh_token"),
+	return token.Token{AccessToken: getS(item, "access_token"), RefreshToken: getS(item, "refresh_token"),
 		ExpiresAt: parseTime(getS(item, "token_expires"))}, true, nil
 }
 
 // SaveToken stores the newest token (and, with it, the newest refresh token).
-func (s *Store) SaveToken(ctx context.Context, connID string, t Token) error {
+func (s *Store) SaveToken(ctx context.Context, connID string, t token.Token) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item: map[string]types.AttributeValue{

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotdesk/pilotdesk/pkg/token"
+
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 )
 
@@ -38,7 +40,7 @@ type Credentials struct {
 // String keeps secrets out of logs and error messages even when a Credentials is printed whole.
 func (c Credentials) String() string {
 	return fmt.Sprintf("trustpilot.Credentials{BusinessUnitID:%s BusinessUserID:%s APIKey:%s APISecret:%s RefreshToken:%s}",
-		c.BusinessUnitID, c.BusinessUserID, mask(c.APIKey), mask(c.APISecret), mask(c.RefreshToken))
+		c.BusinessUnitID, c.BusinessUserID, token.Mask(c.APIKey), token.Mask(c.APISecret), token.Mask(c.RefreshToken))
 }
 
 // GoString covers %#v, which does not use String.
@@ -47,39 +49,8 @@ func (c Credentials) GoString() string { return c.String() }
 // LogValue covers slog, which does not use String for structs.
 func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-// Token is an OAuth access token with its expiry, and the newest refresh token when the grant
-// issues one.
-type Token struct {
-	AccessToken  string
-	RefreshToken string
-	ExpiresAt    time.Time
-}
-
-// String keeps the token itself out of logs.
-func (t Token) String() string {
-	return fmt.Sprintf("trustpilot.Token{AccessToken:%s RefreshToken:%s ExpiresAt:%s}",
-		mask(t.AccessToken), mask(t.RefreshToken), t.ExpiresAt.Format(time.RFC3339))
-}
-
-// GoString covers %#v.
-func (t Token) GoString() string { return t.String() }
-
-// LogValue covers slog.
-func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
-
-// validAt reports whether t may still be used at now: Trustpilot answers 429 to a token request
-// made before the current one expires, so a token is used until margin before its expiry and
-// never replaced earlier.
-func (t Token) validAt(now time.Time, margin time.Duration) bool {
-	return t.AccessToken != "" && now.Before(t.ExpiresAt.Add(-margin))
-}
-
-func mask(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return "[redacted]"
-}
+// Token is the cached OAuth token record (pkg/token), redacted when printed.
+type Token = token.Token
 
 // TokenStore shares tokens across Lambda instances (the DynamoDB store implements it), so a cold
 // start reuses the connection's token instead of requesting one early. ok is false when none
@@ -155,7 +126,7 @@ func (ts *tokenSource) set(t Token) {
 // refused with 401: it is replaced even though its expiry has not come.
 func (c *Client) accessToken(ctx context.Context, stale string) (string, error) {
 	now := c.now()
-	if t := c.tokens.cached(); t.validAt(now, c.cfg.TokenMargin) && t.AccessToken != stale {
+	if t := c.tokens.cached(); t.ValidAt(now, c.cfg.TokenMargin) && t.AccessToken != stale {
 		return t.AccessToken, nil
 	}
 	select {
@@ -168,12 +139,12 @@ func (c *Client) accessToken(ctx context.Context, stale string) (string, error) 
 	// Whoever held the slot may have fetched the token we were waiting for.
 	now = c.now()
 	cur := c.tokens.cached()
-	if cur.validAt(now, c.cfg.TokenMargin) && cur.AccessToken != stale {
+	if cur.ValidAt(now, c.cfg.TokenMargin) && cur.AccessToken != stale {
 		return cur.AccessToken, nil
 	}
 	// Another Lambda instance may have fetched one: using it avoids an early request (429).
 	if st, ok := c.loadStored(ctx); ok {
-		if st.validAt(now, c.cfg.TokenMargin) && st.AccessToken != stale {
+		if st.ValidAt(now, c.cfg.TokenMargin) && st.AccessToken != stale {
 			c.tokens.set(st)
 			return st.AccessToken, nil
 		}
@@ -185,7 +156,7 @@ func (c *Client) accessToken(ctx context.Context, stale string) (string, error) 
 	if err != nil {
 		// Refresh tokens rotate and token requests are rate limited: when another instance won a
 		// race against us, its result is in the store and is the right answer.
-		if st, ok := c.loadStored(ctx); ok && st.validAt(c.now(), c.cfg.TokenMargin) && st.AccessToken != stale {
+		if st, ok := c.loadStored(ctx); ok && st.ValidAt(c.now(), c.cfg.TokenMargin) && st.AccessToken != stale {
 			c.tokens.set(st)
 			return st.AccessToken, nil
 		}

@@ -31,10 +31,10 @@ type Secrets interface {
 	Value(ctx context.Context, id string) (string, error)
 }
 
-// Processor handles an authenticated event body. It returns a short outcome for the response;
-// an errs.Invalid error becomes 400, errs.NotExist 404... see statusFor.
+// Processor handles an authenticated, parsed helpdesk event. It returns a short outcome for the
+// response; errors map to a status in statusFor.
 type Processor interface {
-	Process(ctx context.Context, body []byte, query map[string]string) (outcome string, err error)
+	Process(ctx context.Context, ev gorgias.WebhookEvent) (outcome string, err error)
 }
 
 // Handler is the webhook function.
@@ -94,7 +94,12 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return reply(http.StatusBadRequest, "error", "empty body: expected the JSON event"), nil
 	}
-	outcome, err := h.Processor.Process(ctx, body, req.QueryStringParameters)
+	ev, err := gorgias.ParseWebhook(body)
+	if err != nil {
+		log.Info("webhook call refused: unreadable event", "reason", err.Error())
+		return reply(http.StatusBadRequest, "error", clientMessage(err)), nil
+	}
+	outcome, err := h.Processor.Process(ctx, ev)
 	if err != nil {
 		code := statusFor(err)
 		if code >= 500 {

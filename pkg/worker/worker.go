@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 )
@@ -37,17 +38,27 @@ type Visibility interface {
 	ChangeVisibility(ctx context.Context, receiptHandle string, d time.Duration) error
 }
 
-// Handler handles a batch of jobs.
+// Handler handles a batch of jobs. Build it with New.
 type Handler struct {
-	Visibility Visibility    // nil: failed messages wait the queue's visibility timeout
-	RetryDelay time.Duration // first retry delay; doubles per receive, capped at 15 minutes
-	Sync       Syncer        // nil: sync jobs fail loudly
-	Replies    ReplyRetrier  // nil: reply-retry jobs fail loudly
+	Visibility Visibility   // nil: failed messages wait the queue's visibility timeout
+	Sync       Syncer       // nil: sync jobs fail loudly
+	Replies    ReplyRetrier // nil: reply-retry jobs fail loudly
 	Queue      Requeuer
 	Log        *slog.Logger
+	// Retry spaces the redeliveries of a failed job (the same policy as the reply retries).
+	Retry backoff.Policy
 	// MinTime is the least time left for starting a job; with less, the job is put back on
 	// the queue untouched instead of starting and being cut off.
 	MinTime time.Duration
+}
+
+// DefaultMinTime is the least time left for starting a job.
+const DefaultMinTime = 5 * time.Second
+
+// New returns a Handler that retries failed jobs with retry and starts none with less than
+// DefaultMinTime left.
+func New(sync Syncer, replies ReplyRetrier, q Requeuer, vis Visibility, retry backoff.Policy, log *slog.Logger) *Handler {
+	return &Handler{Sync: sync, Replies: replies, Queue: q, Visibility: vis, Retry: retry, Log: log, MinTime: DefaultMinTime}
 }
 
 // fastTrack makes a message that can never succeed visible again at once, so it reaches the
@@ -61,17 +72,10 @@ func (h *Handler) fastTrack(ctx context.Context, rec events.SQSMessage, log *slo
 	}
 }
 
-// retryAfter is the backoff for a message's next delivery: RetryDelay doubled per receive.
+// retryAfter is the backoff for a message's next delivery, by its receive count.
 func (h *Handler) retryAfter(rec events.SQSMessage) time.Duration {
-	if h.RetryDelay <= 0 {
-		return 0
-	}
 	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	d := h.RetryDelay
-	for i := 1; i < n && d < 15*time.Minute; i++ {
-		d *= 2
-	}
-	return min(d, 15*time.Minute)
+	return h.Retry.EqualJitter(max(n-1, 0))
 }
 
 // ErrNotConfigured is returned for a job type this deployment cannot run.

@@ -15,6 +15,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
@@ -124,7 +125,7 @@ func TestConcurrentProcessClaimsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]any{"ticket_id": tk.id, "message_id": m.ID, "ticket_external_id": "trustpilot:" + tk.reviewID,
+	body, _ := json.Marshal(map[string]any{"ticket_id": tk.id, "message_id": m.ID, "ticket_external_id": link.ExternalID(tk.reviewID),
 		"from_agent": "True", "public": "True", "channel": m.Channel, "via": m.Via})
 	outcomes := make([]string, 10)
 	errs := make([]error, 10)

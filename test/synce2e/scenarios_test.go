@@ -18,6 +18,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
@@ -67,7 +68,7 @@ func (s *system) exactlyOnce(t *testing.T, want map[string]expected) map[string]
 	t.Helper()
 	byReview := map[string]gorgiassim.Ticket{}
 	for _, tk := range s.HD.Tickets("acme") {
-		id, ok := strings.CutPrefix(tk.ExternalID, "trustpilot:")
+		id, ok := link.ReviewIDOf(tk.ExternalID)
 		if !ok {
 			t.Fatalf("ticket %d has external id %q", tk.ID, tk.ExternalID)
 		}

@@ -1,0 +1,49 @@
+// Package cursor holds how far sync has come for one connection and review kind (the
+// high-water mark and where an unfinished run resumes) and the progress a run checkpoints.
+package cursor
+
+import (
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+)
+
+// Cursor is how far sync has come for one connection and review kind, plus its counters.
+type Cursor struct {
+	ConnectionID string
+	Kind         review.Kind
+	// Since is the high-water mark: the newest review creation time fully synced.
+	Since time.Time
+	// Resume is where an unfinished run (a backfill) continues: a next-page link or page number.
+	Resume     string
+	LastRunAt  time.Time
+	LastError  string
+	ReviewSeen int64
+	Tickets    int64
+	Errors     int64
+}
+
+// Checkpoint is one step of progress to record. Counters add up; Since only moves forward.
+type Checkpoint struct {
+	Since     time.Time // new high-water mark (never moves back)
+	Resume    string    // "" when the run finished
+	Seen      int64     // reviews looked at in this step
+	Created   int64     // tickets created in this step
+	Errors    int64     // reviews that failed permanently in this step
+	LastError string
+}
+
+// Apply is c after cp: the rule every store implements for a checkpoint.
+func (c Cursor) Apply(cp Checkpoint) Cursor {
+	if cp.Since.After(c.Since) {
+		c.Since = cp.Since
+	}
+	c.Resume = cp.Resume
+	c.ReviewSeen += cp.Seen
+	c.Tickets += cp.Created
+	c.Errors += cp.Errors
+	if cp.LastError != "" {
+		c.LastError = cp.LastError
+	}
+	return c
+}

@@ -1,0 +1,173 @@
+// Package link holds the durable record review ↔ ticket and the vocabulary of its two state
+// machines: the ticket claim (claimed → linked, or failed for a while) and the review's one
+// reply slot (none → claimed → posted | failed, or reopened after a fixable refusal).
+//
+// The link, never a helpdesk tag, is the source of truth for "already synced" and "already
+// replied". The transitions themselves are conditional writes kept inside the store
+// implementations (pkg/store, pkg/store/memstore) and proven alike by pkg/store/storetest;
+// this package only names the states and answers read-only questions about a link.
+package link
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+)
+
+// State is where the ticket of a review stands.
+type State string
+
+// Ticket states.
+const (
+	StateNone    State = ""        // no link yet
+	StateClaimed State = "claimed" // a worker is creating the ticket
+	StateLinked  State = "linked"  // the ticket exists and is recorded
+	StateFailed  State = "failed"  // the helpdesk refused it; not tried again before ClaimExpires
+)
+
+// ReplyState is where the review's one reply slot stands.
+type ReplyState string
+
+// Reply slot states.
+const (
+	ReplyNone    ReplyState = ""        // free
+	ReplyClaimed ReplyState = "claimed" // a reply is being posted (or waits for a retry)
+	ReplyPosted  ReplyState = "posted"  // Trustpilot has the reply
+	ReplyFailed  ReplyState = "failed"  // refused for good; the slot stays used
+)
+
+// Final reports whether s ends the slot (posted or refused for good).
+func (s ReplyState) Final() bool { return s == ReplyPosted || s == ReplyFailed }
+
+// Link is the durable record review ↔ ticket.
+type Link struct {
+	ConnectionID  string
+	ReviewID      string
+	Kind          review.Kind
+	State         State
+	Owner         string
+	ClaimExpires  time.Time
+	Attempts      int64
+	TicketID      int64
+	CustomerID    int64
+	Account       string // helpdesk account key
+	ReviewVersion time.Time
+	Stars         int
+	ReplyState    ReplyState
+	ReplyMessage  int64 // the helpdesk message that holds (or used) the reply slot
+	ReplyExpires  time.Time
+	ReplyOwner    string
+	ReplyResult   string
+	ReplyRefused  int64 // the last message refused for a fixable reason (not tried again)
+	UpdatedAt     time.Time
+}
+
+// RefusedUntil reports whether the helpdesk refused the review's ticket and the review is
+// left alone at now.
+func (l Link) RefusedUntil(now time.Time) bool {
+	return l.State == StateFailed && l.ClaimExpires.After(now)
+}
+
+// Handled reports whether messageID was already forwarded or refused, so a repeated delivery
+// can be answered without reading the helpdesk. A stale link only skips this shortcut: the
+// store's reply claim still decides.
+func (l Link) Handled(messageID int64) bool {
+	return (l.ReplyMessage == messageID && l.ReplyState.Final()) || l.ReplyRefused == messageID
+}
+
+// ClaimStatus is the outcome of claiming a review's ticket.
+type ClaimStatus int
+
+// Claim outcomes.
+const (
+	ClaimGranted ClaimStatus = iota + 1 // the caller owns the review until the claim expires
+	ClaimLinked                         // the ticket already exists: nothing to create
+	ClaimBusy                           // another worker holds a live claim
+	ClaimRefused                        // the helpdesk refused it recently: skip it until ClaimExpires
+)
+
+func (s ClaimStatus) String() string {
+	switch s {
+	case ClaimGranted:
+		return "granted"
+	case ClaimLinked:
+		return "linked"
+	case ClaimBusy:
+		return "busy"
+	case ClaimRefused:
+		return "refused"
+	}
+	return "unknown"
+}
+
+// Claim is the result of claiming a review.
+type Claim struct {
+	Status ClaimStatus
+	// Recover is true when an earlier attempt may already have created the ticket (it crashed
+	// or failed after sending the request): look the ticket up by external id before creating.
+	Recover bool
+	Link    Link
+}
+
+// Confirm records the ticket for a claimed review and makes the link final.
+type Confirm struct {
+	ConnectionID  string
+	ReviewID      string
+	Owner         string
+	Account       string
+	TicketID      int64
+	CustomerID    int64
+	ReviewVersion time.Time
+	Stars         int
+}
+
+// ErrClaimLost means the caller's claim expired and another worker took the review over.
+var ErrClaimLost = errors.New("claim lost to another worker")
+
+// SlotStatus is the outcome of claiming the reply slot.
+type SlotStatus int
+
+// Reply slot claim outcomes.
+const (
+	SlotGranted       SlotStatus = iota + 1 // the caller may post this message
+	SlotUsed                                // the slot is used (by this or another message)
+	SlotBusy                                // another delivery of this message is posting right now
+	SlotNoLink                              // the review has no confirmed link
+	SlotRefusedBefore                       // this message was refused for a fixable reason; the slot waits for a new one
+)
+
+func (s SlotStatus) String() string {
+	switch s {
+	case SlotGranted:
+		return "granted"
+	case SlotUsed:
+		return "used"
+	case SlotBusy:
+		return "busy"
+	case SlotNoLink:
+		return "no link"
+	case SlotRefusedBefore:
+		return "refused before"
+	}
+	return "unknown"
+}
+
+// SlotClaim is the result of claiming the reply slot.
+type SlotClaim struct {
+	Status SlotStatus
+	Link   Link
+}
+
+// externalIDPrefix marks the helpdesk tickets Pilotdesk creates: external_id = prefix + review id.
+const externalIDPrefix = "trustpilot:"
+
+// ExternalID is the ticket external_id of a review.
+func ExternalID(reviewID string) string { return externalIDPrefix + reviewID }
+
+// ReviewIDOf returns the review id an external id names; ok is false when it is not ours.
+func ReviewIDOf(externalID string) (reviewID string, ok bool) {
+	id, ok := strings.CutPrefix(externalID, externalIDPrefix)
+	return id, ok && id != ""
+}
