@@ -13,8 +13,8 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
