@@ -123,9 +123,8 @@ func tail(s string, n int) string {
 }
 
 func TestSchedulerEnqueuesOneJobPerKind(t *testing.T) {
-	q := sqs.NewFromConfig(env.AWS)
-	url := env.Stack.QueueURLs["SyncJobsQueue"]
-	before, _, err := queue.Depth(context.Background(), q, url)
+	q := queue.New(sqs.NewFromConfig(env.AWS), env.Stack.QueueURLs["SyncJobsQueue"])
+	before, _, _, err := q.Depths(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +135,7 @@ func TestSchedulerEnqueuesOneJobPerKind(t *testing.T) {
 	if err := json.Unmarshal(out, &res); err != nil || res.Enqueued != 2 {
 		t.Fatalf("scheduler answered %s (%v); want 2 jobs (service + product of acme-uk)", out, err)
 	}
-	after, _, err := queue.Depth(context.Background(), q, url)
+	after, _, _, err := q.Depths(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	pdconfig "github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
@@ -51,7 +52,7 @@ type Options struct {
 	Refresh        time.Duration // summary sampling interval (default 2s)
 	Heartbeat      time.Duration // print the summary at least this often even if unchanged (default 30s)
 	Workers        int           // concurrent worker instances (default 1)
-	HelpdeskRate   string        // helpdesk allowance per account, "<calls>/<window>" (default Gorgias' 40/20s)
+	HelpdeskRate   string        // helpdesk allowance per account, "<calls>/<window>" (default Gorgias' own, defaultHelpdeskRate)
 	Seed           int64         // review generation and reply choice (0: from the clock)
 	Name           string        // stack name (default "pilotdesk-local")
 	RepoRoot       string        // default: found from the working directory
@@ -60,6 +61,9 @@ type Options struct {
 	Log     io.Writer // functions', RIE's and this package's log lines (default: discarded)
 	LogPath string    // where Log goes, to print it
 }
+
+// defaultHelpdeskRate is Gorgias' documented allowance, in the HELPDESK_RATE_LIMIT form.
+var defaultHelpdeskRate = fmt.Sprintf("%d/%s", gorgias.DefaultCalls, gorgias.DefaultWindow)
 
 func (o *Options) defaults() {
 	if o.Tick <= 0 {
@@ -85,7 +89,7 @@ func (o *Options) defaults() {
 		o.Workers = 1
 	}
 	if o.HelpdeskRate == "" {
-		o.HelpdeskRate = "40/20s"
+		o.HelpdeskRate = defaultHelpdeskRate
 	}
 	if o.Seed == 0 {
 		o.Seed = time.Now().UnixNano()

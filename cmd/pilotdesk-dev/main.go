@@ -66,7 +66,7 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&opt.NewReviewEvery, "new-review-every", 10*time.Second, "a new review on Trustpilot this often (negative: none)")
 	fs.DurationVar(&opt.Refresh, "refresh", 2*time.Second, "summary sampling interval (printed when something changed)")
 	fs.IntVar(&opt.Workers, "workers", 1, "concurrent worker instances polling the queue")
-	fs.StringVar(&opt.HelpdeskRate, "helpdesk-rate", "40/20s", "helpdesk call allowance per account, <calls>/<window> (Gorgias: 40/20s)")
+	fs.StringVar(&opt.HelpdeskRate, "helpdesk-rate", defaultHelpdeskRate, "helpdesk call allowance per account, <calls>/<window> (Gorgias' documented allowance by default)")
 	fs.Int64Var(&opt.Seed, "seed", 0, "seed for generated reviews and reply choice (0: from the clock)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

@@ -19,12 +19,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/loopback"
 )
 
 // Defaults for Config.
 const (
-	DefaultRateCalls          = 40 // reference §6: API keys, 40 calls per 20 s per account
-	DefaultRateWindow         = 20 * time.Second
+	DefaultRateCalls          = gorgias.DefaultCalls // reference §6: API keys, 40 calls per 20 s per account
+	DefaultRateWindow         = gorgias.DefaultWindow
 	DefaultMaxLimit           = 100 // largest page a list returns
 	DefaultPageLimit          = 30
 	DefaultSendDelay          = 50 * time.Millisecond
@@ -179,7 +182,7 @@ func (s *Server) StartOn(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopback.Host(host) {
 		return "", fmt.Errorf("gorgiassim: refusing to listen on non-loopback address %q", addr)
 	}
 	l, err := net.Listen("tcp", addr)

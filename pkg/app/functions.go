@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -75,9 +77,10 @@ func ReplyOpener(f *connector.Factory) reply.Opener {
 // worker's redeliveries and the reply retries of the webhook and the worker alike.
 func JobRetry(cfg config.Config) backoff.Policy { return backoff.JobRetry(cfg.RetryDelay) }
 
-// Scheduler builds the SchedulerFunction's use case.
-func Scheduler(a Adapters, log *slog.Logger) *scheduler.Scheduler {
-	return &scheduler.Scheduler{Connections: a.Store, Queue: a.Queue, Log: log}
+// Scheduler builds the SchedulerFunction's handler: one run of the use case per tick.
+func Scheduler(a Adapters, log *slog.Logger) func(context.Context, events.CloudWatchEvent) (scheduler.Result, error) {
+	s := &scheduler.Scheduler{Connections: a.Store, Queue: a.Queue, Log: log}
+	return func(ctx context.Context, _ events.CloudWatchEvent) (scheduler.Result, error) { return s.Run(ctx) }
 }
 
 // Worker builds the SyncWorkerFunction's handler: sync jobs and reply retries.

@@ -240,7 +240,7 @@ func runWith(t *testing.T, edit func(*cli.CLI), args ...string) result {
 	commandsRan.Store(true)
 	t.Helper()
 	var out, errOut bytes.Buffer
-	c := &cli.CLI{Store: st, Secrets: sec, Queue: cli.SQSQueue{Client: sqsc, URL: queueURL}, Check: checker,
+	c := &cli.CLI{Store: st, Secrets: sec, Queue: queue.New(sqsc, queueURL), Check: checker,
 		WebhookSecretARN: webhook, Out: &out, Err: &errOut}
 	if edit != nil {
 		edit(c)

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/backoff"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 )
 
 // Names of the environment variables.
@@ -89,10 +92,13 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 		return Config{}, err
 	}
 	c.LogLevel = lvl
-	if c.HelpdeskCalls, c.HelpdeskWindow, err = ParseRate(or(getenv(EnvHelpdeskRate), "40/20s")); err != nil {
-		return Config{}, err
+	c.HelpdeskCalls, c.HelpdeskWindow = gorgias.DefaultCalls, gorgias.DefaultWindow
+	if v := getenv(EnvHelpdeskRate); strings.TrimSpace(v) != "" {
+		if c.HelpdeskCalls, c.HelpdeskWindow, err = ParseRate(v); err != nil {
+			return Config{}, err
+		}
 	}
-	if c.RetryDelay, err = time.ParseDuration(or(getenv(EnvRetryDelay), "30s")); err != nil || c.RetryDelay <= 0 {
+	if c.RetryDelay, err = time.ParseDuration(or(getenv(EnvRetryDelay), backoff.DefaultJobBase.String())); err != nil || c.RetryDelay <= 0 {
 		return Config{}, fmt.Errorf("%s: %q is not a positive duration like 30s", EnvRetryDelay, getenv(EnvRetryDelay))
 	}
 	return c, nil

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotdesk/pilotdesk/pkg/loopback"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
@@ -218,21 +218,12 @@ func CheckHelpdeskURL(raw string) error {
 	case "https":
 		return nil
 	case "http":
-		if IsLoopback(u.Hostname()) {
+		if loopback.Host(u.Hostname()) {
 			return nil
 		}
 		return errors.New("must use https (http is allowed only for loopback hosts)")
 	}
 	return errors.New("must use https")
-}
-
-// IsLoopback reports whether host is a loopback name or address.
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Kinds reports whether the connection syncs kind.

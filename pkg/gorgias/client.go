@@ -31,6 +31,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/loopback"
 )
 
 // Defaults for Options' knobs.
@@ -82,7 +83,7 @@ func canonicalBaseURL(raw string) (string, error) {
 	scheme := strings.ToLower(u.Scheme)
 	switch {
 	case scheme == "https":
-	case scheme == "http" && IsLoopback(u.Hostname()):
+	case scheme == "http" && loopback.Host(u.Hostname()):
 	default:
 		return "", fmt.Errorf("base URL %q must use https (http only for loopback hosts)", u.Redacted())
 	}
@@ -94,17 +95,6 @@ func canonicalBaseURL(raw string) (string, error) {
 		return "", fmt.Errorf("base URL %q must have no query or fragment", u.Redacted())
 	}
 	return scheme + "://" + strings.ToLower(u.Host), nil
-}
-
-// IsLoopback reports whether host (without port) is 127.0.0.1, ::1 (or another loopback IP) or
-// localhost: the only hosts reachable over plain http, because only tests and the local run use them.
-func IsLoopback(host string) bool {
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Validate checks the account without calling Gorgias. Errors never contain the key.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/loopback"
 )
 
 // NewHTTPIntegration is the HTTP integration the installer creates so Gorgias calls Pilotdesk's
@@ -31,7 +32,7 @@ func (c *Client) CreateHTTPIntegration(ctx context.Context, in NewHTTPIntegratio
 		return Integration{}, errs.E(errs.Invalid, op, errors.New("a name is required"))
 	}
 	u, err := url.Parse(in.URL)
-	if err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && IsLoopback(u.Hostname())) {
+	if err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && loopback.Host(u.Hostname())) {
 		return Integration{}, errs.E(errs.Invalid, op, errors.New("the URL must be https (http only for loopback hosts)"))
 	}
 	if in.Secret == "" {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -139,26 +138,25 @@ func TestSendBatchesAndDeadLetters(t *testing.T) {
 		}
 		receives++
 		// The worker failed it: make it visible again at once instead of after 30 minutes.
+		// The next receive long-polls, so it waits for the message to be visible again.
 		if _, err := c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: out.Messages[0].ReceiptHandle, VisibilityTimeout: 0}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if receives != 5 {
 		t.Fatalf("message received %d times before leaving the queue, want 5", receives)
 	}
-	dlq, err := queue.DeadLetterURL(ctx, c, url)
+	dlq, err := q.DeadLetterURL(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dlq != env.Stack.QueueURLs["SyncJobsDLQ"] {
 		t.Fatalf("DeadLetterURL %s, want %s", dlq, env.Stack.QueueURLs["SyncJobsDLQ"])
 	}
-	vis, _, err := queue.Depth(ctx, c, dlq)
-	if err != nil || vis != 1 {
-		t.Fatalf("DLQ depth %d (%v), want 1", vis, err)
+	if waiting, inFlight, dead, err := q.Depths(ctx); err != nil || waiting != 0 || inFlight != 0 || dead != 1 {
+		t.Fatalf("depths: %d waiting, %d in flight, %d dead (%v), want 0, 0, 1", waiting, inFlight, dead, err)
 	}
-	moved, err := queue.Redrive(ctx, c, dlq, url)
+	moved, err := q.Redrive(ctx)
 	if err != nil || moved != 1 {
 		t.Fatalf("redrive moved %d (%v)", moved, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
@@ -17,125 +18,83 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
-// The fakes keep the store's reply-slot rules (see pkg/store/replies.go) in memory.
-
-type fakeStore struct {
+// spyStore is the in-memory store (the same rules as DynamoDB, proven by pkg/store/storetest)
+// with a count of reply claims and an injectable link look-up failure.
+type spyStore struct {
+	*memstore.Store
 	mu      sync.Mutex
-	links   map[string]*link.Link // by review id
-	conn    connection.Record
-	once    map[string]bool
-	reauth  []string
 	claims  int
 	linkErr error
-	now     func() time.Time
 }
 
-var _ reply.Store = (*fakeStore)(nil)
+var _ reply.Store = (*spyStore)(nil)
 
-func newFakeStore(c connection.Connection, links ...link.Link) *fakeStore {
-	s := &fakeStore{links: map[string]*link.Link{}, conn: connection.Record{Connection: c}, once: map[string]bool{}, now: time.Now}
-	for _, l := range links {
-		s.links[l.ReviewID] = &l
-	}
-	return s
-}
-
-func (s *fakeStore) LinksByTicket(_ context.Context, _ string, ticketID int64) ([]link.Link, error) {
+func (s *spyStore) ClaimReply(ctx context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (link.SlotClaim, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.linkErr != nil {
-		return nil, s.linkErr
-	}
-	var out []link.Link
-	for _, l := range s.links {
-		if l.TicketID == ticketID {
-			out = append(out, *l)
-		}
-	}
-	return out, nil
-}
-
-func (s *fakeStore) GetConnectionForReplies(_ context.Context, id string) (connection.Record, error) {
-	if id != s.conn.Connection.ID {
-		return connection.Record{}, errs.E(errs.NotExist, "fake", fmt.Errorf("no connection %s", id))
-	}
-	return s.conn, nil
-}
-
-func (s *fakeStore) ClaimReply(_ context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (link.SlotClaim, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.claims++
-	l := s.links[reviewID]
-	if l == nil || l.ConnectionID != connID || l.State != link.StateLinked {
-		return link.SlotClaim{Status: link.SlotNoLink}, nil
-	}
-	now := s.now()
-	if l.ReplyRefused == messageID {
-		return link.SlotClaim{Status: link.SlotRefusedBefore, Link: *l}, nil
-	}
-	if l.ReplyState == link.ReplyNone || (l.ReplyState == link.ReplyClaimed && l.ReplyMessage == messageID && l.ReplyExpires.Before(now)) {
-		l.ReplyState, l.ReplyMessage, l.ReplyOwner, l.ReplyExpires = link.ReplyClaimed, messageID, owner, now.Add(ttl)
-		return link.SlotClaim{Status: link.SlotGranted, Link: *l}, nil
-	}
-	if l.ReplyState == link.ReplyClaimed && l.ReplyMessage == messageID {
-		return link.SlotClaim{Status: link.SlotBusy, Link: *l}, nil
-	}
-	return link.SlotClaim{Status: link.SlotUsed, Link: *l}, nil
+	s.mu.Unlock()
+	return s.Store.ClaimReply(ctx, connID, reviewID, messageID, owner, ttl)
 }
 
-func (s *fakeStore) FinishReply(_ context.Context, _, reviewID string, messageID int64, state, result string) error {
+func (s *spyStore) LinksByTicket(ctx context.Context, ticketID int64) ([]link.Link, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.links[reviewID]
-	if l == nil || l.ReplyState != link.ReplyClaimed || l.ReplyMessage != messageID {
-		return errs.E(errs.Conflict, "fake", fmt.Errorf("claim not held"))
+	err := s.linkErr
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
-	l.ReplyState, l.ReplyResult, l.ReplyExpires = state, result, time.Time{}
-	return nil
+	return s.Store.LinksByTicket(ctx, ticketID)
 }
 
-func (s *fakeStore) ReleaseReply(_ context.Context, _, reviewID string, messageID int64) error {
+func (s *spyStore) claimCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if l := s.links[reviewID]; l != nil && l.ReplyState == link.ReplyClaimed && l.ReplyMessage == messageID {
-		l.ReplyExpires = time.Time{}
-	}
-	return nil
+	return s.claims
 }
 
-func (s *fakeStore) ReopenReply(_ context.Context, _, reviewID string, messageID int64, result string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if l := s.links[reviewID]; l != nil && l.ReplyState == link.ReplyClaimed && l.ReplyMessage == messageID {
-		l.ReplyState, l.ReplyMessage, l.ReplyResult, l.ReplyExpires, l.ReplyRefused = link.ReplyNone, 0, result, time.Time{}, messageID
+// link reads a review's link back from the store.
+func (s *spyStore) link(t testing.TB, reviewID string) link.Link {
+	t.Helper()
+	l, err := s.GetLink(context.Background(), connID, reviewID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	return l
 }
 
-func (s *fakeStore) SetReauth(_ context.Context, id string, needs bool, reason string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if needs {
-		s.reauth = append(s.reauth, id)
+// needsReauth reads the connection's re-authorise flag.
+func (s *spyStore) needsReauth(t testing.TB) bool {
+	t.Helper()
+	rec, err := s.GetConnectionForReplies(context.Background(), connID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	return rec.NeedsReauth
 }
 
-func (s *fakeStore) MarkOnce(_ context.Context, key string, _ time.Duration) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.once[key] {
-		return false, nil
+// setPolicy rewrites the connection with a service reply policy.
+func (s *spyStore) setPolicy(t testing.TB, p string) {
+	t.Helper()
+	rec, err := s.GetConnectionForReplies(context.Background(), connID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s.once[key] = true
-	return true, nil
+	rec.Connection.Reply.Service = p
+	if err := s.PutConnection(context.Background(), rec.Connection); err != nil {
+		t.Fatal(err)
+	}
 }
 
-func (s *fakeStore) link(reviewID string) link.Link {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return *s.links[reviewID]
+// seedLink links a review to a ticket the way sync does: claim, then confirm.
+func seedLink(t testing.TB, st *memstore.Store, reviewID string, kind review.Kind, ticketID int64) {
+	t.Helper()
+	ctx := context.Background()
+	if c, err := st.ClaimReview(ctx, connID, reviewID, kind, "sync", time.Minute); err != nil || c.Status != link.ClaimGranted {
+		t.Fatalf("claim %s: %v %v", reviewID, c.Status, err)
+	}
+	if err := st.ConfirmLink(ctx, link.Confirm{ConnectionID: connID, ReviewID: reviewID, Owner: "sync", Account: "acme", TicketID: ticketID}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type fakeHelpdesk struct {
@@ -239,7 +198,7 @@ func (q *fakeQueue) Send(_ context.Context, jobs []queue.Job, delay time.Duratio
 // product review on ticket 20.
 type world struct {
 	svc   *reply.Service
-	store *fakeStore
+	store *spyStore
 	hd    *fakeHelpdesk
 	tp    *fakeTrustpilot
 	q     *fakeQueue
@@ -253,22 +212,24 @@ const (
 	productTicket = int64(20)
 )
 
-func newWorld() *world {
+func newWorld(t testing.TB) *world {
+	t.Helper()
 	c := connection.Connection{ID: connID, Reply: connection.ReplyPolicy{Service: connection.ReplyFirst, Product: connection.ReplyFirst}}
+	st := memstore.New()
+	if err := st.PutConnection(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	seedLink(t, st, serviceReview, review.Service, serviceTicket)
+	seedLink(t, st, productReview, review.Product, productTicket)
 	w := &world{
-		store: newFakeStore(c,
-			link.Link{ConnectionID: connID, ReviewID: serviceReview, Kind: review.Service, State: link.StateLinked, TicketID: serviceTicket},
-			link.Link{ConnectionID: connID, ReviewID: productReview, Kind: review.Product, State: link.StateLinked, TicketID: productTicket}),
-		hd: &fakeHelpdesk{messages: map[int64]gorgias.Message{}},
-		tp: &fakeTrustpilot{},
-		q:  &fakeQueue{},
+		store: &spyStore{Store: st},
+		hd:    &fakeHelpdesk{messages: map[int64]gorgias.Message{}},
+		tp:    &fakeTrustpilot{},
+		q:     &fakeQueue{},
 	}
-	w.svc = &reply.Service{
-		Store: w.store, Queue: w.q, Owner: "test", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Open: reply.OpenerFunc(func(context.Context, connection.Connection) (reply.Helpdesk, reply.Trustpilot, error) {
-			return w.hd, w.tp, nil
-		}),
-	}
+	w.svc = reply.New(w.store, reply.OpenerFunc(func(context.Context, connection.Connection) (reply.Helpdesk, reply.Trustpilot, error) {
+		return w.hd, w.tp, nil
+	}), w.q, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", reply.Config{})
 	return w
 }
 
@@ -277,8 +238,18 @@ func agentMessage(id, ticketID int64, text string) gorgias.Message {
 	return gorgias.Message{ID: id, TicketID: ticketID, FromAgent: true, Public: true, Channel: "email", Via: "helpdesk", BodyText: text, StrippedText: text}
 }
 
-// event is the webhook body the installed integration renders for a message.
-func event(ticketID, messageID int64, hints string) []byte {
+// event is the parsed delivery of the body the installed integration renders for a message.
+func event(t testing.TB, ticketID, messageID int64, hints string) gorgias.WebhookEvent {
+	t.Helper()
+	ev, err := gorgias.ParseWebhook(eventBody(ticketID, messageID, hints))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// eventBody is the webhook body the installed integration renders for a message.
+func eventBody(ticketID, messageID int64, hints string) []byte {
 	if hints == "" {
 		hints = `"from_agent":"True","public":"True","channel":"email","via":"helpdesk","rule_id":"None"`
 	}

@@ -25,9 +25,9 @@ var _ webhook.Secrets = staticSecret("")
 func FuzzHandle(f *testing.F) {
 	const secret = "fuzz-secret-value"
 	for _, seed := range []string{
-		string(event(serviceTicket, 1, "")),
-		string(event(productTicket, 2, "")),
-		string(event(serviceTicket, 3, `"from_agent":true,"public":true,"channel":"email","via":"helpdesk","rule_id":null`)),
+		string(eventBody(serviceTicket, 1, "")),
+		string(eventBody(productTicket, 2, "")),
+		string(eventBody(serviceTicket, 3, `"from_agent":true,"public":true,"channel":"email","via":"helpdesk","rule_id":null`)),
 		`{"ticket_id":10,"message_id":1,"channel":"internal-note"}`,
 		`{"ticket_id":"10","message_id":"1e3"}`,
 		`{"ticket_id":10,"message_id":-1,"public":"maybe"}`,
@@ -42,7 +42,7 @@ func FuzzHandle(f *testing.F) {
 	f.Add("eyJ0aWNrZXRfaWQiOjEwLCJtZXNzYWdlX2lkIjoxfQ==", true, secret)
 	f.Add(`{}`, false, "wrong")
 	f.Fuzz(func(t *testing.T, body string, b64 bool, got string) {
-		w := newWorld()
+		w := newWorld(t)
 		w.hd.messages[1] = agentMessage(1, serviceTicket, "Thanks!")
 		w.hd.messages[2] = agentMessage(2, productTicket, "<p>Thanks!</p>")
 		w.hd.messages[3] = agentMessage(3, serviceTicket, "Second.")

@@ -3,10 +3,13 @@ package reply_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
@@ -15,6 +18,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
+	"github.com/pilotdesk/pilotdesk/pkg/webhook"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -69,12 +73,12 @@ func TestDecision(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld()
+			w := newWorld(t)
 			if tc.policy != "" {
-				w.store.conn.Connection.Reply.Service = tc.policy
+				w.store.setPolicy(t, tc.policy)
 			}
 			w.hd.messages[tc.msg.ID] = tc.msg // the event is for message 1
-			got, err := w.svc.Process(context.Background(), event(tc.ticket, 1, tc.hints), nil)
+			got, err := w.svc.Process(context.Background(), event(t, tc.ticket, 1, tc.hints))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +91,7 @@ func TestDecision(t *testing.T) {
 			if w.hd.gets != tc.reads {
 				t.Errorf("%d helpdesk reads, want %d", w.hd.gets, tc.reads)
 			}
-			if tc.outcome != reply.OutcomePosted && !strings.HasPrefix(tc.outcome, reply.OutcomeRefused) && w.store.claims != 0 {
+			if tc.outcome != reply.OutcomePosted && !strings.HasPrefix(tc.outcome, reply.OutcomeRefused) && w.store.claimCount() != 0 {
 				t.Errorf("a message that is not forwarded took the reply slot")
 			}
 		})
@@ -98,15 +102,15 @@ func TestDecision(t *testing.T) {
 func TestOneReply(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld()
+	w := newWorld(t)
 	w.hd.messages[1] = agentMessage(1, serviceTicket, "First.")
 	w.hd.messages[2] = agentMessage(2, serviceTicket, "Second.")
-	if got, err := w.svc.Process(ctx, event(serviceTicket, 1, ""), nil); err != nil || got != reply.OutcomePosted {
+	if got, err := w.svc.Process(ctx, event(t, serviceTicket, 1, "")); err != nil || got != reply.OutcomePosted {
 		t.Fatalf("first: %q %v", got, err)
 	}
 	reads := w.hd.gets
 	for range 3 {
-		if got, err := w.svc.Process(ctx, event(serviceTicket, 1, ""), nil); err != nil || got != reply.OutcomeDone {
+		if got, err := w.svc.Process(ctx, event(t, serviceTicket, 1, "")); err != nil || got != reply.OutcomeDone {
 			t.Fatalf("repeat: %q %v, want %q", got, err, reply.OutcomeDone)
 		}
 	}
@@ -114,7 +118,7 @@ func TestOneReply(t *testing.T) {
 		t.Errorf("repeats read the helpdesk %d times, want 0", w.hd.gets-reads)
 	}
 	for range 2 {
-		if got, err := w.svc.Process(ctx, event(serviceTicket, 2, ""), nil); err != nil || got != reply.OutcomeUsed {
+		if got, err := w.svc.Process(ctx, event(t, serviceTicket, 2, "")); err != nil || got != reply.OutcomeUsed {
 			t.Fatalf("second: %q %v, want %q", got, err, reply.OutcomeUsed)
 		}
 	}
@@ -125,7 +129,7 @@ func TestOneReply(t *testing.T) {
 		!strings.Contains(w.hd.notes[1], "one public reply") || !strings.Contains(w.hd.notes[1], "(1)") {
 		t.Errorf("notes %q, want posted, then one note on the one-reply rule naming message 1", w.hd.notes)
 	}
-	if l := w.store.link(serviceReview); l.ReplyState != link.ReplyPosted || l.ReplyMessage != 1 {
+	if l := w.store.link(t, serviceReview); l.ReplyState != link.ReplyPosted || l.ReplyMessage != 1 {
 		t.Errorf("link reply %q by %d, want posted by 1", l.ReplyState, l.ReplyMessage)
 	}
 }
@@ -154,18 +158,18 @@ func TestTrustpilotFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld()
+			w := newWorld(t)
 			w.svc.PostTimeout = time.Minute // bounded like the webhook's: the kinds must survive it
 			w.tp.errs = []error{tc.err}
 			w.hd.messages[7] = agentMessage(7, serviceTicket, "Sorry!")
-			got, err := w.svc.Process(context.Background(), event(serviceTicket, 7, ""), nil)
+			got, err := w.svc.Process(context.Background(), event(t, serviceTicket, 7, ""))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !strings.HasPrefix(got, tc.outcome) {
 				t.Errorf("outcome %q, want %q…", got, tc.outcome)
 			}
-			l := w.store.link(serviceReview)
+			l := w.store.link(t, serviceReview)
 			if l.ReplyState != tc.state {
 				t.Errorf("slot %q, want %q", l.ReplyState, tc.state)
 			}
@@ -181,7 +185,7 @@ func TestTrustpilotFailures(t *testing.T) {
 				if err := w.svc.RetryReply(context.Background(), w.q.jobs[0]); err != nil {
 					t.Fatal(err)
 				}
-				if len(w.tp.replies) != 1 || w.store.link(serviceReview).ReplyState != link.ReplyPosted {
+				if len(w.tp.replies) != 1 || w.store.link(t, serviceReview).ReplyState != link.ReplyPosted {
 					t.Errorf("retry did not post: %q", w.tp.replies)
 				}
 			} else if len(w.q.jobs) != 0 {
@@ -190,8 +194,8 @@ func TestTrustpilotFailures(t *testing.T) {
 			if tc.note != "" && (len(w.hd.notes) != 1 || !strings.Contains(w.hd.notes[0], "NOT posted") || !strings.Contains(w.hd.notes[0], tc.note)) {
 				t.Errorf("notes %q, want one saying %q", w.hd.notes, tc.note)
 			}
-			if (len(w.store.reauth) > 0) != tc.reauth {
-				t.Errorf("connection marked for re-authorising: %v, want %v", w.store.reauth, tc.reauth)
+			if got := w.store.needsReauth(t); got != tc.reauth {
+				t.Errorf("connection marked for re-authorising: %v, want %v", got, tc.reauth)
 			}
 		})
 	}
@@ -201,7 +205,7 @@ func TestTrustpilotFailures(t *testing.T) {
 func TestRetryGivesUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld()
+	w := newWorld(t)
 	w.svc.MaxAttempts = 3
 	w.hd.messages[7] = agentMessage(7, serviceTicket, "Sorry!")
 	w.tp.errs = []error{errs.E(errs.Transient, "tp", errors.New("503")), errs.E(errs.Transient, "tp", errors.New("503")), errs.E(errs.Transient, "tp", errors.New("503"))}
@@ -231,10 +235,10 @@ func TestRetryGivesUp(t *testing.T) {
 // TestRetryDelay: at least half the backoff ceiling, growing with the attempt.
 func TestRetryDelay(t *testing.T) {
 	t.Parallel()
-	w := newWorld()
+	w := newWorld(t)
 	w.tp.errs = []error{errs.E(errs.Transient, "tp", errors.New("500"))}
 	w.hd.messages[7] = agentMessage(7, serviceTicket, "Sorry!")
-	if _, err := w.svc.Process(context.Background(), event(serviceTicket, 7, ""), nil); err != nil {
+	if _, err := w.svc.Process(context.Background(), event(t, serviceTicket, 7, "")); err != nil {
 		t.Fatal(err)
 	}
 	if len(w.q.delays) != 1 || w.q.delays[0] < 15*time.Second || w.q.delays[0] > 30*time.Second {
@@ -246,9 +250,10 @@ func TestRetryDelay(t *testing.T) {
 // reply is posted.
 func TestStoreFailureIsTransient(t *testing.T) {
 	t.Parallel()
-	w := newWorld()
+	w := newWorld(t)
+	w.store.mu.Lock()
 	w.store.linkErr = errs.E(errs.Transient, "dynamodb", errors.New("throttled"))
-	if _, err := w.svc.Process(context.Background(), event(serviceTicket, 1, ""), nil); !errs.Retryable(err) {
+	if _, err := w.svc.Process(context.Background(), event(t, serviceTicket, 1, "")); !errs.Retryable(err) {
 		t.Fatalf("err %v, want retryable", err)
 	}
 }
@@ -256,9 +261,16 @@ func TestStoreFailureIsTransient(t *testing.T) {
 func TestInvalidBody(t *testing.T) {
 	t.Parallel()
 	for _, body := range []string{``, `[]`, `{"ticket_id": 1}`, `{"ticket_id": "x", "message_id": 1}`, `{"ticket_id":1,"message_id":2} {}`} {
-		w := newWorld()
-		if _, err := w.svc.Process(context.Background(), []byte(body), nil); !errs.Is(err, errs.Invalid) {
-			t.Errorf("%q: err %v, want errs.Invalid", body, err)
+		w := newWorld(t)
+		h := &webhook.Handler{SecretID: "arn", Secrets: staticSecret("s"), Processor: w.svc, Log: slog.New(slog.DiscardHandler)}
+		req := events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"x-pilotdesk-secret": "s"}}
+		req.RequestContext.HTTP.Method = "POST"
+		resp, err := h.Handle(context.Background(), req)
+		if err != nil || resp.StatusCode != 400 {
+			t.Errorf("%q: status %d %v, want 400", body, resp.StatusCode, err)
+		}
+		if w.store.claimCount() != 0 || w.hd.gets != 0 {
+			t.Errorf("%q: %d claims, %d message reads for a body that cannot be parsed", body, w.store.claimCount(), w.hd.gets)
 		}
 	}
 }
@@ -266,9 +278,9 @@ func TestInvalidBody(t *testing.T) {
 // TestCutNote: a reply cut to Trustpilot's limit says so in the note.
 func TestCutNote(t *testing.T) {
 	t.Parallel()
-	w := newWorld()
+	w := newWorld(t)
 	w.hd.messages[1] = agentMessage(1, serviceTicket, strings.Repeat("é", trustpilot.MaxReplyLen))
-	if got, err := w.svc.Process(context.Background(), event(serviceTicket, 1, ""), nil); err != nil || got != reply.OutcomePosted {
+	if got, err := w.svc.Process(context.Background(), event(t, serviceTicket, 1, "")); err != nil || got != reply.OutcomePosted {
 		t.Fatalf("%q %v", got, err)
 	}
 	if len(w.tp.replies) != 1 || len(w.tp.replies[0]) > trustpilot.MaxReplyLen {
@@ -338,12 +350,12 @@ func TestReplyText(t *testing.T) {
 // TestConcurrentDeliveries: the same event processed at once posts one reply and one note.
 func TestConcurrentDeliveries(t *testing.T) {
 	t.Parallel()
-	w := newWorld()
+	w := newWorld(t)
 	w.hd.messages[1] = agentMessage(1, serviceTicket, "Once.")
 	errc := make(chan error, 16)
 	for range cap(errc) {
 		go func() {
-			_, err := w.svc.Process(context.Background(), event(serviceTicket, 1, ""), nil)
+			_, err := w.svc.Process(context.Background(), event(t, serviceTicket, 1, ""))
 			errc <- err
 		}()
 	}
@@ -373,7 +385,7 @@ func TestSlowTrustpilot(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld()
+			w := newWorld(t)
 			w.svc.PostTimeout = tc.postTimeout
 			w.tp.hang = true
 			w.hd.messages[7] = agentMessage(7, serviceTicket, "Sorry!")
@@ -383,14 +395,14 @@ func TestSlowTrustpilot(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
 				defer cancel()
 			}
-			got, err := w.svc.Process(ctx, event(serviceTicket, 7, ""), nil)
+			got, err := w.svc.Process(ctx, event(t, serviceTicket, 7, ""))
 			if err != nil || got != reply.OutcomeQueued {
 				t.Fatalf("%q %v, want %q", got, err, reply.OutcomeQueued)
 			}
 			if ctx.Err() != nil {
 				t.Errorf("answered after the caller's deadline")
 			}
-			if l := w.store.link(serviceReview); len(w.q.jobs) != 1 || l.ReplyState != link.ReplyClaimed || !l.ReplyExpires.IsZero() {
+			if l := w.store.link(t, serviceReview); len(w.q.jobs) != 1 || l.ReplyState != link.ReplyClaimed || l.ReplyExpires.After(time.Now()) {
 				t.Errorf("jobs %+v, slot %q expiring %v; want one retry job and the slot released", w.q.jobs, l.ReplyState, l.ReplyExpires)
 			}
 		})

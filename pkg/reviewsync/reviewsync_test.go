@@ -24,152 +24,65 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
-// fakeStore keeps links and cursors in memory with the claim semantics of the DynamoDB store.
-type fakeStore struct {
-	mu      sync.Mutex
-	conn    connection.Record
-	links   map[string]*link.Link
-	cursor  cursor.Cursor
-	reauth  string
-	leaseBy string
-	cleared int
+// The store is the in-memory one: the same claim and cursor rules as DynamoDB, proven alike by
+// pkg/store/storetest. These helpers read it back.
+
+func (r *rig) cursor(t testing.TB, kind review.Kind) cursor.Cursor {
+	t.Helper()
+	c, err := r.st.GetCursor(context.Background(), "c1", kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
-var _ reviewsync.Store = (*fakeStore)(nil)
+func (r *rig) link(t testing.TB, reviewID string) link.Link {
+	t.Helper()
+	l, err := r.st.GetLink(context.Background(), "c1", reviewID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
 
-func newFakeStore(c connection.Connection) *fakeStore {
-	return &fakeStore{conn: connection.Record{Connection: c}, links: map[string]*link.Link{}}
+// reauth is the reason the connection was flagged for re-authorising ("" when it was not).
+func (r *rig) reauth(t testing.TB) string {
+	t.Helper()
+	rec, err := r.st.GetConnection(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.NeedsReauth {
+		return ""
+	}
+	return rec.ReauthReason
 }
 
-func (f *fakeStore) GetConnection(_ context.Context, id string) (connection.Record, error) {
-	if id != f.conn.Connection.ID {
-		return connection.Record{}, errs.E(errs.NotExist, "fake", errors.New("gone"))
+// queuedCleared reports whether the run cleared the scheduler's queued mark (a new mark can be
+// taken again); it takes the mark, as the next tick would.
+func (r *rig) queuedCleared(t testing.TB, kind review.Kind) bool {
+	t.Helper()
+	first, err := r.st.MarkQueued(context.Background(), "c1", kind, time.Hour)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return f.conn, nil
+	return first
 }
-func (f *fakeStore) SetReauth(_ context.Context, _ string, needs bool, reason string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if needs {
-		f.reauth = reason
+
+// leaseFree reports whether the helpdesk account's lease was given back.
+func (r *rig) leaseFree(t testing.TB) bool {
+	t.Helper()
+	ctx := context.Background()
+	ok, err := r.st.AcquireLease(ctx, conn().HelpdeskAccountKey(), "probe", time.Minute)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
-}
-func (f *fakeStore) GetCursor(context.Context, string, review.Kind) (cursor.Cursor, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.cursor, nil
-}
-func (f *fakeStore) SaveCheckpoint(_ context.Context, _ string, _ review.Kind, cp cursor.Checkpoint) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if cp.Since.After(f.cursor.Since) {
-		f.cursor.Since = cp.Since
-	}
-	f.cursor.Resume = cp.Resume
-	f.cursor.ReviewSeen += cp.Seen
-	f.cursor.Tickets += cp.Created
-	f.cursor.Errors += cp.Errors
-	if cp.LastError != "" {
-		f.cursor.LastError = cp.LastError
-	}
-	return nil
-}
-func (f *fakeStore) ClaimReview(_ context.Context, connID, id string, kind review.Kind, owner string, ttl time.Duration) (link.Claim, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l := f.links[id]
-	now := time.Now()
-	switch {
-	case l == nil:
-		l = &link.Link{ConnectionID: connID, ReviewID: id, Kind: kind}
-		f.links[id] = l
-	case l.State == link.StateLinked:
-		return link.Claim{Status: link.ClaimLinked, Link: *l}, nil
-	case l.State == link.StateFailed && l.ClaimExpires.After(now):
-		return link.Claim{Status: link.ClaimRefused, Link: *l}, nil
-	case l.ClaimExpires.After(now):
-		return link.Claim{Status: link.ClaimBusy, Link: *l}, nil
-	}
-	l.State, l.Owner, l.ClaimExpires = link.StateClaimed, owner, now.Add(ttl)
-	l.Attempts++
-	return link.Claim{Status: link.ClaimGranted, Recover: l.Attempts > 1, Link: *l}, nil
-}
-func (f *fakeStore) FailClaim(_ context.Context, _, id, owner, _ string, retry time.Duration) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if l := f.links[id]; l != nil && l.State == link.StateClaimed && l.Owner == owner {
-		l.State, l.ClaimExpires = link.StateFailed, time.Now().Add(retry)
-	}
-	return nil
-}
-func (f *fakeStore) RecordError(_ context.Context, _ string, _ review.Kind, msg string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cursor.LastError = msg
-	return nil
-}
-func (f *fakeStore) ReleaseClaim(_ context.Context, _, id, owner string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if l := f.links[id]; l != nil && l.State == link.StateClaimed && l.Owner == owner {
-		l.ClaimExpires = time.Time{}
-	}
-	return nil
-}
-func (f *fakeStore) ConfirmLink(_ context.Context, c link.Confirm) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l := f.links[c.ReviewID]
-	if l == nil || l.State != link.StateClaimed || l.Owner != c.Owner {
-		return errs.E(errs.Conflict, "fake", link.ErrClaimLost)
-	}
-	l.State, l.TicketID, l.ReviewVersion, l.Stars = link.StateLinked, c.TicketID, c.ReviewVersion, c.Stars
-	return nil
-}
-func (f *fakeStore) GetLinks(_ context.Context, _ string, ids []string) (map[string]link.Link, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string]link.Link{}
-	for _, id := range ids {
-		if l := f.links[id]; l != nil {
-			out[id] = *l
+	if ok {
+		if err := r.st.ReleaseLease(ctx, conn().HelpdeskAccountKey(), "probe"); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return out, nil
-}
-func (f *fakeStore) SetReviewVersion(_ context.Context, _, id string, v time.Time, stars int) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l := f.links[id]
-	if l == nil || !v.After(l.ReviewVersion) {
-		return false, nil
-	}
-	l.ReviewVersion, l.Stars = v, stars
-	return true, nil
-}
-func (f *fakeStore) ClearQueued(context.Context, string, review.Kind) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cleared++
-	return nil
-}
-func (f *fakeStore) AcquireLease(_ context.Context, _, owner string, _ time.Duration) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.leaseBy != "" && f.leaseBy != owner {
-		return false, nil
-	}
-	f.leaseBy = owner
-	return true, nil
-}
-func (f *fakeStore) ReleaseLease(_ context.Context, _, owner string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.leaseBy == owner {
-		f.leaseBy = ""
-	}
-	return nil
+	return ok
 }
 
 // fakeTP serves reviews oldest first, 2 a page; next-page links are page numbers.
@@ -295,28 +208,35 @@ func reviews(kind review.Kind, n int) []review.Review {
 }
 
 type rig struct {
-	st *fakeStore
+	st *memstore.Store
 	tp *fakeTP
 	hd *fakeHD
 	q  *fakeQueue
 	s  *reviewsync.Syncer
 }
 
-func newRig(tp *fakeTP) *rig {
-	r := &rig{st: newFakeStore(conn()), tp: tp, hd: newFakeHD(), q: &fakeQueue{}}
-	r.s = &reviewsync.Syncer{
-		Store: r.st, Queue: r.q, Owner: "w1", Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Open: reviewsync.OpenerFunc(func(context.Context, connection.Connection) (reviewsync.Reviews, reviewsync.Helpdesk, error) {
-			return r.tp, r.hd, nil
-		}),
-		Config: reviewsync.Config{LeaseRetry: 7 * time.Second},
+func newRig(t testing.TB, tp *fakeTP) *rig {
+	t.Helper()
+	r := &rig{st: memstore.New(), tp: tp, hd: newFakeHD(), q: &fakeQueue{}}
+	ctx := context.Background()
+	if err := r.st.PutConnection(ctx, conn()); err != nil {
+		t.Fatal(err)
 	}
+	// The scheduler queued the job: its marks are set.
+	for _, k := range []review.Kind{review.Service, review.Product} {
+		if _, err := r.st.MarkQueued(ctx, "c1", k, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.s = reviewsync.New(r.st, reviewsync.OpenerFunc(func(context.Context, connection.Connection) (reviewsync.Reviews, reviewsync.Helpdesk, error) {
+		return r.tp, r.hd, nil
+	}), r.q, slog.New(slog.NewJSONHandler(io.Discard, nil)), "w1", reviewsync.Config{LeaseRetry: 7 * time.Second})
 	return r
 }
 
 func TestServiceSyncStarFilterTagsAndIdempotence(t *testing.T) {
 	t.Parallel()
-	r := newRig(&fakeTP{service: reviews(review.Service, 7)})
+	r := newRig(t, &fakeTP{service: reviews(review.Service, 7)})
 	ctx := context.Background()
 	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
@@ -339,14 +259,14 @@ func TestServiceSyncStarFilterTagsAndIdempotence(t *testing.T) {
 	if r.hd.merges != 3 { // email reviews among those synced: 2, 4, 6
 		t.Fatalf("%d customer data merges, want 3", r.hd.merges)
 	}
-	if want := reviews(review.Service, 7)[6].CreatedAt; !r.st.cursor.Since.Equal(want) || r.st.cursor.Resume != "" {
-		t.Fatalf("cursor %+v, want since %v", r.st.cursor, want)
+	if want, cur := reviews(review.Service, 7)[6].CreatedAt, r.cursor(t, review.Service); !cur.Since.Equal(want) || cur.Resume != "" {
+		t.Fatalf("cursor %+v, want since %v", cur, want)
 	}
-	if r.st.leaseBy != "" {
+	if !r.leaseFree(t) {
 		t.Fatal("lease not released")
 	}
-	if r.st.cleared != 1 {
-		t.Fatalf("finished run cleared the queued mark %d times", r.st.cleared)
+	if !r.queuedCleared(t, review.Service) {
+		t.Fatalf("finished run did not clear the queued mark")
 	}
 	// Again: nothing new, no helpdesk call.
 	before := len(r.hd.tickets)
@@ -361,13 +281,13 @@ func TestServiceSyncStarFilterTagsAndIdempotence(t *testing.T) {
 func TestPermanentErrorDoesNotBlockOthers(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 5)
-	r := newRig(&fakeTP{service: rs})
+	r := newRig(t, &fakeTP{service: rs})
 	r.hd.failOn[link.ExternalID(rs[1].ID)] = errs.E(errs.Invalid, "gorgias", errors.New("400 bad subject"))
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.hd.tickets) != 3 || r.st.cursor.Errors != 1 || !strings.Contains(r.st.cursor.LastError, rs[1].ID) {
-		t.Fatalf("tickets %d cursor %+v", len(r.hd.tickets), r.st.cursor)
+	if cur := r.cursor(t, review.Service); len(r.hd.tickets) != 3 || cur.Errors != 1 || !strings.Contains(cur.LastError, rs[1].ID) {
+		t.Fatalf("tickets %d cursor %+v", len(r.hd.tickets), cur)
 	}
 }
 
@@ -375,15 +295,15 @@ func TestPermanentErrorDoesNotBlockOthers(t *testing.T) {
 func TestRefusedProductReviewLeftAlone(t *testing.T) {
 	t.Parallel()
 	ps := reviews(review.Product, 4)
-	r := newRig(&fakeTP{product: ps})
+	r := newRig(t, &fakeTP{product: ps})
 	r.hd.failOn[link.ExternalID(ps[1].ID)] = errs.E(errs.Invalid, "gorgias", errors.New("400"))
 	for range 3 {
 		if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Product)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if r.st.cursor.Errors != 1 || r.st.links[ps[1].ID].State != link.StateFailed {
-		t.Fatalf("errors %d link %+v", r.st.cursor.Errors, r.st.links[ps[1].ID])
+	if cur, l := r.cursor(t, review.Product), r.link(t, ps[1].ID); cur.Errors != 1 || l.State != link.StateFailed {
+		t.Fatalf("errors %d link %+v", cur.Errors, l)
 	}
 }
 
@@ -392,15 +312,15 @@ func TestRefusedProductReviewLeftAlone(t *testing.T) {
 func TestHelpdeskRefusingCredentialsStopsTheRun(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 4)
-	r := newRig(&fakeTP{service: rs})
+	r := newRig(t, &fakeTP{service: rs})
 	for _, rv := range rs {
 		r.hd.failOn[link.ExternalID(rv.ID)] = errs.E(errs.Permission, "gorgias", errors.New("401 unauthorized"))
 	}
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(r.st.reauth, "401") || !r.st.cursor.Since.IsZero() || r.st.cleared != 1 {
-		t.Fatalf("reauth %q cursor %+v cleared %d", r.st.reauth, r.st.cursor, r.st.cleared)
+	if reason, cur, cleared := r.reauth(t), r.cursor(t, review.Service), r.queuedCleared(t, review.Service); !strings.Contains(reason, "401") || !cur.Since.IsZero() || !cleared {
+		t.Fatalf("reauth %q cursor %+v cleared %v", reason, cur, cleared)
 	}
 }
 
@@ -408,19 +328,19 @@ func TestHelpdeskRefusingCredentialsStopsTheRun(t *testing.T) {
 // deleted connection to the worker.
 func TestTrustpilotNotFoundFlagsTheConnection(t *testing.T) {
 	t.Parallel()
-	r := newRig(&fakeTP{err: errs.E(errs.NotExist, "trustpilot", errors.New("404 business unit"))})
+	r := newRig(t, &fakeTP{err: errs.E(errs.NotExist, "trustpilot", errors.New("404 business unit"))})
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(r.st.reauth, "404") {
-		t.Fatalf("not flagged: %q", r.st.reauth)
+	if reason := r.reauth(t); !strings.Contains(reason, "404") {
+		t.Fatalf("not flagged: %q", reason)
 	}
 }
 
 func TestTransientErrorRetriesAndRecovers(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 3)
-	r := newRig(&fakeTP{service: rs})
+	r := newRig(t, &fakeTP{service: rs})
 	ext := link.ExternalID(rs[1].ID)
 	r.hd.failOn[ext] = errs.E(errs.Transient, "gorgias", errors.New("connection reset after the request was sent"))
 	err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service))
@@ -433,16 +353,19 @@ func TestTransientErrorRetriesAndRecovers(t *testing.T) {
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
-	if r.hd.finds != 1 || r.st.links[rs[1].ID].TicketID != 55 {
-		t.Fatalf("recovery: finds %d link %+v", r.hd.finds, r.st.links[rs[1].ID])
+	if l := r.link(t, rs[1].ID); r.hd.finds != 1 || l.TicketID != 55 {
+		t.Fatalf("recovery: finds %d link %+v", r.hd.finds, l)
 	}
 }
 
 func TestBusyReviewContinuesAfterTheClaimExpires(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 4)
-	r := newRig(&fakeTP{service: rs})
-	r.st.links[rs[2].ID] = &link.Link{ReviewID: rs[2].ID, State: link.StateClaimed, Owner: "crashed", ClaimExpires: time.Now().Add(20 * time.Second)}
+	r := newRig(t, &fakeTP{service: rs})
+	// A crashed worker's claim, alive for 20 s more.
+	if c, err := r.st.ClaimReview(context.Background(), "c1", rs[2].ID, review.Service, "crashed", 20*time.Second); err != nil || c.Status != link.ClaimGranted {
+		t.Fatalf("claim: %v %v", c.Status, err)
+	}
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
@@ -450,14 +373,14 @@ func TestBusyReviewContinuesAfterTheClaimExpires(t *testing.T) {
 		t.Fatalf("continuation %+v delays %v", r.q.jobs, r.q.delays)
 	}
 	// The high-water mark must not pass the review left behind.
-	if !r.st.cursor.Since.Before(rs[2].CreatedAt) {
-		t.Fatalf("cursor %v passed the busy review (%v)", r.st.cursor.Since, rs[2].CreatedAt)
+	if cur := r.cursor(t, review.Service); !cur.Since.Before(rs[2].CreatedAt) {
+		t.Fatalf("cursor %v passed the busy review (%v)", cur.Since, rs[2].CreatedAt)
 	}
 }
 
 func TestDeadlineEnqueuesContinuation(t *testing.T) {
 	t.Parallel()
-	r := newRig(&fakeTP{service: reviews(review.Service, 6)})
+	r := newRig(t, &fakeTP{service: reviews(review.Service, 6)})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // under the 10 s margin
 	defer cancel()
 	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
@@ -466,15 +389,17 @@ func TestDeadlineEnqueuesContinuation(t *testing.T) {
 	if len(r.hd.tickets) != 0 || len(r.q.jobs) != 1 || r.q.jobs[0].Continuation != 1 {
 		t.Fatalf("tickets %d jobs %+v", len(r.hd.tickets), r.q.jobs)
 	}
-	if r.st.cleared != 0 {
+	if r.queuedCleared(t, review.Service) {
 		t.Fatal("a run that continues must keep the queued mark")
 	}
 }
 
 func TestLeaseHeldElsewhereDelaysTheJob(t *testing.T) {
 	t.Parallel()
-	r := newRig(&fakeTP{service: reviews(review.Service, 2)})
-	r.st.leaseBy = "other-worker"
+	r := newRig(t, &fakeTP{service: reviews(review.Service, 2)})
+	if ok, err := r.st.AcquireLease(context.Background(), conn().HelpdeskAccountKey(), "other-worker", time.Minute); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
@@ -485,18 +410,18 @@ func TestLeaseHeldElsewhereDelaysTheJob(t *testing.T) {
 
 func TestReauthMarksTheConnection(t *testing.T) {
 	t.Parallel()
-	r := newRig(&fakeTP{err: errs.E(errs.Reauth, "trustpilot", errors.New("refresh token refused"))})
+	r := newRig(t, &fakeTP{err: errs.E(errs.Reauth, "trustpilot", errors.New("refresh token refused"))})
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatalf("reauth must drop the job, got %v", err)
 	}
-	if !strings.Contains(r.st.reauth, "refresh token refused") {
-		t.Fatalf("connection not marked: %q", r.st.reauth)
+	if reason := r.reauth(t); !strings.Contains(reason, "refresh token refused") {
+		t.Fatalf("connection not marked: %q", reason)
 	}
 }
 
 func TestDeletedConnection(t *testing.T) {
 	t.Parallel()
-	r := newRig(&fakeTP{})
+	r := newRig(t, &fakeTP{})
 	if err := r.s.Sync(context.Background(), queue.SyncJob("gone", review.Service)); !errs.Is(err, errs.NotExist) {
 		t.Fatalf("got %v", err)
 	}
@@ -505,7 +430,7 @@ func TestDeletedConnection(t *testing.T) {
 func TestProductScanAndEditNote(t *testing.T) {
 	t.Parallel()
 	ps := reviews(review.Product, 5)
-	r := newRig(&fakeTP{product: ps})
+	r := newRig(t, &fakeTP{product: ps})
 	ctx := context.Background()
 	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Product)); err != nil {
 		t.Fatal(err)
@@ -536,7 +461,7 @@ func TestNewTicketEscapesAndAnonymous(t *testing.T) {
 	if strings.Contains(nt.BodyHTML, "<script") || strings.Contains(nt.BodyHTML, "<img") || strings.Contains(nt.BodyHTML, `"b"`) {
 		t.Fatalf("unescaped HTML: %s", nt.BodyHTML)
 	}
-	if nt.CustomerEmail != c.AnonymousEmail || nt.ExternalID != "trustpilot:"+rv.ID || !strings.HasPrefix(nt.Subject, "Trustpilot review (3★): ") {
+	if nt.CustomerEmail != c.AnonymousEmail || nt.ExternalID != link.ExternalID(rv.ID) || !strings.HasPrefix(nt.Subject, "Trustpilot review (3★): ") {
 		t.Fatalf("%+v", nt)
 	}
 	if !strings.Contains(nt.BodyText, "<script>alert(1)</script>") {
@@ -576,7 +501,7 @@ func (f *rejectingTP) ListServiceReviews(ctx context.Context, since time.Time, n
 
 func TestUnreadableReviewIsRecorded(t *testing.T) {
 	t.Parallel()
-	r := newRig(nil)
+	r := newRig(t, nil)
 	tp := &rejectingTP{fakeTP{service: reviews(review.Service, 2)}}
 	r.s.Open = reviewsync.OpenerFunc(func(context.Context, connection.Connection) (reviewsync.Reviews, reviewsync.Helpdesk, error) {
 		return tp, r.hd, nil
@@ -584,7 +509,7 @@ func TestUnreadableReviewIsRecorded(t *testing.T) {
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
-	if r.st.cursor.Errors != 1 || !strings.Contains(r.st.cursor.LastError, "bad0000000000000000000ff") {
-		t.Fatalf("cursor %+v", r.st.cursor)
+	if cur := r.cursor(t, review.Service); cur.Errors != 1 || !strings.Contains(cur.LastError, "bad0000000000000000000ff") {
+		t.Fatalf("cursor %+v", cur)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
+	"github.com/pilotdesk/pilotdesk/pkg/loopback"
 )
 
 // DefaultBaseURL is Trustpilot's API host.
@@ -88,7 +89,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, fmt.Errorf("trustpilot: invalid BaseURL %q", cfg.BaseURL)
 	}
-	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
+	if base.Scheme == "http" && !loopback.Host(base.Hostname()) {
 		// Tokens and secrets travel in headers: plain http only towards a local simulator.
 		return nil, fmt.Errorf("trustpilot: BaseURL %q must be https", cfg.BaseURL)
 	}
@@ -146,10 +147,6 @@ func New(cfg Config) (*Client, error) {
 
 // BusinessUnitID is the business unit this client reads and replies for.
 func (c *Client) BusinessUnitID() string { return c.cfg.Credentials.BusinessUnitID }
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
-}
 
 // validPathID accepts ids that are safe to put in a URL path. Trustpilot ids are 24 hex, but the
 // client does not reject other shapes it did not make (the simulator and future ids may differ);

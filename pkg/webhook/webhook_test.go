@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/webhook"
 )
 
@@ -25,14 +26,19 @@ func (f fakeSecrets) Value(context.Context, string) (string, error) { return f.v
 
 type fakeProcessor struct {
 	calls   int
+	got     gorgias.WebhookEvent
 	outcome string
 	err     error
 }
 
-func (f *fakeProcessor) Process(context.Context, []byte, map[string]string) (string, error) {
+func (f *fakeProcessor) Process(_ context.Context, ev gorgias.WebhookEvent) (string, error) {
 	f.calls++
+	f.got = ev
 	return f.outcome, f.err
 }
+
+// event is a well-formed delivery, rendered the way Gorgias renders the installed template.
+const event = `{"event":"ticket-message-created","ticket_id":"12","message_id":"34","public":"True","from_agent":"True"}`
 
 var _ webhook.Processor = (*fakeProcessor)(nil)
 
@@ -56,20 +62,23 @@ func TestStatuses(t *testing.T) {
 		status    int
 		processed bool
 	}{
-		{"ok", fakeSecrets{value: "s3cret"}, fakeProcessor{outcome: "posted"}, req("POST", "s3cret", `{}`, false), 200, true},
-		{"base64", fakeSecrets{value: "s3cret"}, fakeProcessor{outcome: "posted"}, req("POST", "s3cret", base64.StdEncoding.EncodeToString([]byte(`{}`)), true), 200, true},
+		{"ok", fakeSecrets{value: "s3cret"}, fakeProcessor{outcome: "posted"}, req("POST", "s3cret", event, false), 200, true},
+		{"base64", fakeSecrets{value: "s3cret"}, fakeProcessor{outcome: "posted"}, req("POST", "s3cret", base64.StdEncoding.EncodeToString([]byte(event)), true), 200, true},
 		{"bad base64", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", "%%%", true), 400, false},
-		{"wrong secret", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cres", `{}`, false), 401, false},
-		{"no secret", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "", `{}`, false), 401, false},
-		{"secret prefix", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3c", `{}`, false), 401, false},
-		{"empty stored secret never matches", fakeSecrets{value: ""}, fakeProcessor{}, req("POST", "", `{}`, false), 401, false},
+		{"wrong secret", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cres", event, false), 401, false},
+		{"no secret", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "", event, false), 401, false},
+		{"secret prefix", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3c", event, false), 401, false},
+		{"empty stored secret never matches", fakeSecrets{value: ""}, fakeProcessor{}, req("POST", "", event, false), 401, false},
 		{"method", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("GET", "s3cret", ``, false), 405, false},
 		{"too large", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", big, false), 413, false},
 		{"empty body", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", "  ", false), 400, false},
-		{"invalid input", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Invalid, "x", errors.New(`missing required field "message_id"`))}, req("POST", "s3cret", `{}`, false), 400, true},
-		{"our failure", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Transient, "x", errors.New("dynamodb down"))}, req("POST", "s3cret", `{}`, false), 503, true},
-		{"connection refused by the helpdesk: acknowledged, not retried", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Permission, "x", errors.New("401 from the helpdesk"))}, req("POST", "s3cret", `{}`, false), 200, true},
-		{"secret store down", fakeSecrets{err: errors.New("boom")}, fakeProcessor{}, req("POST", "s3cret", `{}`, false), 503, false},
+		{"malformed JSON", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", `{"event":`, false), 400, false},
+		{"not an object", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", `[1,2]`, false), 400, false},
+		{"missing ticket id", fakeSecrets{value: "s3cret"}, fakeProcessor{}, req("POST", "s3cret", `{"event":"ticket-message-created","message_id":"34"}`, false), 400, false},
+		{"invalid input found by the use case", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Invalid, "x", errors.New("bad"))}, req("POST", "s3cret", event, false), 400, true},
+		{"our failure", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Transient, "x", errors.New("dynamodb down"))}, req("POST", "s3cret", event, false), 503, true},
+		{"connection refused by the helpdesk: acknowledged, not retried", fakeSecrets{value: "s3cret"}, fakeProcessor{err: errs.E(errs.Permission, "x", errors.New("401 from the helpdesk"))}, req("POST", "s3cret", event, false), 200, true},
+		{"secret store down", fakeSecrets{err: errors.New("boom")}, fakeProcessor{}, req("POST", "s3cret", event, false), 503, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,6 +94,9 @@ func TestStatuses(t *testing.T) {
 			}
 			if (p.calls > 0) != tc.processed {
 				t.Fatalf("processed=%v, want %v", p.calls > 0, tc.processed)
+			}
+			if p.calls > 0 && (p.got.TicketID != 12 || p.got.MessageID != 34 || p.got.Event != gorgias.EventMessageCreated) {
+				t.Fatalf("processor got %+v, want the parsed event of ticket 12, message 34", p.got)
 			}
 			var body struct{ Message string }
 			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.Message == "" {

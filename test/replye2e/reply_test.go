@@ -14,7 +14,9 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/pkg/app"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
@@ -118,7 +120,7 @@ func TestConcurrentProcessClaimsOnce(t *testing.T) {
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	factory := &connector.Factory{Secrets: s.Secrets, Tokens: s.Store, TrustpilotURL: s.TP.URL(), TrustpilotAttempts: 1,
 		HelpdeskRate: connector.RateLimit{Calls: 40, Window: 2 * time.Second}, Log: discard}
-	svc := &reply.Service{Store: s.Store, Open: reply.OpenerFunc(factory.OpenForReplies), Queue: s.Queue, Log: discard, Owner: "replye2e"}
+	svc := reply.New(s.Store, app.ReplyOpener(factory), s.Queue, discard, "replye2e", reply.Config{})
 
 	text := "We are sorry, a replacement is on its way."
 	m, err := s.HD.AgentReply(gorgiassim.AgentReply{TicketID: tk.id, BodyText: text}) // its delivery races us
@@ -127,11 +129,15 @@ func TestConcurrentProcessClaimsOnce(t *testing.T) {
 	}
 	body, _ := json.Marshal(map[string]any{"ticket_id": tk.id, "message_id": m.ID, "ticket_external_id": link.ExternalID(tk.reviewID),
 		"from_agent": "True", "public": "True", "channel": m.Channel, "via": m.Via})
+	ev, err := gorgias.ParseWebhook(body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	outcomes := make([]string, 10)
 	errs := make([]error, 10)
 	var wg sync.WaitGroup
 	for i := range outcomes {
-		wg.Go(func() { outcomes[i], errs[i] = svc.Process(context.Background(), body, nil) })
+		wg.Go(func() { outcomes[i], errs[i] = svc.Process(context.Background(), ev) })
 	}
 	wg.Wait()
 	if d := s.delivery(t, m.ID); !d.OK {

@@ -141,7 +141,7 @@ func start(ctx context.Context) (_ *system, err error) {
 		return nil, fmt.Errorf("sync: %w\n%s", err, tail(lb.String(), 4000))
 	}
 	for _, t := range st.HD.Tickets(account) {
-		links, err := st.Store.LinksByTicket(ctx, "", t.ID)
+		links, err := st.Store.LinksByTicket(ctx, t.ID)
 		if err != nil || len(links) != 1 {
 			return nil, fmt.Errorf("ticket %d: %d links, %v", t.ID, len(links), err)
 		}
@@ -161,7 +161,7 @@ func start(ctx context.Context) (_ *system, err error) {
 	// Then the webhook, through the operator CLI's code path (`pilotdesk helpdesk install-webhook`).
 	var out, errOut bytes.Buffer
 	c := &cli.CLI{
-		Store: st.Store, Secrets: st.Secrets, Queue: cli.SQSQueue{Client: st.SQS, URL: st.QueueURL},
+		Store: st.Store, Secrets: st.Secrets, Queue: st.Queue,
 		Check: &connector.Factory{Secrets: st.Secrets, Tokens: st.Store, TrustpilotURL: st.TP.URL(),
 			HelpdeskRate: connector.RateLimit{Calls: 40, Window: 2 * time.Second}, Log: slog.New(slog.DiscardHandler)},
 		WebhookSecretARN: st.AWS.Stack.Secrets["WebhookSecret"], Out: &out, Err: &errOut,
