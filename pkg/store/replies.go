@@ -65,7 +65,8 @@ func (s *Store) ClaimReply(ctx context.Context, connID, reviewID string, message
 // with a short human-readable result.
 func (s *Store) FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state link.ReplyState, result string) error {
 	if !state.Final() {
-		return fmt.Errorf("store.FinishReply: bad state %q", state)
+		// A caller's bug, not a store failure: retrying cannot help.
+		return errs.E(errs.Invalid, "store.FinishReply", fmt.Errorf("bad state %q", state))
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),

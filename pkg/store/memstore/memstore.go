@@ -1,0 +1,773 @@
+// Package memstore is an in-memory stand-in for the DynamoDB store (pkg/store), for the use
+// cases' tests: same methods, same conditional rules, same error kinds and the same values
+// back, down to how times are truncated. pkg/store/storetest runs the same suite against both,
+// so a rule that holds here holds on DynamoDB.
+//
+// Items are kept the way the DynamoDB store writes them (claim, reply and lease expiries as
+// Unix milliseconds, other times as the store's fixed-width strings, connections as their
+// JSON document) and decoded on the way out, so callers always get copies.
+package memstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/token"
+)
+
+// Store is the in-memory store. One mutex guards everything: each method is one atomic step,
+// as each DynamoDB conditional write is.
+type Store struct {
+	d   *data
+	now func() time.Time
+}
+
+type data struct {
+	mu      sync.Mutex
+	conns   map[string]*connItem
+	links   map[linkKey]*linkItem
+	cursors map[cursorKey]*cursorItem
+	tokens  map[string]tokenItem
+	leases  map[string]leaseItem
+	once    map[string]int64 // key -> until, Unix ms
+}
+
+type linkKey struct{ conn, review string }
+
+type cursorKey struct {
+	conn string
+	kind review.Kind
+}
+
+// New returns an empty store on the real clock.
+func New() *Store {
+	return &Store{now: time.Now, d: &data{
+		conns:   map[string]*connItem{},
+		links:   map[linkKey]*linkItem{},
+		cursors: map[cursorKey]*cursorItem{},
+		tokens:  map[string]tokenItem{},
+		leases:  map[string]leaseItem{},
+		once:    map[string]int64{},
+	}}
+}
+
+// WithClock returns a view of the same data that reads time from now (tests of expiry), as
+// store.Store.WithClock does.
+func (s *Store) WithClock(now func() time.Time) *Store {
+	return &Store{d: s.d, now: now}
+}
+
+func (s *Store) lock() func() {
+	s.d.mu.Lock()
+	return s.d.mu.Unlock
+}
+
+// The DynamoDB store's time encodings, copied so that both stores hand back equal values.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(timeFormat, s)
+	return t
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// errNotFound stands for store.ErrNotFound without importing the DynamoDB adapter.
+var errNotFound = errors.New("not found")
+
+// live reports a cancelled or expired context the way the DynamoDB store classifies the SDK's
+// error for it, so use cases see the same kind on either store.
+func live(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return errs.E(errs.Transient, op, err)
+	}
+	return nil
+}
+
+// emptyKey mirrors DynamoDB's refusal of an empty string as a key (a ValidationException,
+// which the DynamoDB store leaves unclassified): an empty id is a caller's bug either way.
+func emptyKey(op, what string) error {
+	return errs.E(errs.Other, op, fmt.Errorf("%s: a key attribute cannot be an empty string", what))
+}
+
+// ---- connections ----
+
+type connItem struct {
+	doc          []byte
+	updatedAt    string
+	needsReauth  bool
+	reauthReason string
+	deleted      bool
+}
+
+// PutConnection creates or replaces a connection (replacing clears its reauth flag and any
+// tombstone, as the DynamoDB PutItem does). Secrets must already be removed.
+func (s *Store) PutConnection(ctx context.Context, c connection.Connection) error {
+	const op = "store.PutConnection"
+	if c.Helpdesk.APIKey != "" || c.Trustpilot.APIKey != "" || c.Trustpilot.APISecret != "" || c.Trustpilot.RefreshToken != "" {
+		return errs.E(errs.Invalid, op, fmt.Errorf("connection %s still holds secrets; split them off first", c.ID))
+	}
+	doc, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if c.ID == "" {
+		return emptyKey(op, "connection id")
+	}
+	defer s.lock()()
+	s.d.conns[c.ID] = &connItem{doc: doc, updatedAt: fmtTime(s.now())}
+	return nil
+}
+
+func (c *connItem) record() (connection.Record, error) {
+	var conn connection.Connection
+	if err := json.Unmarshal(c.doc, &conn); err != nil {
+		return connection.Record{}, errs.E(errs.Invalid, "store.decodeConnection", err)
+	}
+	return connection.Record{Connection: conn, NeedsReauth: c.needsReauth, ReauthReason: c.reauthReason,
+		UpdatedAt: parseTime(c.updatedAt), Deleted: c.deleted}, nil
+}
+
+// GetConnection returns one connection (errs.NotExist when absent or deleted).
+func (s *Store) GetConnection(ctx context.Context, id string) (connection.Record, error) {
+	r, err := s.GetConnectionForReplies(ctx, id)
+	if err == nil && r.Deleted {
+		return connection.Record{}, errs.E(errs.NotExist, "store.GetConnection", fmt.Errorf("connection %s: deleted", id))
+	}
+	return r, err
+}
+
+// GetConnectionForReplies returns a connection even when it was deleted without purge.
+func (s *Store) GetConnectionForReplies(ctx context.Context, id string) (connection.Record, error) {
+	const op = "store.GetConnection"
+	if err := live(ctx, op); err != nil {
+		return connection.Record{}, fmt.Errorf("connection %s: %w", id, err)
+	}
+	if id == "" {
+		return connection.Record{}, fmt.Errorf("connection %s: %w", id, emptyKey(op, "connection id"))
+	}
+	defer s.lock()()
+	c, ok := s.d.conns[id]
+	if !ok {
+		return connection.Record{}, fmt.Errorf("connection %s: %w", id, errs.E(errs.NotExist, op, errNotFound))
+	}
+	return c.record()
+}
+
+// ListConnections returns every connection not deleted, ordered by id; nil when there are none.
+func (s *Store) ListConnections(ctx context.Context) ([]connection.Record, error) {
+	if err := live(ctx, "store.ListConnections"); err != nil {
+		return nil, err
+	}
+	defer s.lock()()
+	ids := make([]string, 0, len(s.d.conns))
+	for id := range s.d.conns {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []connection.Record
+	for _, id := range ids {
+		r, err := s.d.conns[id].record()
+		if err != nil {
+			return nil, err
+		}
+		if !r.Deleted {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// SetReauth marks a connection (tombstones included) as needing a human to re-authorise it.
+func (s *Store) SetReauth(ctx context.Context, id string, needs bool, reason string) error {
+	const op = "store.SetReauth"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if id == "" {
+		return emptyKey(op, "connection id")
+	}
+	defer s.lock()()
+	c, ok := s.d.conns[id]
+	if !ok {
+		return errs.E(errs.NotExist, op, fmt.Errorf("connection %s: %w", id, errNotFound))
+	}
+	c.needsReauth, c.reauthReason = needs, reason
+	return nil
+}
+
+// DeleteConnection removes a connection's cursors. Without purge its links, its cached token
+// and a tombstone stay, so replies on existing tickets keep working; with purge all of it goes.
+func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) error {
+	rec, err := s.GetConnectionForReplies(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.Deleted && !purge {
+		return errs.E(errs.NotExist, "store.DeleteConnection", fmt.Errorf("connection %s: already deleted", id))
+	}
+	defer s.lock()()
+	for k := range s.d.cursors {
+		if k.conn == id {
+			delete(s.d.cursors, k)
+		}
+	}
+	if !purge {
+		if c, ok := s.d.conns[id]; ok {
+			c.deleted, c.updatedAt = true, fmtTime(s.now())
+		}
+		return nil
+	}
+	delete(s.d.tokens, id)
+	delete(s.d.conns, id)
+	for k := range s.d.links {
+		if k.conn == id {
+			delete(s.d.links, k)
+		}
+	}
+	return nil
+}
+
+// ---- links ----
+
+// linkItem holds a link's attributes as the DynamoDB store writes them.
+type linkItem struct {
+	connectionID  string
+	kind          review.Kind
+	state         link.State
+	owner         string
+	claimExpires  int64 // Unix ms; 0 once released or removed
+	attempts      int64
+	ticketID      int64
+	customerID    int64
+	account       string
+	reviewVersion string // fixed-width time string, compared as a string like on DynamoDB
+	stars         int
+	indexed       bool // on the ticket index (gsi1), set by ConfirmLink
+	replyState    link.ReplyState
+	replyMessage  int64
+	replyExpires  int64 // Unix ms
+	replyOwner    string
+	replyResult   string
+	replyRefused  int64
+	hasRefused    bool // reply_refused_id exists: message id 0 must not count as refused
+	updatedAt     string
+}
+
+func (l *linkItem) decode(reviewID string) link.Link {
+	return link.Link{
+		ConnectionID:  l.connectionID,
+		ReviewID:      reviewID,
+		Kind:          l.kind,
+		State:         l.state,
+		Owner:         l.owner,
+		ClaimExpires:  time.UnixMilli(l.claimExpires),
+		Attempts:      l.attempts,
+		TicketID:      l.ticketID,
+		CustomerID:    l.customerID,
+		Account:       l.account,
+		ReviewVersion: parseTime(l.reviewVersion),
+		Stars:         l.stars,
+		ReplyState:    l.replyState,
+		ReplyMessage:  l.replyMessage,
+		ReplyExpires:  time.UnixMilli(l.replyExpires),
+		ReplyOwner:    l.replyOwner,
+		ReplyResult:   l.replyResult,
+		ReplyRefused:  l.replyRefused,
+		UpdatedAt:     parseTime(l.updatedAt),
+	}
+}
+
+// ClaimReview takes the right to create the ticket for a review: granted when no link exists
+// or the previous claim (or failure's wait) expired.
+func (s *Store) ClaimReview(ctx context.Context, connID, reviewID string, kind review.Kind, owner string, ttl time.Duration) (link.Claim, error) {
+	const op = "store.ClaimReview"
+	if err := live(ctx, op); err != nil {
+		return link.Claim{}, err
+	}
+	if reviewID == "" {
+		return link.Claim{}, emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	now := s.now()
+	k := linkKey{connID, reviewID}
+	l, ok := s.d.links[k]
+	if ok && !((l.state == link.StateClaimed || l.state == link.StateFailed) && l.claimExpires < ms(now)) {
+		old := l.decode(reviewID)
+		switch l.state {
+		case link.StateLinked:
+			return link.Claim{Status: link.ClaimLinked, Link: old}, nil
+		case link.StateFailed:
+			return link.Claim{Status: link.ClaimRefused, Link: old}, nil
+		}
+		return link.Claim{Status: link.ClaimBusy, Link: old}, nil
+	}
+	if !ok {
+		l = &linkItem{}
+		s.d.links[k] = l
+	}
+	l.state, l.owner, l.claimExpires, l.connectionID = link.StateClaimed, owner, ms(now.Add(ttl)), connID
+	l.kind, l.updatedAt = kind, fmtTime(now)
+	l.attempts++
+	got := l.decode(reviewID)
+	return link.Claim{Status: link.ClaimGranted, Recover: got.Attempts > 1, Link: got}, nil
+}
+
+// claimedBy returns the link when owner holds its ticket claim (expired or not: only a
+// takeover ends a claim).
+func (s *Store) claimedBy(connID, reviewID, owner string) *linkItem {
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	if !ok || l.state != link.StateClaimed || l.owner != owner {
+		return nil
+	}
+	return l
+}
+
+// ReleaseClaim gives a claim up after a failure, keeping the attempt count so the next
+// claimer recovers. A claim the caller no longer holds is left alone.
+func (s *Store) ReleaseClaim(ctx context.Context, connID, reviewID, owner string) error {
+	const op = "store.ReleaseClaim"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if reviewID == "" {
+		return emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	if l := s.claimedBy(connID, reviewID, owner); l != nil {
+		l.claimExpires = 0
+	}
+	return nil
+}
+
+// FailClaim records that the helpdesk refused the review's ticket: it is skipped until
+// retryAfter has passed. The reason is not kept: DynamoDB stores it for people reading the
+// table, and no method returns it.
+func (s *Store) FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error {
+	const op = "store.FailClaim"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if reviewID == "" {
+		return emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	if l := s.claimedBy(connID, reviewID, owner); l != nil {
+		l.state, l.claimExpires = link.StateFailed, ms(s.now().Add(retryAfter))
+	}
+	return nil
+}
+
+// ConfirmLink turns the caller's claim into a link; errs.Conflict wrapping link.ErrClaimLost
+// when the claim is no longer the caller's.
+func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
+	const op = "store.ConfirmLink"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if c.ReviewID == "" {
+		return emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	l := s.claimedBy(c.ConnectionID, c.ReviewID, c.Owner)
+	if l == nil {
+		return errs.E(errs.Conflict, op, fmt.Errorf("review %s: %w", c.ReviewID, link.ErrClaimLost))
+	}
+	l.state, l.ticketID, l.customerID, l.account = link.StateLinked, c.TicketID, c.CustomerID, c.Account
+	l.reviewVersion, l.stars, l.updatedAt = fmtTime(c.ReviewVersion), c.Stars, fmtTime(s.now())
+	l.indexed, l.claimExpires = true, 0
+	return nil
+}
+
+// GetLink returns one link (errs.NotExist when absent).
+func (s *Store) GetLink(ctx context.Context, connID, reviewID string) (link.Link, error) {
+	const op = "store.GetLink"
+	if err := live(ctx, op); err != nil {
+		return link.Link{}, err
+	}
+	if reviewID == "" {
+		return link.Link{}, emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	if !ok {
+		return link.Link{}, errs.E(errs.NotExist, op, errNotFound)
+	}
+	return l.decode(reviewID), nil
+}
+
+// GetLinks returns the links that exist among reviewIDs, by review id.
+func (s *Store) GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error) {
+	const op = "store.GetLinks"
+	out := make(map[string]link.Link, len(reviewIDs))
+	if len(reviewIDs) == 0 {
+		return out, nil // the DynamoDB store sends no request then, so nothing can fail
+	}
+	if err := live(ctx, op); err != nil {
+		return nil, err
+	}
+	defer s.lock()()
+	for _, id := range reviewIDs {
+		if id == "" {
+			return nil, emptyKey(op, "review id")
+		}
+		if l, ok := s.d.links[linkKey{connID, id}]; ok {
+			out[id] = l.decode(id)
+		}
+	}
+	return out, nil
+}
+
+// LinksByTicket returns the links confirmed for a helpdesk ticket id, ordered by account,
+// connection and review (the ticket index's sort key).
+func (s *Store) LinksByTicket(ctx context.Context, ticketID int64) ([]link.Link, error) {
+	if err := live(ctx, "store.LinksByTicket"); err != nil {
+		return nil, err
+	}
+	defer s.lock()()
+	type sorted struct {
+		sk string
+		l  link.Link
+	}
+	var found []sorted
+	for k, l := range s.d.links {
+		if l.indexed && l.ticketID == ticketID {
+			found = append(found, sorted{l.account + "#" + k.conn + "#" + k.review, l.decode(k.review)})
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].sk < found[j].sk })
+	out := make([]link.Link, 0, len(found))
+	for _, f := range found {
+		out = append(out, f.l)
+	}
+	return out, nil
+}
+
+// SetReviewVersion records a newer review version on a linked review; false when the link is
+// not linked or already has this version or a newer one.
+func (s *Store) SetReviewVersion(ctx context.Context, connID, reviewID string, version time.Time, stars int) (bool, error) {
+	const op = "store.SetReviewVersion"
+	if err := live(ctx, op); err != nil {
+		return false, err
+	}
+	if reviewID == "" {
+		return false, emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	v := fmtTime(version)
+	if !ok || l.state != link.StateLinked || !(l.reviewVersion < v) {
+		return false, nil
+	}
+	l.reviewVersion, l.stars, l.updatedAt = v, stars, fmtTime(s.now())
+	return true, nil
+}
+
+// ---- reply slot ----
+
+// ClaimReply takes the review's one reply slot for a helpdesk message: only the first message
+// gets it; the same message may take it again once its claim expired or was released.
+func (s *Store) ClaimReply(ctx context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (link.SlotClaim, error) {
+	const op = "store.ClaimReply"
+	if err := live(ctx, op); err != nil {
+		return link.SlotClaim{}, err
+	}
+	if reviewID == "" {
+		return link.SlotClaim{}, emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	now := s.now()
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	if !ok {
+		return link.SlotClaim{Status: link.SlotNoLink}, nil
+	}
+	free := l.replyState == link.ReplyNone ||
+		(l.replyState == link.ReplyClaimed && l.replyMessage == messageID && l.replyExpires < ms(now))
+	if l.state == link.StateLinked && !(l.hasRefused && l.replyRefused == messageID) && free {
+		l.replyState, l.replyMessage, l.replyOwner, l.replyExpires = link.ReplyClaimed, messageID, owner, ms(now.Add(ttl))
+		l.updatedAt = fmtTime(now)
+		return link.SlotClaim{Status: link.SlotGranted, Link: l.decode(reviewID)}, nil
+	}
+	old := l.decode(reviewID)
+	switch {
+	case old.State != link.StateLinked:
+		return link.SlotClaim{Status: link.SlotNoLink, Link: old}, nil
+	case old.ReplyState == link.ReplyClaimed && old.ReplyMessage == messageID:
+		return link.SlotClaim{Status: link.SlotBusy, Link: old}, nil
+	case old.ReplyRefused == messageID:
+		return link.SlotClaim{Status: link.SlotRefusedBefore, Link: old}, nil
+	}
+	return link.SlotClaim{Status: link.SlotUsed, Link: old}, nil
+}
+
+// heldBy returns the link when messageID holds its reply claim.
+func (s *Store) heldBy(connID, reviewID string, messageID int64) *linkItem {
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	if !ok || l.replyState != link.ReplyClaimed || l.replyMessage != messageID {
+		return nil
+	}
+	return l
+}
+
+// FinishReply records the final outcome (ReplyPosted or ReplyFailed) of the message's reply
+// claim; errs.Conflict when the message does not hold the claim.
+func (s *Store) FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state link.ReplyState, result string) error {
+	const op = "store.FinishReply"
+	if !state.Final() {
+		return errs.E(errs.Invalid, op, fmt.Errorf("bad state %q", state))
+	}
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if reviewID == "" {
+		return emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	l := s.heldBy(connID, reviewID, messageID)
+	if l == nil {
+		return errs.E(errs.Conflict, op, fmt.Errorf("review %s: reply claim for message %d not held", reviewID, messageID))
+	}
+	l.replyState, l.replyResult, l.updatedAt, l.replyExpires = state, result, fmtTime(s.now()), 0
+	return nil
+}
+
+// ReleaseReply lets the same message claim the slot again at once; no other message can.
+func (s *Store) ReleaseReply(ctx context.Context, connID, reviewID string, messageID int64) error {
+	const op = "store.ReleaseReply"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if reviewID == "" {
+		return emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	if l := s.heldBy(connID, reviewID, messageID); l != nil {
+		l.replyExpires = 0
+	}
+	return nil
+}
+
+// ReopenReply frees the slot the message holds after a failure a human can fix; that message
+// is then refused for good while the next one may take the slot.
+func (s *Store) ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error {
+	const op = "store.ReopenReply"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if reviewID == "" {
+		return emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	if l := s.heldBy(connID, reviewID, messageID); l != nil {
+		l.replyState, l.replyResult, l.replyRefused, l.hasRefused = link.ReplyNone, result, messageID, true
+		l.replyMessage, l.replyExpires, l.replyOwner, l.updatedAt = 0, 0, "", fmtTime(s.now())
+	}
+	return nil
+}
+
+// ---- cursors ----
+
+type cursorItem struct {
+	since     string
+	resume    string
+	lastRunAt string
+	lastError string
+	seen      int64
+	created   int64
+	errors    int64
+	queuedAt  int64 // Unix ms
+	queued    bool
+}
+
+// cursor returns the cursor item, created empty: DynamoDB's UpdateItem creates it too.
+func (s *Store) cursor(connID string, kind review.Kind) *cursorItem {
+	k := cursorKey{connID, kind}
+	c, ok := s.d.cursors[k]
+	if !ok {
+		c = &cursorItem{}
+		s.d.cursors[k] = c
+	}
+	return c
+}
+
+// GetCursor returns the cursor; a zero cursor when none is stored yet.
+func (s *Store) GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error) {
+	if err := live(ctx, "store.GetCursor"); err != nil {
+		return cursor.Cursor{}, err
+	}
+	defer s.lock()()
+	out := cursor.Cursor{ConnectionID: connID, Kind: kind}
+	if c, ok := s.d.cursors[cursorKey{connID, kind}]; ok {
+		out.Since, out.Resume, out.LastRunAt, out.LastError = parseTime(c.since), c.resume, parseTime(c.lastRunAt), c.lastError
+		out.ReviewSeen, out.Tickets, out.Errors = c.seen, c.created, c.errors
+	}
+	return out, nil
+}
+
+// SaveCheckpoint records progress by cursor.Cursor.Apply's rule, and when the run was.
+func (s *Store) SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp cursor.Checkpoint) error {
+	if err := live(ctx, "store.SaveCheckpoint"); err != nil {
+		return err
+	}
+	defer s.lock()()
+	c := s.cursor(connID, kind)
+	if cp.LastError != "" {
+		c.lastError = cp.LastError
+	}
+	c.resume, c.lastRunAt = cp.Resume, fmtTime(s.now())
+	c.seen, c.created, c.errors = c.seen+cp.Seen, c.created+cp.Created, c.errors+cp.Errors
+	if since := fmtTime(cp.Since); since != "" && c.since < since {
+		c.since = since
+	}
+	return nil
+}
+
+// MarkQueued records that a sync job for the connection and kind is queued; false when one
+// already is (queued less than staleAfter ago and not cleared).
+func (s *Store) MarkQueued(ctx context.Context, connID string, kind review.Kind, staleAfter time.Duration) (bool, error) {
+	if err := live(ctx, "store.MarkQueued"); err != nil {
+		return false, err
+	}
+	defer s.lock()()
+	now := s.now()
+	c := s.cursor(connID, kind)
+	if c.queued && !(c.queuedAt < ms(now.Add(-staleAfter))) {
+		return false, nil
+	}
+	c.queued, c.queuedAt = true, ms(now)
+	return true, nil
+}
+
+// ClearQueued records that the connection's sync of kind finished.
+func (s *Store) ClearQueued(ctx context.Context, connID string, kind review.Kind) error {
+	if err := live(ctx, "store.ClearQueued"); err != nil {
+		return err
+	}
+	defer s.lock()()
+	c := s.cursor(connID, kind)
+	c.queued, c.queuedAt = false, 0
+	return nil
+}
+
+// RecordError notes a run's failure without touching its progress.
+func (s *Store) RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error {
+	if err := live(ctx, "store.RecordError"); err != nil {
+		return err
+	}
+	defer s.lock()()
+	c := s.cursor(connID, kind)
+	c.lastError, c.lastRunAt = msg, fmtTime(s.now())
+	return nil
+}
+
+// ---- leases, once marks, tokens ----
+
+type leaseItem struct {
+	owner   string
+	expires int64 // Unix ms
+}
+
+// AcquireLease takes (or, for the same owner, renews) the named lease until now+ttl; false
+// when another owner holds it unexpired.
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	if err := live(ctx, "store.AcquireLease"); err != nil {
+		return false, err
+	}
+	defer s.lock()()
+	now := s.now()
+	if l, ok := s.d.leases[name]; ok && !(l.expires < ms(now)) && l.owner != owner {
+		return false, nil
+	}
+	s.d.leases[name] = leaseItem{owner: owner, expires: ms(now.Add(ttl))}
+	return true, nil
+}
+
+// ReleaseLease gives the lease up if owner holds it (expired or not).
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
+	if err := live(ctx, "store.ReleaseLease"); err != nil {
+		return err
+	}
+	defer s.lock()()
+	if l, ok := s.d.leases[name]; ok && l.owner == owner {
+		delete(s.d.leases, name)
+	}
+	return nil
+}
+
+// MarkOnce records key and reports whether this call was the first to do so within ttl.
+func (s *Store) MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if err := live(ctx, "store.MarkOnce"); err != nil {
+		return false, err
+	}
+	defer s.lock()()
+	now := s.now()
+	if until, ok := s.d.once[key]; ok && !(until < ms(now)) {
+		return false, nil
+	}
+	s.d.once[key] = ms(now.Add(ttl))
+	return true, nil
+}
+
+type tokenItem struct{ access, refresh, expires string }
+
+// LoadToken returns the cached token; ok is false when none is stored.
+func (s *Store) LoadToken(ctx context.Context, connID string) (token.Token, bool, error) {
+	if err := live(ctx, "store.LoadToken"); err != nil {
+		return token.Token{}, false, err
+	}
+	defer s.lock()()
+	t, ok := s.d.tokens[connID]
+	if !ok {
+		return token.Token{}, false, nil
+	}
+	return token.Token{AccessToken: t.access, RefreshToken: t.refresh, ExpiresAt: parseTime(t.expires)}, true, nil
+}
+
+// SaveToken stores the newest token (and, with it, the newest refresh token).
+func (s *Store) SaveToken(ctx context.Context, connID string, t token.Token) error {
+	if err := live(ctx, "store.SaveToken"); err != nil {
+		return err
+	}
+	defer s.lock()()
+	s.d.tokens[connID] = tokenItem{access: t.AccessToken, refresh: t.RefreshToken, expires: fmtTime(t.ExpiresAt)}
+	return nil
+}
+
+// ---- test helpers (not part of the store's contract) ----
+
+// Links returns every link of a connection, ordered by review id, so use-case tests can see
+// all that was recorded without knowing the review ids in advance.
+func (s *Store) Links(connID string) []link.Link {
+	defer s.lock()()
+	var out []link.Link
+	for k, l := range s.d.links {
+		if k.conn == connID {
+			out = append(out, l.decode(k.review))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ReviewID < out[j].ReviewID })
+	return out
+}
