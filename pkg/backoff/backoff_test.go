@@ -60,3 +60,24 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+func TestEqualJitterStaysInTheUpperHalf(t *testing.T) {
+	t.Parallel()
+	p := backoff.JobRetry(time.Second)
+	for attempt, ceil := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		for range 200 {
+			if d := p.EqualJitter(attempt); d < ceil/2 || d > ceil {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, ceil/2, ceil)
+			}
+		}
+	}
+	if d := p.EqualJitter(100); d > backoff.JobCap || d < backoff.JobCap/2 {
+		t.Fatalf("capped delay %v", d)
+	}
+	if d := (backoff.Policy{}).EqualJitter(3); d != 0 {
+		t.Fatalf("zero policy waits %v", d)
+	}
+	if backoff.JobRetry(0).Base != backoff.DefaultJobBase {
+		t.Fatal("JobRetry(0) does not take the default base")
+	}
+}

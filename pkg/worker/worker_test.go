@@ -3,14 +3,18 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/worker"
@@ -29,7 +33,7 @@ func (f *fakeQueue) Send(_ context.Context, jobs []queue.Job, _ time.Duration) e
 
 func rec(id, body string) events.SQSMessage { return events.SQSMessage{MessageId: id, Body: body} }
 
-func sync(conn string) string {
+func syncJob(conn string) string {
 	return `{"v":1,"type":"sync","connection_id":"` + conn + `","kind":"service"}`
 }
 
@@ -46,8 +50,8 @@ func TestBatchItemFailures(t *testing.T) {
 		Log:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
 	ev := events.SQSEvent{Records: []events.SQSMessage{
-		rec("ok", sync("fine")), rec("poison", "{"), rec("transient", sync("transient")), rec("gone", sync("gone")),
-		rec("broken", sync("broken")), rec("unknown", sync("unknown")),
+		rec("ok", syncJob("fine")), rec("poison", "{"), rec("transient", syncJob("transient")), rec("gone", syncJob("gone")),
+		rec("broken", syncJob("broken")), rec("unknown", syncJob("unknown")),
 		rec("retry-unconfigured", `{"v":1,"type":"reply-retry","connection_id":"a","review_id":"5f3c2b1a0e9d8c7b6a5f4e3d","ticket_id":1,"message_id":2}`),
 	}}
 	resp, err := h.Handle(context.Background(), ev)
@@ -70,8 +74,53 @@ func TestRequeueWhenNoTimeLeft(t *testing.T) {
 	h := &worker.Handler{Sync: fakeSync{}, Queue: q, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), MinTime: time.Minute}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, _ := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{rec("a", sync("late"))}})
+	resp, _ := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{rec("a", syncJob("late"))}})
 	if len(resp.BatchItemFailures) != 0 || len(q.sent) != 1 || q.sent[0].ConnectionID != "late" {
 		t.Fatalf("failures %v requeued %v", resp.BatchItemFailures, q.sent)
+	}
+}
+
+type recordedVisibility struct {
+	mu     sync.Mutex
+	delays map[string]time.Duration // by receipt handle
+}
+
+func (v *recordedVisibility) ChangeVisibility(_ context.Context, handle string, d time.Duration) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.delays[handle] = d
+	return nil
+}
+
+// A transient failure waits the job retry policy's step for its receive count (equal jitter:
+// between half the step and the step); a job that can never succeed is released at once.
+func TestRedeliveryBackoffFollowsTheJobRetryPolicy(t *testing.T) {
+	t.Parallel()
+	retry := backoff.JobRetry(10 * time.Second)
+	vis := &recordedVisibility{delays: map[string]time.Duration{}}
+	h := worker.New(fakeSync{"transient": errs.E(errs.Transient, "tp", errors.New("503")), "broken": errs.E(errs.Permission, "tp", errors.New("403"))},
+		nil, &fakeQueue{}, vis, retry, slog.New(slog.DiscardHandler))
+	var recs []events.SQSMessage
+	for _, n := range []int{1, 2, 3, 8} {
+		r := rec(fmt.Sprintf("t%d", n), syncJob("transient"))
+		r.ReceiptHandle = r.MessageId
+		r.Attributes = map[string]string{"ApproximateReceiveCount": strconv.Itoa(n)}
+		recs = append(recs, r)
+	}
+	broken := rec("broken", syncJob("broken"))
+	broken.ReceiptHandle = "broken"
+	recs = append(recs, broken)
+	resp, err := h.Handle(context.Background(), events.SQSEvent{Records: recs})
+	if err != nil || len(resp.BatchItemFailures) != len(recs) {
+		t.Fatalf("failures %+v err %v", resp.BatchItemFailures, err)
+	}
+	for n, ceil := range map[int]time.Duration{1: 10 * time.Second, 2: 20 * time.Second, 3: 40 * time.Second, 8: backoff.JobCap} {
+		d := vis.delays[fmt.Sprintf("t%d", n)]
+		if d < ceil/2 || d > ceil {
+			t.Errorf("receive %d: retry in %v, want within [%v, %v]", n, d, ceil/2, ceil)
+		}
+	}
+	if d, ok := vis.delays["broken"]; !ok || d != 0 {
+		t.Errorf("permanent failure released after %v (recorded %v), want at once", d, ok)
 	}
 }
