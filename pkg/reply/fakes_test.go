@@ -16,6 +16,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/store/memstore"
 )
 
 // spyStore is the in-memory store (the same rules as DynamoDB, proven by pkg/store/storetest)
@@ -212,7 +213,7 @@ const (
 	productTicket = int64(20)
 )
 
-func newWorld(t testing.TB) *world {
+func newWorld(t testing.TB, cfg ...reply.Config) *world {
 	t.Helper()
 	c := connection.Connection{ID: connID, Reply: connection.ReplyPolicy{Service: connection.ReplyFirst, Product: connection.ReplyFirst}}
 	st := memstore.New()
@@ -229,7 +230,7 @@ func newWorld(t testing.TB) *world {
 	}
 	w.svc = reply.New(w.store, reply.OpenerFunc(func(context.Context, connection.Connection) (reply.Helpdesk, reply.Trustpilot, error) {
 		return w.hd, w.tp, nil
-	}), w.q, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", reply.Config{})
+	}), w.q, slog.New(slog.NewTextHandler(io.Discard, nil)), "test", append(cfg, reply.Config{})[0])
 	return w
 }
 

@@ -144,7 +144,7 @@ func TestTrustpilotFailures(t *testing.T) {
 		outcome string
 		note    string // "" = no note
 		queued  bool
-		state   string
+		state   link.ReplyState
 		reauth  bool
 	}{
 		{name: "5xx", err: errs.E(errs.Transient, "tp", errors.New("500")), outcome: reply.OutcomeQueued, queued: true, state: link.ReplyClaimed},
@@ -158,8 +158,7 @@ func TestTrustpilotFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
-			w.svc.PostTimeout = time.Minute // bounded like the webhook's: the kinds must survive it
+			w := newWorld(t, reply.Config{PostTimeout: time.Minute}) // bounded like the webhook's: the kinds must survive it
 			w.tp.errs = []error{tc.err}
 			w.hd.messages[7] = agentMessage(7, serviceTicket, "Sorry!")
 			got, err := w.svc.Process(context.Background(), event(t, serviceTicket, 7, ""))
@@ -205,8 +204,7 @@ func TestTrustpilotFailures(t *testing.T) {
 func TestRetryGivesUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t)
-	w.svc.MaxAttempts = 3
+	w := newWorld(t, reply.Config{MaxAttempts: 3})
 	w.hd.messages[7] = agentMessage(7, serviceTicket, "Sorry!")
 	w.tp.errs = []error{errs.E(errs.Transient, "tp", errors.New("503")), errs.E(errs.Transient, "tp", errors.New("503")), errs.E(errs.Transient, "tp", errors.New("503"))}
 	if _, err := w.store.ClaimReply(ctx, connID, serviceReview, 7, "webhook", time.Minute); err != nil {
@@ -251,7 +249,6 @@ func TestRetryDelay(t *testing.T) {
 func TestStoreFailureIsTransient(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	w.store.mu.Lock()
 	w.store.linkErr = errs.E(errs.Transient, "dynamodb", errors.New("throttled"))
 	if _, err := w.svc.Process(context.Background(), event(t, serviceTicket, 1, "")); !errs.Retryable(err) {
 		t.Fatalf("err %v, want retryable", err)
@@ -385,8 +382,7 @@ func TestSlowTrustpilot(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorld(t)
-			w.svc.PostTimeout = tc.postTimeout
+			w := newWorld(t, reply.Config{PostTimeout: tc.postTimeout})
 			w.tp.hang = true
 			w.hd.messages[7] = agentMessage(7, serviceTicket, "Sorry!")
 			ctx := context.Background()

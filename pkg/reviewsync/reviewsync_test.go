@@ -21,6 +21,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
+	"github.com/pilotdesk/pilotdesk/pkg/store/memstore"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
