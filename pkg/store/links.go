@@ -34,7 +34,7 @@ func decodeLink(item map[string]types.AttributeValue) link.Link {
 		Kind:          review.Kind(getS(item, "kind")),
 		State:         link.State(getS(item, "state")),
 		Owner:         getS(item, "owner"),
-		ClaimExpires:  time.UnixMilli(getN(item, "claim_expires")),
+		ClaimExpires:  msTime(getN(item, "claim_expires")),
 		Attempts:      getN(item, "attempts"),
 		TicketID:      getN(item, "ticket_id"),
 		CustomerID:    getN(item, "customer_id"),
@@ -43,7 +43,7 @@ func decodeLink(item map[string]types.AttributeValue) link.Link {
 		Stars:         int(getN(item, "stars")),
 		ReplyState:    link.ReplyState(getS(item, "reply_state")),
 		ReplyMessage:  getN(item, "reply_message_id"),
-		ReplyExpires:  time.UnixMilli(getN(item, "reply_expires")),
+		ReplyExpires:  msTime(getN(item, "reply_expires")),
 		ReplyOwner:    getS(item, "reply_owner"),
 		ReplyResult:   getS(item, "reply_result"),
 		ReplyRefused:  getN(item, "reply_refused_id"),
@@ -191,7 +191,11 @@ func (s *Store) GetLinks(ctx context.Context, connID string, reviewIDs []string)
 			}
 			req = res.UnprocessedKeys
 			if len(req) > 0 {
-				time.Sleep(time.Duration(10<<attempt) * time.Millisecond)
+				select {
+				case <-ctx.Done():
+					return nil, classify(op, ctx.Err())
+				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
+				}
 			}
 		}
 	}

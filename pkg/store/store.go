@@ -4,6 +4,9 @@
 //
 // Every "only once" rule is a conditional write here; expiry of claims and leases is compared
 // in code, never left to DynamoDB's TTL (which may take days to delete an item).
+//
+// pkg/store/memstore is the in-memory twin the use cases' tests run on; pkg/store/storetest is
+// the suite both pass, so a rule proven on one holds on the other.
 package store
 
 import (
@@ -120,12 +123,13 @@ func classify(op string, err error) error {
 	}
 	var (
 		thr *types.ProvisionedThroughputExceededException
+		tex *types.ThrottlingException
 		rle *types.RequestLimitExceeded
 		ise *types.InternalServerError
 		rnf *types.ResourceNotFoundException
 	)
 	switch {
-	case errors.As(err, &thr), errors.As(err, &rle), errors.As(err, &ise):
+	case errors.As(err, &thr), errors.As(err, &tex), errors.As(err, &rle), errors.As(err, &ise):
 		return errs.E(errs.Transient, op, err)
 	case errors.As(err, &rnf):
 		return errs.E(errs.Invalid, op, fmt.Errorf("table missing: %w", err))
@@ -147,3 +151,12 @@ func (s *Store) get(ctx context.Context, op, pk, sk string) (map[string]types.At
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// msTime reads an expiry kept in milliseconds; 0 (released or removed) is the zero time, so
+// callers can ask IsZero.
+func msTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
+}

@@ -92,6 +92,14 @@ func parseTime(s string) time.Time {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// msTime mirrors the DynamoDB store: 0 (released or removed) reads back as the zero time.
+func msTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
+}
+
 // errNotFound stands for store.ErrNotFound without importing the DynamoDB adapter.
 var errNotFound = errors.New("not found")
 
@@ -284,7 +292,7 @@ func (l *linkItem) decode(reviewID string) link.Link {
 		Kind:          l.kind,
 		State:         l.state,
 		Owner:         l.owner,
-		ClaimExpires:  time.UnixMilli(l.claimExpires),
+		ClaimExpires:  msTime(l.claimExpires),
 		Attempts:      l.attempts,
 		TicketID:      l.ticketID,
 		CustomerID:    l.customerID,
@@ -293,7 +301,7 @@ func (l *linkItem) decode(reviewID string) link.Link {
 		Stars:         l.stars,
 		ReplyState:    l.replyState,
 		ReplyMessage:  l.replyMessage,
-		ReplyExpires:  time.UnixMilli(l.replyExpires),
+		ReplyExpires:  msTime(l.replyExpires),
 		ReplyOwner:    l.replyOwner,
 		ReplyResult:   l.replyResult,
 		ReplyRefused:  l.replyRefused,

@@ -1,0 +1,334 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/token"
+)
+
+// bare is a connection without secrets, as PutConnection takes it.
+func bare(id string) connection.Connection {
+	c := connection.Connection{
+		ID:             id,
+		Helpdesk:       connection.Helpdesk{Type: "gorgias", URL: "https://acme.gorgias.com", Email: "ops@acme.com"},
+		Trustpilot:     connection.Trustpilot{BusinessUnitID: "5f0c00000000000000000001", BusinessUserID: "5f0d00000000000000000001"},
+		AnonymousEmail: "reviews@acme.com",
+		Tags:           []string{"trustpilot", "reviews"},
+	}
+	c.ApplyDefaults()
+	return c
+}
+
+func (e *env) put(c connection.Connection) {
+	e.t.Helper()
+	if err := e.s.PutConnection(e.ctx, c); err != nil {
+		e.t.Fatalf("PutConnection %s: %v", c.ID, err)
+	}
+}
+
+func (e *env) record(id string, forReplies bool) connection.Record {
+	e.t.Helper()
+	get := e.s.GetConnection
+	if forReplies {
+		get = e.s.GetConnectionForReplies
+	}
+	r, err := get(e.ctx, id)
+	if err != nil {
+		e.t.Fatalf("get connection %s (for replies %v): %v", id, forReplies, err)
+	}
+	return r
+}
+
+func (e *env) sameRecord(what string, got, want connection.Record) {
+	e.t.Helper()
+	if d := diff(got, want); d != "" {
+		e.t.Fatalf("%s: record differs:%s", what, d)
+	}
+}
+
+// listed returns the listed records among ids (the table is shared), in the order listed.
+func (e *env) listed(ids ...string) []connection.Record {
+	e.t.Helper()
+	all, err := e.s.ListConnections(e.ctx)
+	if err != nil {
+		e.t.Fatalf("ListConnections: %v", err)
+	}
+	var out []connection.Record
+	for _, r := range all {
+		if slices.Contains(ids, r.Connection.ID) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func testPutRefusesSecrets(t *testing.T, e *env) {
+	id := e.conn()
+	for field, set := range map[string]func(*connection.Connection){
+		"helpdesk.api_key":         func(c *connection.Connection) { c.Helpdesk.APIKey = "k" },
+		"trustpilot.api_key":       func(c *connection.Connection) { c.Trustpilot.APIKey = "k" },
+		"trustpilot.api_secret":    func(c *connection.Connection) { c.Trustpilot.APISecret = "s" },
+		"trustpilot.refresh_token": func(c *connection.Connection) { c.Trustpilot.RefreshToken = "r" },
+	} {
+		c := bare(id)
+		set(&c)
+		e.wantKind("PutConnection with "+field, e.s.PutConnection(e.ctx, c), errs.Invalid)
+	}
+	_, err := e.s.GetConnectionForReplies(e.ctx, id)
+	e.wantKind("a refused connection was stored", err, errs.NotExist)
+}
+
+func testPutGetList(t *testing.T, e *env) {
+	a, b := e.conn(), e.conn()
+	e.put(bare(b))
+	e.clk.Add(time.Second)
+	e.put(bare(a))
+	wantA := connection.Record{Connection: bare(a), UpdatedAt: nsT(e.now())}
+	e.sameRecord("get", e.record(a, false), wantA)
+	e.sameRecord("get for replies", e.record(a, true), wantA)
+
+	got := e.listed(a, b)
+	order := []string{a, b}
+	slices.Sort(order)
+	if len(got) != 2 || got[0].Connection.ID != order[0] || got[1].Connection.ID != order[1] {
+		t.Fatalf("ListConnections: %+v, want %v in this order", got, order)
+	}
+	for _, r := range got {
+		if r.Connection.ID == a {
+			e.sameRecord("listed", r, wantA)
+		}
+	}
+
+	e.clk.Add(time.Second)
+	changed := bare(a)
+	changed.MinStars, changed.Tags = 4, nil
+	e.put(changed)
+	e.sameRecord("replaced", e.record(a, false), connection.Record{Connection: changed, UpdatedAt: nsT(e.now())})
+}
+
+func testGetConnectionMissing(t *testing.T, e *env) {
+	id := e.conn()
+	_, err := e.s.GetConnection(e.ctx, id)
+	e.wantKind("GetConnection", err, errs.NotExist)
+	_, err = e.s.GetConnectionForReplies(e.ctx, id)
+	e.wantKind("GetConnectionForReplies", err, errs.NotExist)
+	if l := e.listed(id); len(l) != 0 {
+		t.Fatalf("missing connection listed: %+v", l)
+	}
+}
+
+func testSetReauth(t *testing.T, e *env) {
+	id := e.conn()
+	e.put(bare(id))
+	put := e.record(id, false)
+	e.clk.Add(time.Second)
+	e.must(e.s.SetReauth(e.ctx, id, true, "refresh token rejected"))
+	want := put
+	want.NeedsReauth, want.ReauthReason = true, "refresh token rejected"
+	e.sameRecord("flagged", e.record(id, false), want)
+	if l := e.listed(id); len(l) != 1 || !l[0].NeedsReauth {
+		t.Fatalf("flag not listed: %+v", l)
+	}
+	e.must(e.s.SetReauth(e.ctx, id, false, ""))
+	e.sameRecord("cleared", e.record(id, false), put)
+
+	e.must(e.s.SetReauth(e.ctx, id, true, "again"))
+	e.put(bare(id)) // a new document (new credentials) clears the flag
+	if r := e.record(id, false); r.NeedsReauth || r.ReauthReason != "" {
+		t.Fatalf("put kept the reauth flag: %+v", r)
+	}
+
+	e.wantKind("SetReauth on a missing connection", e.s.SetReauth(e.ctx, e.conn(), true, "x"), errs.NotExist)
+}
+
+// withData gives a connection a record, a linked review, a token, a cursor and a queued mark.
+func (e *env) withData(id string) (link.Link, int64) {
+	e.t.Helper()
+	e.put(bare(id))
+	rid, tk := e.review(), e.ticket()
+	l := e.linked(id, rid, tk)
+	e.must(e.s.SaveToken(e.ctx, id, token.Token{AccessToken: "at", RefreshToken: "rt", ExpiresAt: e.now().Add(time.Hour)}))
+	e.must(e.s.SaveCheckpoint(e.ctx, id, review.Service, cursor.Checkpoint{Since: e.now(), Seen: 1}))
+	if ok, err := e.s.MarkQueued(e.ctx, id, review.Service, time.Hour); err != nil || !ok {
+		e.t.Fatalf("MarkQueued: %v %v", ok, err)
+	}
+	return l, tk
+}
+
+func (e *env) byTicket(tk int64) []link.Link {
+	e.t.Helper()
+	l, err := e.s.LinksByTicket(e.ctx, tk)
+	if err != nil {
+		e.t.Fatalf("LinksByTicket: %v", err)
+	}
+	return l
+}
+
+func (e *env) hasToken(id string) bool {
+	e.t.Helper()
+	_, ok, err := e.s.LoadToken(e.ctx, id)
+	if err != nil {
+		e.t.Fatalf("LoadToken: %v", err)
+	}
+	return ok
+}
+
+func testDeleteKeepsTombstone(t *testing.T, e *env) {
+	id := e.conn()
+	l, tk := e.withData(id)
+	e.must(e.s.SetReauth(e.ctx, id, true, "expired"))
+	e.clk.Add(time.Second)
+	e.must(e.s.DeleteConnection(e.ctx, id, false))
+
+	_, err := e.s.GetConnection(e.ctx, id)
+	e.wantKind("GetConnection after delete", err, errs.NotExist)
+	e.sameRecord("tombstone", e.record(id, true), connection.Record{Connection: bare(id), NeedsReauth: true,
+		ReauthReason: "expired", UpdatedAt: nsT(e.now()), Deleted: true})
+	if got := e.listed(id); len(got) != 0 {
+		t.Fatalf("deleted connection listed: %+v", got)
+	}
+
+	// Replies on existing tickets keep working: links and the Trustpilot token stay.
+	e.sameLink("link after delete", e.getLink(id, l.ReviewID), l)
+	if got := e.byTicket(tk); len(got) != 1 || got[0].ReviewID != l.ReviewID {
+		t.Fatalf("LinksByTicket after delete: %+v", got)
+	}
+	if !e.hasToken(id) {
+		t.Fatal("delete without purge removed the token replies need")
+	}
+	e.slot(id, l.ReviewID, 100, "h", link.SlotGranted)
+	e.must(e.s.SetReauth(e.ctx, id, false, ""))
+
+	// Sync state goes.
+	e.sameCursor("cursor after delete", e.cursor(id, review.Service), cursor.Cursor{ConnectionID: id, Kind: review.Service})
+	if ok, err := e.s.MarkQueued(e.ctx, id, review.Service, time.Hour); err != nil || !ok {
+		t.Fatalf("queued mark kept after delete: %v %v", ok, err)
+	}
+
+	e.wantKind("second delete", e.s.DeleteConnection(e.ctx, id, false), errs.NotExist)
+	e.must(e.s.DeleteConnection(e.ctx, id, true))
+	_, err = e.s.GetConnectionForReplies(e.ctx, id)
+	e.wantKind("tombstone after purge", err, errs.NotExist)
+	_, err = e.s.GetLink(e.ctx, id, l.ReviewID)
+	e.wantKind("link after purge", err, errs.NotExist)
+	if got := e.byTicket(tk); len(got) != 0 {
+		t.Fatalf("LinksByTicket after purge: %+v", got)
+	}
+	if e.hasToken(id) {
+		t.Fatal("token kept after purge")
+	}
+}
+
+func testDeleteMissing(t *testing.T, e *env) {
+	id := e.conn()
+	e.wantKind("delete", e.s.DeleteConnection(e.ctx, id, false), errs.NotExist)
+	e.wantKind("purge", e.s.DeleteConnection(e.ctx, id, true), errs.NotExist)
+}
+
+func testPurge(t *testing.T, e *env) {
+	id, other := e.conn(), e.conn()
+	l, tk := e.withData(id)
+	ol, otk := e.withData(other)
+	e.must(e.s.DeleteConnection(e.ctx, id, true))
+
+	_, err := e.s.GetConnectionForReplies(e.ctx, id)
+	e.wantKind("record after purge", err, errs.NotExist)
+	_, err = e.s.GetLink(e.ctx, id, l.ReviewID)
+	e.wantKind("link after purge", err, errs.NotExist)
+	if got := e.byTicket(tk); len(got) != 0 {
+		t.Fatalf("LinksByTicket after purge: %+v", got)
+	}
+	if e.hasToken(id) {
+		t.Fatal("token kept after purge")
+	}
+	e.sameCursor("cursor after purge", e.cursor(id, review.Service), cursor.Cursor{ConnectionID: id, Kind: review.Service})
+	e.wantKind("purge twice", e.s.DeleteConnection(e.ctx, id, true), errs.NotExist)
+
+	// Another connection keeps everything.
+	e.record(other, false)
+	e.sameLink("other connection's link", e.getLink(other, ol.ReviewID), ol)
+	if got := e.byTicket(otk); len(got) != 1 || !e.hasToken(other) || e.cursor(other, review.Service).ReviewSeen != 1 {
+		t.Fatal("purge touched another connection")
+	}
+}
+
+func testPutAfterDelete(t *testing.T, e *env) {
+	id := e.conn()
+	e.put(bare(id))
+	e.must(e.s.DeleteConnection(e.ctx, id, false))
+	e.clk.Add(time.Second)
+	e.put(bare(id))
+	e.sameRecord("revived", e.record(id, false), connection.Record{Connection: bare(id), UpdatedAt: nsT(e.now())})
+	if got := e.listed(id); len(got) != 1 {
+		t.Fatalf("revived connection not listed: %+v", got)
+	}
+}
+
+// Callers may change what they get back without changing what is stored.
+func testCopies(t *testing.T, e *env) {
+	id := e.conn()
+	e.put(bare(id))
+	r := e.record(id, false)
+	r.Connection.Tags[0], r.Connection.ReviewKinds[0] = "changed", "changed"
+	for _, l := range e.listed(id) {
+		l.Connection.Tags[1] = "changed"
+	}
+	if got := e.record(id, false); !slices.Equal(got.Connection.Tags, bare(id).Tags) || !slices.Equal(got.Connection.ReviewKinds, bare(id).ReviewKinds) {
+		t.Fatalf("stored connection changed through a returned one: %+v", got.Connection)
+	}
+
+	rid, tk := e.review(), e.ticket()
+	l := e.linked(id, rid, tk)
+	m, err := e.s.GetLinks(e.ctx, id, []string{rid})
+	e.must(err)
+	m[rid] = link.Link{}
+	delete(m, rid)
+	e.byTicket(tk)[0].State = link.StateNone
+	e.sameLink("after changing returned links", e.getLink(id, rid), l)
+}
+
+// DynamoDB refuses an empty string as a key, so an empty id is a caller's bug that must not
+// pass on the in-memory store either. (Only reads and puts are checked here: moto, unlike
+// DynamoDB, accepts an empty key in UpdateItem and BatchGetItem; memstore refuses those too.)
+func testEmptyKeys(t *testing.T, e *env) {
+	refused := func(what string, err error) {
+		t.Helper()
+		if err == nil || errs.Is(err, errs.NotExist) {
+			t.Fatalf("%s: %v, want an error that is not NotExist", what, err)
+		}
+	}
+	_, err := e.s.GetLink(e.ctx, e.conn(), "")
+	refused("GetLink", err)
+	refused("PutConnection", e.s.PutConnection(e.ctx, bare("")))
+	_, err = e.s.GetConnection(e.ctx, "")
+	refused("GetConnection", err)
+	_, err = e.s.GetConnectionForReplies(e.ctx, "")
+	refused("GetConnectionForReplies", err)
+}
+
+func testCancelledContext(t *testing.T, e *env) {
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	conn := e.conn()
+	_, err := e.s.ClaimReview(ctx, conn, e.review(), review.Service, "w", ttl)
+	e.wantKind("ClaimReview", err, errs.Transient)
+	_, err = e.s.GetLink(ctx, conn, e.review())
+	e.wantKind("GetLink", err, errs.Transient)
+	_, err = e.s.GetConnection(ctx, conn)
+	e.wantKind("GetConnection", err, errs.Transient)
+	_, err = e.s.ListConnections(ctx)
+	e.wantKind("ListConnections", err, errs.Transient)
+	_, err = e.s.GetCursor(ctx, conn, review.Service)
+	e.wantKind("GetCursor", err, errs.Transient)
+	_, err = e.s.AcquireLease(ctx, e.name("lease"), "w", ttl)
+	e.wantKind("AcquireLease", err, errs.Transient)
+	e.wantKind("SaveToken", e.s.SaveToken(ctx, conn, token.Token{AccessToken: "x"}), errs.Transient)
+}
