@@ -33,6 +33,18 @@ func start(t *testing.T, cfg gorgiassim.Config) *gorgiassim.Server {
 	return s
 }
 
+// waitFor polls cond until it holds, failing the test if it does not within timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 type resp struct {
 	status int
 	header http.Header
@@ -103,7 +115,8 @@ func TestRateLimit(t *testing.T) {
 	if _, ok := last.json(t)["error"]; !ok {
 		t.Fatalf("429 body %s", last.body)
 	}
-	time.Sleep(250 * time.Millisecond) // leaks ~1.25 calls
+	// The bucket leaks 5 calls a second: wait (without spending calls) until it has room for one.
+	waitFor(t, 5*time.Second, "the bucket to leak one call", func() bool { return s.Stats("").Level <= 5-1 })
 	if r := call(t, s, "GET", "/api/tickets", nil); r.status != 200 {
 		t.Fatalf("after leaking: %d", r.status)
 	}
@@ -187,20 +200,22 @@ func TestTicketsMessagesTags(t *testing.T) {
 	if m := call(t, s, "POST", fmt.Sprintf("/api/tickets/%d/messages", id), note).json(t); m["public"] != false {
 		t.Fatalf("internal note public: %v", m)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		m := call(t, s, "GET", fmt.Sprintf("/api/tickets/%d/messages/%d", id, mid), nil).json(t)
-		b := call(t, s, "GET", fmt.Sprintf("/api/tickets/%d/messages/%d", id, badID), nil).json(t)
-		if m["sent_datetime"] != nil && b["failed_datetime"] != nil {
-			if b["sent_datetime"] != nil || b["last_sending_error"] == nil {
-				t.Fatalf("failed message %v", b)
-			}
-			break
+	// Sending happens SendDelay later, on a timer: wait for both outcomes in the model (no API
+	// calls spent on polling), then check the API shows them.
+	waitFor(t, 10*time.Second, "the reply sent and the bad one failed", func() bool {
+		tk, _ := s.Ticket(id)
+		sent, failed := false, false
+		for _, m := range tk.Messages {
+			sent = sent || (m.ID == mid && m.SentDatetime != nil)
+			failed = failed || (m.ID == badID && m.FailedDatetime != nil)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never sent: %v / %v", m, b)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return sent && failed
+	})
+	if m := call(t, s, "GET", fmt.Sprintf("/api/tickets/%d/messages/%d", id, mid), nil).json(t); m["sent_datetime"] == nil || m["failed_datetime"] != nil {
+		t.Fatalf("sent message %v", m)
+	}
+	if b := call(t, s, "GET", fmt.Sprintf("/api/tickets/%d/messages/%d", id, badID), nil).json(t); b["failed_datetime"] == nil || b["sent_datetime"] != nil || b["last_sending_error"] == nil {
+		t.Fatalf("failed message %v", b)
 	}
 	tags := fmt.Sprintf("/api/tickets/%d/tags", id)
 	steps := []struct {

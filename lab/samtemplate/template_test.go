@@ -2,6 +2,7 @@ package samtemplate_test
 
 import (
 	"context"
+	"debug/elf"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -75,9 +76,32 @@ func TestEveryFunctionBuilds(t *testing.T) {
 		if err != nil {
 			t.Fatalf("make build-%s: %v\n%s", f.LogicalID, err, b)
 		}
-		fileOut, _ := exec.Command("file", filepath.Join(out, f.LogicalID, "bootstrap")).Output()
-		if len(fileOut) > 0 && !strings.Contains(string(fileOut), "aarch64") {
-			t.Errorf("%s bootstrap is not arm64: %s", f.LogicalID, fileOut)
+		checkBootstrap(t, f.LogicalID, filepath.Join(out, f.LogicalID, "bootstrap"))
+	}
+}
+
+// checkBootstrap fails unless path is what provided.al2023 on arm64 runs: a Linux ELF
+// executable for AArch64, statically linked (CGO_ENABLED=0: no interpreter to load).
+func checkBootstrap(t *testing.T, id, path string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Errorf("%s bootstrap is not an ELF binary: %v", id, err)
+		return
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 || f.Class != elf.ELFCLASS64 {
+		t.Errorf("%s bootstrap is for %v (%v), want %v (%v)", id, f.Machine, f.Class, elf.EM_AARCH64, elf.ELFCLASS64)
+	}
+	if f.Type != elf.ET_EXEC {
+		t.Errorf("%s bootstrap is an ELF %v, want a static executable (%v)", id, f.Type, elf.ET_EXEC)
+	}
+	if osabi := f.OSABI; osabi != elf.ELFOSABI_NONE && osabi != elf.ELFOSABI_LINUX {
+		t.Errorf("%s bootstrap's OS ABI is %v, want Linux", id, osabi)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("%s bootstrap asks for a dynamic loader; the Makefile builds with CGO_ENABLED=0", id)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -412,6 +413,10 @@ func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
 	sim := startSim(t, gorgiassim.Config{})
 	opt := fastOptions()
+	// The client logs a retry after it has paused the limiter and before it waits: that log
+	// tells the test when the pause is in force.
+	retried := make(chan struct{}, 10)
+	opt.Logger = slog.New(notifyHandler{msg: "gorgias call retried", ch: retried})
 	c := newClient(t, sim, opt)
 	sim.AddFault(gorgiassim.Fault{Path: "/api/customers", Status: 429, RetryAfter: 1, Times: 1})
 	start := time.Now()
@@ -421,6 +426,10 @@ func TestRetryAfterHonoured(t *testing.T) {
 	if took := time.Since(start); took < time.Second {
 		t.Fatalf("retried after %s, want >= 1s (Retry-After)", took)
 	}
+	if n := len(retried); n != 1 {
+		t.Fatalf("%d retries logged for one 429, want 1", n)
+	}
+	<-retried
 	// The pause is shared: another caller on the same limiter waits too.
 	sim.AddFault(gorgiassim.Fault{Path: "/api/customers", Status: 429, RetryAfter: 1, Times: 1})
 	var wg sync.WaitGroup
@@ -429,7 +438,11 @@ func TestRetryAfterHonoured(t *testing.T) {
 		defer wg.Done()
 		_, _, _ = c.FindCustomerByEmail(context.Background(), "y@example.com")
 	}()
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-retried: // the first caller got its 429 and paused the limiter
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first caller never got its 429")
+	}
 	start = time.Now()
 	if _, err := c.GetCustomer(context.Background(), 1); !errs.Is(err, errs.NotExist) {
 		t.Fatalf("err = %v", err)
@@ -438,6 +451,26 @@ func TestRetryAfterHonoured(t *testing.T) {
 		t.Fatalf("second caller went ahead after %s during the pause", took)
 	}
 	wg.Wait()
+}
+
+// notifyHandler sends on ch for every record whose message is msg (it never blocks: ch must
+// have room for every such record), and drops the rest.
+type notifyHandler struct {
+	msg string
+	ch  chan<- struct{}
+}
+
+func (h notifyHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h notifyHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h notifyHandler) WithGroup(string) slog.Handler            { return h }
+func (h notifyHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		select {
+		case h.ch <- struct{}{}:
+		default:
+		}
+	}
+	return nil
 }
 
 func TestTransientRetriesAndGivingUp(t *testing.T) {

@@ -144,7 +144,7 @@ const (
 	OutcomePosted   = "posted to Trustpilot"
 	OutcomeQueued   = "Trustpilot unavailable; reply queued for retry"
 	OutcomeRefused  = "not posted"
-	OutcomeNoLink   = "ignored: the ticket has no Pilotdesk lk"
+	OutcomeNoLink   = "ignored: the ticket has no Pilotdesk link"
 	OutcomeNotReply = "ignored: not a public agent reply"
 	OutcomeDone     = "ignored: this message was already handled"
 	OutcomeBusy     = "ignored: this message is being forwarded right now"
@@ -188,7 +188,7 @@ func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 			return err
 		}
 	}
-	log.Warn("reply retry dropped: the lk is gone")
+	log.Warn("reply retry dropped: the link is gone")
 	return nil
 }
 

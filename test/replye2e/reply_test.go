@@ -249,6 +249,7 @@ func TestTransientFailureRetriedThroughQueue(t *testing.T) {
 	s := stack(t)
 	ctx := context.Background()
 	tk := s.take(t, review.Service, false)
+	mark := s.log.Len()
 	id := s.TP.AddFault(trustpilotsim.Fault{Method: http.MethodPost, Path: "/v1/private/reviews/" + tk.reviewID + "/reply", Status: 500, Times: 2})
 	defer s.TP.RemoveFault(id)
 	posts := s.TP.Calls("reply")
@@ -265,8 +266,8 @@ func TestTransientFailureRetriedThroughQueue(t *testing.T) {
 	if waiting+inFlight != 1 {
 		t.Fatalf("%d jobs queued, want the one reply-retry", waiting+inFlight)
 	}
-	if !strings.Contains(s.log.String(), "reply queued for retry") {
-		t.Errorf("the webhook did not log the queued outcome")
+	if !s.loggedSince(mark, "reply queued for retry", tk.reviewID) {
+		t.Errorf("the webhook did not log the queued outcome for review %s", tk.reviewID)
 	}
 	if _, err := s.Drain(ctx, waitLimit); err != nil {
 		t.Fatalf("drain: %v\n%s", err, tail(s.log.String(), 4000))
@@ -410,14 +411,104 @@ func TestSlowTrustpilotQueuedNotLost(t *testing.T) {
 	s.wantNotes(t, tk.id, 1, map[string]int{notePosted: 1})
 }
 
-// Security: the functions' output never carries a secret. It runs last (source order), so it
-// scans the output of every scenario above: posts, refusals, retries, timeouts, bad input.
+// Security: the functions' output never carries a secret. The test runs its own flow through
+// the paths that handle credentials — Trustpilot token requests by the webhook and by the
+// worker, a reply posted, one refused, one retried through the queue, deliveries with a wrong,
+// a missing and the right secret — and scans what the functions printed meanwhile, so its
+// verdict does not depend on other tests having run. It also scans everything printed before
+// it (the other scenarios' output, when they ran first).
 func TestNoSecretsInLogs(t *testing.T) {
 	s := stack(t)
-	out := s.log.String()
-	for name, secret := range map[string]string{"webhook secret": s.WebhookSecret, "helpdesk API key": hdKey, "Trustpilot API key": tpKey, "Trustpilot API secret": tpSecret} {
-		if strings.Contains(out, secret) {
-			t.Errorf("the %s appears in the functions' output", name)
+	ctx := context.Background()
+	mark := s.log.Len()
+	secrets := map[string]string{"webhook secret": s.WebhookSecret, "helpdesk API key": hdKey, "Trustpilot API key": tpKey, "Trustpilot API secret": tpSecret}
+	tokens := func(when string) {
+		t.Helper()
+		tk, ok, err := s.Store.LoadToken(ctx, s.conn.ID)
+		if err != nil || !ok {
+			t.Fatalf("no stored Trustpilot token %s (%v)", when, err)
+		}
+		secrets["Trustpilot access token ("+when+")"] = tk.AccessToken
+		secrets["Trustpilot refresh token ("+when+")"] = tk.RefreshToken
+	}
+	tokens("before the flow")
+	tokenCalls := s.TP.Calls("token")
+
+	// The webhook: its token was revoked, so it requests one, then posts the reply.
+	s.TP.RevokeTokens(unitID)
+	posted := s.take(t, review.Service, false)
+	text := "Thank you, we are glad the parcel arrived in time."
+	s.reply(t, gorgiassim.AgentReply{TicketID: posted.id, BodyText: text})
+	s.wantReplies(t, posted.reviewID, text)
+	tokens("requested by the webhook")
+
+	// A reply Trustpilot refuses.
+	refused := s.take(t, review.Service, false)
+	id := s.TP.AddFault(trustpilotsim.Fault{Method: http.MethodPost, Path: "/v1/private/reviews/" + refused.reviewID + "/reply", Status: 403})
+	defer s.TP.RemoveFault(id)
+	s.reply(t, gorgiassim.AgentReply{TicketID: refused.id, BodyText: "Thanks for the stars!"})
+	s.wantReplies(t, refused.reviewID)
+	s.wantNotes(t, refused.id, 1, map[string]int{"NOT posted": 1})
+
+	// A reply that fails once and is retried by the worker, which requests a token of its own:
+	// the one it holds was revoked above, and the stored one has expired meanwhile.
+	retried := s.take(t, review.Service, false)
+	id = s.TP.AddFault(trustpilotsim.Fault{Method: http.MethodPost, Path: "/v1/private/reviews/" + retried.reviewID + "/reply", Status: 500, Times: 1})
+	defer s.TP.RemoveFault(id)
+	retriedText := "Sorry for the trouble, a new one is on its way."
+	s.reply(t, gorgiassim.AgentReply{TicketID: retried.id, BodyText: retriedText})
+	s.wantReplies(t, retried.reviewID)
+	s.TP.RevokeTokens(unitID)
+	stored, _, err := s.Store.LoadToken(ctx, s.conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.ExpiresAt = time.Now().Add(-time.Minute)
+	if err := s.Store.SaveToken(ctx, s.conn.ID, stored); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Drain(ctx, waitLimit); err != nil {
+		t.Fatalf("drain: %v\n%s", err, tail(s.log.String(), 4000))
+	}
+	s.wantReplies(t, retried.reviewID, retriedText)
+	tokens("requested by the worker")
+	if n := s.TP.Calls("token") - tokenCalls; n < 2 {
+		t.Errorf("%d Trustpilot token requests during the flow, want at least 2 (webhook and worker)", n)
+	}
+
+	// Deliveries with a wrong secret, without one, and with the right one but a broken body.
+	body := fmt.Sprintf(`{"event":"ticket-message-created","ticket_id":"%d","message_id":"1","from_agent":"True","public":"True","channel":"email","via":"helpdesk"}`, posted.id)
+	for _, tc := range []struct {
+		body    string
+		headers map[string]string
+		status  int
+	}{
+		// Wrong, but it contains the secret: printing what was presented would show the secret.
+		{body, map[string]string{webhook.SecretHeader: "x" + s.WebhookSecret}, http.StatusUnauthorized},
+		{body, nil, http.StatusUnauthorized},
+		{`{"ticket_id": `, map[string]string{webhook.SecretHeader: s.WebhookSecret}, http.StatusBadRequest},
+	} {
+		if code, answer := s.post(t, tc.body, tc.headers); code != tc.status {
+			t.Errorf("delivery answered %d %s, want %d", code, answer, tc.status)
+		}
+	}
+
+	all := s.log.String()
+	flow := all[mark:]
+	// The scan is only worth something if the flow's output was captured: the webhook's retry
+	// and its refusal of a bad secret, and the worker's run of the retry.
+	for _, want := range [][]string{{"reply queued for retry", retried.reviewID}, {"bad or missing secret"}, {`"function":"worker"`}} {
+		if !s.loggedSince(mark, want...) {
+			t.Errorf("no line of the functions' output during this test has %q:\n%s", want, tail(flow, 3000))
+		}
+	}
+	for name, secret := range secrets {
+		switch {
+		case secret == "":
+		case strings.Contains(flow, secret):
+			t.Errorf("the %s appears in the functions' output during this test", name)
+		case strings.Contains(all, secret):
+			t.Errorf("the %s appears in the functions' output before this test", name)
 		}
 	}
 }

@@ -54,6 +54,7 @@ type logBuf struct {
 
 func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
 func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *logBuf) Len() int                    { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Len() }
 
 // ticket is a synced review ticket.
 type ticket struct {
@@ -269,6 +270,21 @@ func (s *system) notes(tb testing.TB, ticketID int64) []string {
 		}
 	}
 	return out
+}
+
+// loggedSince reports whether a line the functions printed after the first mark bytes of
+// output contains every one of subs.
+func (s *system) loggedSince(mark int, subs ...string) bool {
+	for _, line := range strings.Split(s.log.String()[mark:], "\n") {
+		all := true
+		for _, sub := range subs {
+			all = all && strings.Contains(line, sub)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // count returns how many of texts contain sub.

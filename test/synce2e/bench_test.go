@@ -33,8 +33,8 @@ func BenchmarkSync(b *testing.B) {
 		}
 		took := time.Since(start)
 		cpu := worker.CPUTime() - cpu0
-		st := s.HD.Stats("acme")
-		n := len(s.HD.Tickets("acme"))
+		st := s.HD.Stats(s.account)
+		n := len(s.HD.Tickets(s.account))
 		if n != 200 {
 			b.Fatalf("%d tickets, want 200", n)
 		}

@@ -2,6 +2,7 @@ package synce2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,8 @@ func TestEditedAndAnonymousReviews(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	anon := trustpilotsim.ServiceReview{
-		ID: "aaaaaaaaaaaaaaaaaaaaaaa1", Consumer: trustpilotsim.Consumer{ID: "bbbbbbbbbbbbbbbbbbbbbbb1"},
-		BusinessUnit: trustpilotsim.BusinessUnitRef{ID: unitID(0)}, Stars: 2,
+		ID: "aaaa" + s.units[0][4:], Consumer: trustpilotsim.Consumer{ID: "bbbb" + s.units[0][4:]},
+		BusinessUnit: trustpilotsim.BusinessUnitRef{ID: s.units[0]}, Stars: 2,
 		Title: trustpilotsim.Str("Slow delivery"), Text: trustpilotsim.Str("Took <b>three</b> weeks 😞"),
 		Language: "en", CreatedAt: now.Add(-30 * time.Minute).Format("2006-01-02T15:04:05Z"), Source: "Organic",
 	}
@@ -77,26 +78,30 @@ func TestPoisonAndDeletedConnectionJobs(t *testing.T) {
 	if err := s.Store.DeleteConnection(ctx, s.conns[1].ID, false); err != nil {
 		t.Fatal(err)
 	}
+	dead0, err := s.DeadLetters(ctx) // the stack's DLQ: what earlier scenarios left there
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, body := range []string{
 		`{"v":1,"type":"sync","kind":"service"}`,
-		`{"v":1,"type":"sync","connection_id":"shop-1","kind":"service"}`,
-		`{"v":1,"type":"sync","connection_id":"shop-0","kind":"service"}`,
+		fmt.Sprintf(`{"v":1,"type":"sync","connection_id":%q,"kind":"service"}`, s.conns[1].ID),
+		fmt.Sprintf(`{"v":1,"type":"sync","connection_id":%q,"kind":"service"}`, s.conns[0].ID),
 	} {
 		if _, err := s.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(s.QueueURL), MessageBody: aws.String(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := s.Drain(ctx, 3*time.Minute); err != nil {
-		t.Fatalf("%v\n%s", err, tail(s.log.String(), 3000))
+		t.Fatalf("%v\n%s", err, tail(s.output(), 3000))
 	}
-	if n := len(s.HD.Tickets("acme")); n != 3 {
-		t.Fatalf("%d tickets, want the 3 service reviews of shop-0", n)
+	if n := len(s.HD.Tickets(s.account)); n != 3 {
+		t.Fatalf("%d tickets, want the 3 service reviews of %s", n, s.conns[0].ID)
 	}
 	dead, err := s.DeadLetters(ctx)
-	if err != nil || dead != 1 {
-		t.Fatalf("DLQ holds %d (%v), want the malformed job", dead, err)
+	if err != nil || dead-dead0 != 1 {
+		t.Fatalf("DLQ gained %d (%v), want the malformed job", dead-dead0, err)
 	}
-	logs := s.log.String()
+	logs := s.output()
 	for _, want := range []string{"malformed job; it will reach the dead-letter queue", "connection_id: required", "job dropped: its connection no longer exists"} {
 		if !strings.Contains(logs, want) {
 			t.Fatalf("log lacks %q", want)

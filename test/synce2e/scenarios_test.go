@@ -1,9 +1,13 @@
 package synce2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,8 +39,6 @@ type expected struct {
 func (s *system) expected(t *testing.T, nService, nProduct int) map[string]expected {
 	t.Helper()
 	out := map[string]expected{}
-	from := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	_ = from
 	for i := range s.conns {
 		fx := s.fixtures[i]
 		for _, r := range fx.ServiceReviews {
@@ -67,7 +69,7 @@ func (s *system) expected(t *testing.T, nService, nProduct int) map[string]expec
 func (s *system) exactlyOnce(t *testing.T, want map[string]expected) map[string]gorgiassim.Ticket {
 	t.Helper()
 	byReview := map[string]gorgiassim.Ticket{}
-	for _, tk := range s.HD.Tickets("acme") {
+	for _, tk := range s.HD.Tickets(s.account) {
 		id, ok := link.ReviewIDOf(tk.ExternalID)
 		if !ok {
 			t.Fatalf("ticket %d has external id %q", tk.ID, tk.ExternalID)
@@ -81,7 +83,7 @@ func (s *system) exactlyOnce(t *testing.T, want map[string]expected) map[string]
 		byReview[id] = tk
 	}
 	if len(byReview) != len(want) {
-		t.Fatalf("%d tickets for %d reviews\n%s", len(byReview), len(want), tail(s.log.String(), 3000))
+		t.Fatalf("%d tickets for %d reviews\n%s", len(byReview), len(want), tail(s.output(), 3000))
 	}
 	return byReview
 }
@@ -105,7 +107,7 @@ func TestAllReviewsBecomeExactlyOneTicket(t *testing.T) {
 	tickets := s.exactlyOnce(t, want)
 
 	customers := map[int64]gorgiassim.Customer{}
-	for _, c := range s.HD.Customers("acme") {
+	for _, c := range s.HD.Customers(s.account) {
 		customers[c.ID] = c
 	}
 	for id, tk := range tickets {
@@ -169,16 +171,16 @@ func TestAllReviewsBecomeExactlyOneTicket(t *testing.T) {
 			t.Fatalf("anonymous customer %s got review data: %s", c.Email, c.Data)
 		}
 	}
-	stats := s.HD.Stats("acme")
+	stats := s.HD.Stats(s.account)
 	if stats.Throttled != 0 || stats.MaxInWindow > stats.RateCalls {
 		t.Fatalf("helpdesk ceiling exceeded: %+v", stats)
 	}
 
 	// Second run: nothing new, and not one helpdesk call for product reviews already linked.
-	s.HD.ResetStats("acme")
+	s.HD.ResetStats(s.account)
 	s.tick(t, 5*time.Minute)
 	s.exactlyOnce(t, want)
-	if st := s.HD.Stats("acme"); st.Requests != 0 {
+	if st := s.HD.Stats(s.account); st.Requests != 0 {
 		t.Fatalf("second run made %d helpdesk calls: %v", st.Requests, st.ByEndpoint)
 	}
 }
@@ -221,7 +223,7 @@ func TestDuplicateDeliveriesAndConcurrentWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.Drain(context.Background(), 5*time.Minute); err != nil {
-		t.Fatalf("%v\n%s", err, tail(s.log.String(), 3000))
+		t.Fatalf("%v\n%s", err, tail(s.output(), 3000))
 	}
 	if dups.Load() == 0 {
 		t.Fatal("no message was delivered twice")
@@ -234,12 +236,12 @@ func TestDuplicateDeliveriesAndConcurrentWorkers(t *testing.T) {
 func TestCrashAfterTheSideEffect(t *testing.T) {
 	s := start(t, devstack.Options{WorkerTimeout: 20 * time.Second, QueueVisibility: 25 * time.Second}, 20, 10)
 	want := s.expected(t, 20, 10)
-	s.HD.AddFault(gorgiassim.Fault{Method: "POST", Path: "/api/tickets", DropAfter: true, Times: 3})
-	s.HD.AddFault(gorgiassim.Fault{Method: "POST", Path: "/api/tickets", Latency: 25 * time.Second, Times: 1})
+	s.hdFault(gorgiassim.Fault{Method: "POST", Path: "/api/tickets", DropAfter: true, Times: 3})
+	s.hdFault(gorgiassim.Fault{Method: "POST", Path: "/api/tickets", Latency: 25 * time.Second, Times: 1})
 	s.tick(t, 5*time.Minute)
 	s.exactlyOnce(t, want)
 	for _, f := range s.HD.Faults() {
-		if f.Hits != f.Times {
+		if f.Account == s.account && f.Hits != f.Times {
 			t.Fatalf("fault %+v applied %d times, want %d", f, f.Hits, f.Times)
 		}
 	}
@@ -250,27 +252,62 @@ func TestCrashAfterTheSideEffect(t *testing.T) {
 func TestWorkerKilledMidInvocation(t *testing.T) {
 	s := start(t, devstack.Options{WorkerTimeout: 20 * time.Second, QueueVisibility: 22 * time.Second}, 60, 20)
 	want := s.expected(t, 60, 20)
-	// Slow ticket creation a little so the kill lands inside an invocation.
-	s.HD.AddFault(gorgiassim.Fault{Method: "POST", Path: "/api/tickets", Latency: 20 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	killed := make(chan struct{})
-	go func() {
-		defer close(killed)
-		for ctx.Err() == nil {
-			if n := len(s.HD.Tickets("acme")); n >= 10 {
-				s.Runtime.Functions["SyncWorkerFunction"].Kill()
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
+	// Slow ticket creation a little so the worker is busy with the next ticket when it dies.
+	s.hdFault(gorgiassim.Fault{Method: "POST", Path: "/api/tickets", Latency: 20 * time.Millisecond})
+	worker := s.Runtime.Functions["SyncWorkerFunction"]
+	// Kill it when the 15th ticket is created. The jobs have 30 and 10 tickets, so whatever
+	// their order the 15th is inside a job, and so inside an invocation.
+	killed := make(chan int, 1)
+	s.onTicketCreated(t, func(n int) {
+		if n == 15 {
+			worker.Kill()
+			killed <- len(s.HD.Tickets(s.account))
 		}
-	}()
+	})
 	s.tick(t, 5*time.Minute)
-	<-killed
-	if inits, _ := s.Runtime.Functions["SyncWorkerFunction"].Stats(); inits < 2 {
+	select {
+	case n := <-killed:
+		if n >= len(want) {
+			t.Fatalf("killed after all %d tickets were created", n)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the worker was never killed: no 15th ticket-created webhook")
+	}
+	if inits, _ := worker.Stats(); inits < 2 {
 		t.Fatalf("worker was not restarted after the kill (inits %d)", inits)
 	}
 	s.exactlyOnce(t, want)
+}
+
+// onTicketCreated installs an HTTP integration on the scenario's helpdesk account, as an
+// operator would in Gorgias, whose ticket-created webhook calls fn with the number of tickets
+// created so far (deliveries run concurrently).
+func (s *system) onTicketCreated(t *testing.T, fn func(n int)) {
+	t.Helper()
+	var n atomic.Int32
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn(int(n.Add(1)))
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(recv.Close)
+	body, _ := json.Marshal(map[string]any{"name": "ticket-created", "type": "http", "http": map[string]any{
+		"url": recv.URL, "method": "POST", "request_content_type": "application/json", "response_content_type": "application/json",
+		"headers": map[string]string{}, "form": map[string]string{"ticket_id": "{{ticket.id}}"}, "triggers": map[string]bool{"ticket-created": true}}})
+	req, err := http.NewRequest(http.MethodPost, s.HD.URL()+"/api/integrations", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(s.conns[0].Helpdesk.Email, s.conns[0].Helpdesk.APIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("create integration: %s %s", resp.Status, b)
+	}
 }
 
 // 4. 429 storms and 5xx at random from both simulators → all reviews synced, no duplicates,
@@ -278,16 +315,16 @@ func TestWorkerKilledMidInvocation(t *testing.T) {
 func TestStormsAndServerErrors(t *testing.T) {
 	s := start(t, devstack.Options{}, 60, 30)
 	want := s.expected(t, 60, 30)
-	s.HD.AddFault(gorgiassim.Fault{Path: "/api/**", Status: 429, RetryAfter: 1, Times: 15})
-	s.HD.AddFault(gorgiassim.Fault{Method: "POST", Path: "/api/tickets", Status: 503, Times: 5})
-	s.HD.AddFault(gorgiassim.Fault{Method: "PUT", Path: "/api/customers/*/data", Status: 500, Times: 5})
+	s.hdFault(gorgiassim.Fault{Path: "/api/**", Status: 429, RetryAfter: 1, Times: 15})
+	s.hdFault(gorgiassim.Fault{Method: "POST", Path: "/api/tickets", Status: 503, Times: 5})
+	s.hdFault(gorgiassim.Fault{Method: "PUT", Path: "/api/customers/*/data", Status: 500, Times: 5})
 	s.TP.AddFault(trustpilotsim.Fault{Path: "/v1/private/**", Status: 429, Times: 6})
 	s.TP.AddFault(trustpilotsim.Fault{Path: "/v1/private/**", Status: 503, Times: 6})
 	s.tick(t, 5*time.Minute)
 	// Jobs that failed transiently come back through SQS; a second tick is what production does.
 	s.tick(t, 5*time.Minute)
 	s.exactlyOnce(t, want)
-	if st := s.HD.Stats("acme"); st.Throttled != 0 || st.MaxInWindow > st.RateCalls {
+	if st := s.HD.Stats(s.account); st.Throttled != 0 || st.MaxInWindow > st.RateCalls {
 		t.Fatalf("helpdesk ceiling exceeded: throttled %d, max %d in a window of %d", st.Throttled, st.MaxInWindow, st.RateCalls)
 	}
 }
@@ -302,7 +339,7 @@ func TestBackfillThroughContinuations(t *testing.T) {
 		Env:      map[string]string{"HELPDESK_RATE_LIMIT": "2000/1s"},
 		Helpdesk: gorgiassim.Config{RateCalls: 2000, RateWindow: time.Second}}, 0, 0)
 	ctx := context.Background()
-	fx := trustpilotsim.Generate(unitID(0), 5000, 0, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Now().Add(-time.Hour), 99)
+	fx := trustpilotsim.Generate(s.units[0], 5000, 0, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Now().Add(-time.Hour), 99)
 	if err := s.TP.Load(fx); err != nil {
 		t.Fatal(err)
 	}
@@ -313,17 +350,22 @@ func TestBackfillThroughContinuations(t *testing.T) {
 	if err := s.Queue.Send(ctx, []queue.Job{j}, 0); err != nil {
 		t.Fatal(err)
 	}
+	// Sample the cursor while the backfill runs: it must only move forward.
 	var marks []time.Time
 	done := make(chan struct{})
+	sampling, stop := context.WithCancel(ctx)
+	defer stop()
 	go func() {
 		defer close(done)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-sampling.Done():
 				return
-			case <-time.After(500 * time.Millisecond):
+			case <-tick.C:
 			}
-			c, err := s.Store.GetCursor(ctx, s.conns[0].ID, review.Service)
+			c, err := s.Store.GetCursor(sampling, s.conns[0].ID, review.Service)
 			if err == nil && !c.Since.IsZero() && (len(marks) == 0 || !c.Since.Equal(marks[len(marks)-1])) {
 				marks = append(marks, c.Since)
 			}
@@ -334,15 +376,19 @@ func TestBackfillThroughContinuations(t *testing.T) {
 	}()
 	res, err := s.Drain(ctx, 15*time.Minute)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, tail(s.log.String(), 3000))
+		t.Fatalf("%v\n%s", err, tail(s.output(), 3000))
 	}
-	<-done
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the cursor never showed the backfill finished")
+	}
 	want := map[string]expected{}
 	for _, r := range fx.ServiceReviews {
 		want[r.ID] = expected{kind: review.Service}
 	}
 	s.exactlyOnce(t, want)
-	cont := strings.Count(s.log.String(), "continuation enqueued")
+	cont := strings.Count(s.output(), "continuation enqueued")
 	if cont < 1 {
 		t.Fatalf("the backfill finished without a continuation (%d messages received)", res.Received)
 	}
