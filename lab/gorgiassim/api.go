@@ -146,6 +146,8 @@ type inMessage struct {
 	BodyText        *string         `json:"body_text"`
 	BodyHTML        *string         `json:"body_html"`
 	StrippedText    *string         `json:"stripped_text"`
+	StrippedHTML    *string         `json:"stripped_html"`
+	StrippedSig     *string         `json:"stripped_signature"`
 	Attachments     json.RawMessage `json:"attachments"`
 	ExternalID      *string         `json:"external_id"`
 	MessageID       *string         `json:"message_id"`
@@ -388,7 +390,7 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 		Channel: cmpOr(deref(in.Channel), deref(msgs[0].Channel)), Via: *in.Via, FromAgent: deref(in.FromAgent),
 		Spam: deref(in.Spam), Subject: deref(in.Subject), Language: deref(in.Language), Meta: in.Meta,
 		CustomerID: cust.ID, Tags: tags, CreatedDatetime: created, OpenedDatetime: cmpTime(opened, created),
-		UpdatedDatetime: now, Request: raw,
+		Request: raw, // UpdatedDatetime: set by storing the messages
 	}
 	s.tickets[t.ID] = t
 	var created2 []*Message
@@ -425,7 +427,8 @@ func (s *Server) storeMessage(a *account, t *Ticket, in *inMessage, raw json.Raw
 		ID: s.newID("message"), TicketID: t.ID, ExternalID: deref(in.ExternalID), MessageID: deref(in.MessageID),
 		Channel: *in.Channel, Via: *in.Via, FromAgent: *in.FromAgent, IntegrationID: in.IntegrationID,
 		Subject: deref(in.Subject), BodyText: deref(in.BodyText), BodyHTML: deref(in.BodyHTML),
-		Source: in.Source, Meta: in.Meta, Request: raw,
+		StrippedText: clonePtr(in.StrippedText), StrippedHTML: clonePtr(in.StrippedHTML),
+		StrippedSignature: clonePtr(in.StrippedSig), Source: in.Source, Meta: in.Meta, Request: raw,
 	}
 	internal := m.Channel == "internal-note"
 	m.Public = !internal
@@ -437,7 +440,8 @@ func (s *Server) storeMessage(a *account, t *Ticket, in *inMessage, raw json.Raw
 	}
 	m.CreatedDatetime, _ = parseTime(deref(in.CreatedDatetime))
 	if m.CreatedDatetime.IsZero() {
-		m.CreatedDatetime = now
+		// A live message is the ticket's newest, also as printed (µs).
+		m.CreatedDatetime = after(t.LastMessage, now)
 	}
 	cust := s.customers[t.CustomerID]
 	custPerson := &Person{ID: cust.ID, Email: cust.Email, Name: cust.Name}
@@ -478,9 +482,30 @@ func (s *Server) storeMessage(a *account, t *Ticket, in *inMessage, raw json.Raw
 	}
 	s.messages[m.ID] = m
 	t.messageIDs = append(t.messageIDs, m.ID)
-	t.LastMessage = m.CreatedDatetime
-	t.UpdatedDatetime = now
+	// A new message always moves the ticket (what a sweep over updated_datetime relies on); an
+	// imported one dated in the past does not move last_message_datetime backwards.
+	if m.CreatedDatetime.After(t.LastMessage) {
+		t.LastMessage = m.CreatedDatetime
+	}
+	if !m.FromAgent && m.CreatedDatetime.After(t.LastReceived) {
+		t.LastReceived = m.CreatedDatetime
+	}
+	touch(t, now)
 	return m
+}
+
+// touch moves t.UpdatedDatetime to now, or 1µs past its current value when the clock has not
+// moved on as rendered (Gorgias prints microseconds): every change is visible to a client that
+// compares updated_datetime.
+func touch(t *Ticket, now time.Time) { t.UpdatedDatetime = after(t.UpdatedDatetime, now) }
+
+// after is now at µs precision, or 1µs past prev when that is not later.
+func after(prev, now time.Time) time.Time {
+	next := now.UTC().Truncate(time.Microsecond)
+	if !next.After(prev) {
+		next = prev.Truncate(time.Microsecond).Add(time.Microsecond)
+	}
+	return next
 }
 
 // sendLater "sends" an outgoing message asynchronously, as Gorgias does. Addresses on the
@@ -598,7 +623,7 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	t.UpdatedDatetime = now
+	touch(t, now)
 	writeJSON(w, http.StatusAccepted, s.ticketJSON(a, t, false))
 }
 
@@ -766,7 +791,7 @@ func (s *Server) changeTags(w http.ResponseWriter, r *http.Request) {
 				t.Tags = append(t.Tags, n)
 			}
 		}
-		t.UpdatedDatetime = now
+		touch(t, now)
 		writeEmpty(w, http.StatusCreated)
 	case http.MethodPut:
 		t.Tags = nil
@@ -776,11 +801,11 @@ func (s *Server) changeTags(w http.ResponseWriter, r *http.Request) {
 				t.Tags = append(t.Tags, n)
 			}
 		}
-		t.UpdatedDatetime = now
+		touch(t, now)
 		writeEmpty(w, http.StatusAccepted)
 	case http.MethodDelete:
 		t.Tags = slices.DeleteFunc(t.Tags, func(n string) bool { return slices.Contains(names, n) })
-		t.UpdatedDatetime = now
+		touch(t, now)
 		writeEmpty(w, http.StatusNoContent)
 	}
 }

@@ -7,14 +7,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // AgentReply is a message an agent (or a rule) writes in the helpdesk UI.
+//
+// By default body_text/body_html are the new text only and stripped_text/stripped_html hold
+// the same. With Quote the bodies carry the thread as a mail client quotes it (reference §10):
+// body_text is the new text, a blank line, "On <date>, <customer> wrote:" and the previous
+// public message's text with every line prefixed by ">"; body_html is the new HTML followed by
+// a <div class="gmail_quote"> block holding the previous message in a <blockquote>. A quoted
+// reply has stripped_text and stripped_html null, as recorded for messages Gorgias did not
+// strip; Stripped overrides that choice either way.
 type AgentReply struct {
 	TicketID int64  `json:"ticket_id"`
 	BodyText string `json:"body_text"`
@@ -23,7 +33,25 @@ type AgentReply struct {
 	Internal bool   `json:"internal,omitempty"`  // an internal note
 	Rule     bool   `json:"rule,omitempty"`      // written by a rule: via "rule", rule_id set
 	Channel  string `json:"channel,omitempty"`   // default the ticket's channel
+	// Quote appends the quoted previous public message of the ticket to body_text and body_html.
+	Quote bool `json:"quote,omitempty"`
+	// Stripped: "" = the default (set without Quote, null with it), StrippedSet = the new
+	// text/HTML only, StrippedNull = null.
+	Stripped StrippedMode `json:"stripped,omitempty"`
+	// Signature is appended to the new text (after a blank line, before any quote) and, when the
+	// stripped fields are set, reported as stripped_signature; null otherwise.
+	Signature string `json:"signature,omitempty"`
 }
+
+// StrippedMode is the value of AgentReply.Stripped.
+type StrippedMode string
+
+// The StrippedMode values.
+const (
+	StrippedDefault StrippedMode = ""
+	StrippedSet     StrippedMode = "set"
+	StrippedNull    StrippedMode = "null"
+)
 
 // RuleID is the rule_id of messages AgentReply writes with Rule set.
 const RuleID int64 = 77
@@ -50,8 +78,29 @@ func (s *Server) AgentReply(in AgentReply) (Message, error) {
 	if in.Public != nil {
 		public = *in.Public && !in.Internal
 	}
-	msg := inMessage{Channel: &channel, Via: &via, FromAgent: &yes, Public: &public,
-		BodyText: &in.BodyText, BodyHTML: ptr(cmpOr(in.BodyHTML, in.BodyText))}
+	switch in.Stripped {
+	case StrippedDefault, StrippedSet, StrippedNull:
+	default:
+		return Message{}, fmt.Errorf("gorgiassim: stripped %q is not one of \"\", %q, %q", in.Stripped, StrippedSet, StrippedNull)
+	}
+	newText, newHTML := in.BodyText, cmpOr(in.BodyHTML, in.BodyText)
+	text, htm := newText, newHTML
+	if in.Signature != "" {
+		text += "\n\n" + in.Signature
+		htm += "<br><br><div class=\"gmail_signature\">" + html.EscapeString(in.Signature) + "</div>"
+	}
+	if in.Quote {
+		if prev := s.lastPublicMessage(t); prev != nil {
+			text, htm = quoteMessage(text, htm, prev)
+		}
+	}
+	msg := inMessage{Channel: &channel, Via: &via, FromAgent: &yes, Public: &public, BodyText: &text, BodyHTML: &htm}
+	if in.Stripped == StrippedSet || (in.Stripped == StrippedDefault && !in.Quote) {
+		msg.StrippedText, msg.StrippedHTML = &newText, &newHTML
+		if in.Signature != "" {
+			msg.StrippedSig = &in.Signature
+		}
+	}
 	raw, _ := json.Marshal(in)
 	m := s.storeMessage(a, t, &msg, raw, time.Now().UTC())
 	if in.Rule {
@@ -62,7 +111,49 @@ func (s *Server) AgentReply(in AgentReply) (Message, error) {
 	return messageSnapshot(m), nil
 }
 
-func ptr[T any](v T) *T { return &v }
+// lastPublicMessage is the message a reply quotes; the caller holds s.mu.
+func (s *Server) lastPublicMessage(t *Ticket) *Message {
+	for i := len(t.messageIDs) - 1; i >= 0; i-- {
+		if m := s.messages[t.messageIDs[i]]; m != nil && m.Public && m.Channel != "internal-note" {
+			return m
+		}
+	}
+	return nil
+}
+
+// quoteMessage appends prev as Gmail quotes it in a reply: "On <date>, <who> wrote:" and
+// ">"-prefixed lines in text, a gmail_quote block in HTML.
+func quoteMessage(text, htm string, prev *Message) (string, string) {
+	who := "Unknown"
+	if p := prev.Sender; p != nil {
+		switch {
+		case p.Name != "" && p.Email != "":
+			who = p.Name + " <" + p.Email + ">"
+		case p.Email != "":
+			who = "<" + p.Email + ">"
+		case p.Name != "":
+			who = p.Name
+		}
+	}
+	attr := "On " + prev.CreatedDatetime.UTC().Format("Mon, Jan 2, 2006 at 3:04 PM") + ", " + who + " wrote:"
+	var b strings.Builder
+	b.WriteString(text + "\n\n" + attr + "\n")
+	for _, line := range strings.Split(strings.ReplaceAll(prev.BodyText, "\r\n", "\n"), "\n") {
+		if line == "" {
+			b.WriteString(">\n")
+		} else {
+			b.WriteString("> " + line + "\n")
+		}
+	}
+	prevHTML := prev.BodyHTML
+	if prevHTML == "" {
+		prevHTML = strings.ReplaceAll(html.EscapeString(prev.BodyText), "\n", "<br>")
+	}
+	h := "<div dir=\"ltr\">" + htm + "</div><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">" +
+		html.EscapeString(attr) + "<br></div><blockquote class=\"gmail_quote\" style=\"margin:0px 0px 0px 0.8ex;" +
+		"border-left:1px solid rgb(204,204,204);padding-left:1ex\">" + prevHTML + "</blockquote></div>"
+	return strings.TrimRight(b.String(), "\n"), h
+}
 
 // Tickets returns the account's tickets ("" = the first account) with messages, oldest first.
 func (s *Server) Tickets(account string) []Ticket {
@@ -218,6 +309,44 @@ func (s *Server) controlRoutes() *http.ServeMux {
 	bad := func(w http.ResponseWriter, err error) { writeError(w, http.StatusBadRequest, err.Error(), nil) }
 	acct := func(r *http.Request) string { return r.URL.Query().Get("account") }
 	m.HandleFunc("GET /_sim/accounts", func(w http.ResponseWriter, r *http.Request) { ok(w, s.Accounts()) })
+	m.HandleFunc("POST /_sim/accounts", func(w http.ResponseWriter, r *http.Request) {
+		var ac AccountConfig
+		if err := json.NewDecoder(r.Body).Decode(&ac); err != nil {
+			bad(w, err)
+			return
+		}
+		if err := s.AddAccount(ac); err != nil {
+			bad(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, ac)
+	})
+	m.HandleFunc("GET /_sim/accounts/{id}/switches", func(w http.ResponseWriter, r *http.Request) {
+		sw, found := s.Switches(r.PathValue("id"))
+		if !found {
+			notFound(w)
+			return
+		}
+		ok(w, sw)
+	})
+	m.HandleFunc("PUT /_sim/accounts/{id}/switches", func(w http.ResponseWriter, r *http.Request) {
+		var sw Switches
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields() // a misspelt switch must not pass silently
+		if err := dec.Decode(&sw); err != nil {
+			bad(w, err)
+			return
+		}
+		if _, found := s.Switches(r.PathValue("id")); !found {
+			notFound(w)
+			return
+		}
+		if err := s.SetSwitches(r.PathValue("id"), sw); err != nil {
+			bad(w, err)
+			return
+		}
+		ok(w, sw)
+	})
 	m.HandleFunc("GET /_sim/tickets", func(w http.ResponseWriter, r *http.Request) { ok(w, nonNil(s.Tickets(acct(r)))) })
 	m.HandleFunc("GET /_sim/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -242,9 +371,13 @@ func (s *Server) controlRoutes() *http.ServeMux {
 			bad(w, err)
 			return
 		}
+		if _, found := s.Ticket(in.TicketID); !found {
+			notFound(w)
+			return
+		}
 		msg, err := s.AgentReply(in)
 		if err != nil {
-			notFound(w)
+			bad(w, err)
 			return
 		}
 		writeJSON(w, http.StatusCreated, msg)

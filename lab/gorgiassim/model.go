@@ -27,8 +27,9 @@ type Ticket struct {
 	Messages        []Message       `json:"messages"` // filled in snapshots
 	CreatedDatetime time.Time       `json:"created_datetime"`
 	OpenedDatetime  time.Time       `json:"opened_datetime"`
-	UpdatedDatetime time.Time       `json:"updated_datetime"`
+	UpdatedDatetime time.Time       `json:"updated_datetime"` // moves (strictly, by ≥1µs) on every change, each new message included
 	LastMessage     time.Time       `json:"last_message_datetime"`
+	LastReceived    time.Time       `json:"last_received_message_datetime"` // last customer message
 	Trashed         bool            `json:"trashed"`
 	// Request is the create-ticket body exactly as received, so tests can check its shape.
 	Request json.RawMessage `json:"request,omitempty"`
@@ -45,27 +46,32 @@ type Person struct {
 
 // Message is a stored ticket message.
 type Message struct {
-	ID              int64           `json:"id"`
-	TicketID        int64           `json:"ticket_id"`
-	ExternalID      string          `json:"external_id"`
-	MessageID       string          `json:"message_id"`
-	Public          bool            `json:"public"`
-	Channel         string          `json:"channel"`
-	Via             string          `json:"via"`
-	FromAgent       bool            `json:"from_agent"`
-	RuleID          *int64          `json:"rule_id"`
-	IntegrationID   *int64          `json:"integration_id"`
-	Subject         string          `json:"subject"`
-	BodyText        string          `json:"body_text"`
-	BodyHTML        string          `json:"body_html"`
-	Sender          *Person         `json:"sender"`
-	Receiver        *Person         `json:"receiver"`
-	Source          json.RawMessage `json:"source"`
-	Meta            json.RawMessage `json:"meta"`
-	CreatedDatetime time.Time       `json:"created_datetime"`
-	SentDatetime    *time.Time      `json:"sent_datetime"`
-	FailedDatetime  *time.Time      `json:"failed_datetime"`
-	SendingError    string          `json:"last_sending_error,omitempty"`
+	ID            int64  `json:"id"`
+	TicketID      int64  `json:"ticket_id"`
+	ExternalID    string `json:"external_id"`
+	MessageID     string `json:"message_id"`
+	Public        bool   `json:"public"`
+	Channel       string `json:"channel"`
+	Via           string `json:"via"`
+	FromAgent     bool   `json:"from_agent"`
+	RuleID        *int64 `json:"rule_id"`
+	IntegrationID *int64 `json:"integration_id"`
+	Subject       string `json:"subject"`
+	BodyText      string `json:"body_text"`
+	BodyHTML      string `json:"body_html"`
+	// The stripped_* fields are null unless set: by the client on create, or by AgentReply
+	// (reference §10: API-created messages were recorded with stripped_text null).
+	StrippedText      *string         `json:"stripped_text"`
+	StrippedHTML      *string         `json:"stripped_html"`
+	StrippedSignature *string         `json:"stripped_signature"`
+	Sender            *Person         `json:"sender"`
+	Receiver          *Person         `json:"receiver"`
+	Source            json.RawMessage `json:"source"`
+	Meta              json.RawMessage `json:"meta"`
+	CreatedDatetime   time.Time       `json:"created_datetime"`
+	SentDatetime      *time.Time      `json:"sent_datetime"`
+	FailedDatetime    *time.Time      `json:"failed_datetime"`
+	SendingError      string          `json:"last_sending_error,omitempty"`
 	// Request is the message body as received (for messages of a created ticket: that message).
 	Request json.RawMessage `json:"request,omitempty"`
 }
@@ -262,7 +268,16 @@ func messageSnapshot(m *Message) Message {
 		t := *m.FailedDatetime
 		c.FailedDatetime = &t
 	}
+	c.StrippedText, c.StrippedHTML, c.StrippedSignature = clonePtr(m.StrippedText), clonePtr(m.StrippedHTML), clonePtr(m.StrippedSignature)
 	return c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func integrationSnapshot(i *Integration) Integration {

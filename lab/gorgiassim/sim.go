@@ -4,6 +4,38 @@
 // accounts on one server (selected by Basic-auth credentials), switches to inject faults, and an
 // inspection API in Go and under /_sim/.
 //
+// # Switches
+//
+// Where the reference marks a behaviour UNVERIFIED the simulator can play each variant. Per
+// account (AccountConfig.Switches at start, Server.SetSwitches or the control API while running):
+//
+//   - webhook_message_vars (Switches.WebhookMessageVars): "" renders `{{message.*}}` from the
+//     triggering message; "empty" (MessageVarsEmpty) leaves message undefined, so
+//     `{{message.id}}` renders ""; "none" (MessageVarsNone) makes every message.* None, rendered
+//     "None" (null with Config.TypedWebhookValues). ticket.* and event.object_id stay.
+//   - no_redelivery (Switches.NoRedelivery): a failed delivery (no answer, timeout, any non-2xx)
+//     is not resent, whatever Config.DeliveryRetries says.
+//
+// Over HTTP: GET /_sim/accounts/{id}/switches, and PUT /_sim/accounts/{id}/switches with
+// {"webhook_message_vars":"empty","no_redelivery":true} (replaces all switches; unknown fields
+// are refused); POST /_sim/accounts adds an account, switches given at the top level.
+//
+// Per message, AgentReply (POST /_sim/agent-reply) writes the agent reply variants: plain, with
+// stripped_text/stripped_html set (default); "quote": true, a body quoting the previous message
+// ("On <date>, <customer> wrote:" and ">" lines; a <div class="gmail_quote"> block in HTML) with
+// stripped_* null; "stripped": "set"|"null" to choose the stripped fields independently, and
+// "signature" for stripped_signature. Messages carry stripped_text, stripped_html and
+// stripped_signature, null unless set (by the client on create, or by AgentReply).
+//
+// Faults (Fault, POST /_sim/faults) cover failed reads, e.g. failing one message read:
+// {"method":"GET","path":"/api/tickets/*/messages/*","status":503,"times":1} or
+// {"method":"GET","path":"/api/messages","status":503,"times":1}.
+//
+// Every new message moves its ticket's updated_datetime (strictly, by at least the 1µs Gorgias
+// prints) and last_message_datetime, so GET /api/tickets?order_by=updated_datetime:desc finds
+// the ticket; GET /api/messages?ticket_id=X&order_by=created_datetime:asc pages a ticket's
+// messages in creation order with cursors.
+//
 // It does not import pkg/gorgias on purpose: it must model Gorgias, not Pilotdesk's client.
 package gorgiassim
 
@@ -52,6 +84,41 @@ type AccountConfig struct {
 	APIKey     string        `json:"api_key"`
 	RateCalls  int           `json:"rate_calls,omitempty"`  // default Config.RateCalls
 	RateWindow time.Duration `json:"rate_window,omitempty"` // default Config.RateWindow
+	// Switches are the account's behaviour variants for what the reference leaves unverified;
+	// in JSON their fields sit at the top level of the account. Server.SetSwitches and
+	// PUT /_sim/accounts/{id}/switches change them while the server runs.
+	Switches
+}
+
+// Switches select, per account, among the behaviours the reference could not settle, so a
+// client can be tested against each variant. The zero value is the default behaviour.
+type Switches struct {
+	// WebhookMessageVars says what `{{message.*}}` variables render to in HTTP-integration
+	// templates (url, headers, form). Reference §5.2: they are de-facto, not documented.
+	WebhookMessageVars MessageVarsMode `json:"webhook_message_vars,omitempty"`
+	// NoRedelivery: a failed webhook delivery (no answer, timeout, non-2xx) is never resent;
+	// reference §5.4 leaves Gorgias' retry policy open.
+	NoRedelivery bool `json:"no_redelivery,omitempty"`
+}
+
+// MessageVarsMode is the value of Switches.WebhookMessageVars.
+type MessageVarsMode string
+
+// The MessageVarsMode values.
+const (
+	MessageVarsPresent MessageVarsMode = ""      // message.* is the triggering message (default)
+	MessageVarsEmpty   MessageVarsMode = "empty" // variant a: message is undefined, {{message.id}} renders ""
+	MessageVarsNone    MessageVarsMode = "none"  // variant b: every message.* renders "None" (null when typed)
+)
+
+func (sw Switches) check() error {
+	switch sw.WebhookMessageVars {
+	case MessageVarsPresent, MessageVarsEmpty, MessageVarsNone:
+	default:
+		return fmt.Errorf("gorgiassim: webhook_message_vars %q is not one of \"\", %q, %q",
+			sw.WebhookMessageVars, MessageVarsEmpty, MessageVarsNone)
+	}
+	return nil
 }
 
 // Config configures a Server. The zero value serves one default account with Gorgias' limits.
@@ -157,6 +224,9 @@ func (s *Server) addAccountLocked(ac AccountConfig) error {
 	if ac.ID == "" || ac.Email == "" || ac.APIKey == "" {
 		return errors.New("gorgiassim: an account needs id, email and api_key")
 	}
+	if err := ac.Switches.check(); err != nil {
+		return err
+	}
 	for _, a := range s.accounts {
 		if a.cfg.ID == ac.ID {
 			return fmt.Errorf("gorgiassim: duplicate account %q", ac.ID)
@@ -171,6 +241,33 @@ func (s *Server) addAccountLocked(ac AccountConfig) error {
 	a.userID = s.newID("user")
 	s.accounts = append(s.accounts, a)
 	return nil
+}
+
+// SetSwitches replaces the switches of an account ("" = the first account) while the server
+// runs; deliveries already queued keep their rendered body, their resends follow the new value.
+func (s *Server) SetSwitches(account string, sw Switches) error {
+	if err := sw.check(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accountByID(account)
+	if a == nil {
+		return fmt.Errorf("gorgiassim: no account %q", account)
+	}
+	a.cfg.Switches = sw
+	return nil
+}
+
+// Switches returns the switches of an account ("" = the first account).
+func (s *Server) Switches(account string) (Switches, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accountByID(account)
+	if a == nil {
+		return Switches{}, false
+	}
+	return a.cfg.Switches, true
 }
 
 // Start serves on 127.0.0.1 on a free port and returns the base URL (http://127.0.0.1:PORT).

@@ -72,7 +72,7 @@ func (s *Server) templateVars(a *account, event string, t *Ticket, m *Message) m
 		"assignee_team_id": nil, "subject": nullString(t.Subject), "language": nullString(t.Language),
 		"meta": decodeAny(t.Meta), "created_datetime": gtime(t.CreatedDatetime), "opened_datetime": gtime(t.OpenedDatetime),
 		"updated_datetime": gtime(t.UpdatedDatetime), "last_message_datetime": gtime(t.LastMessage),
-		"last_received_message_datetime": gtime(t.LastMessage), "closed_datetime": nil, "snooze_datetime": nil,
+		"last_received_message_datetime": gtime(t.LastReceived), "closed_datetime": nil, "snooze_datetime": nil,
 		"trashed_datetime": nil, "custom_fields": map[string]any{},
 	}
 	if c := s.customers[t.CustomerID]; c != nil {
@@ -91,12 +91,26 @@ func (s *Server) templateVars(a *account, event string, t *Ticket, m *Message) m
 	ticket["messages"] = msgs
 	vars := map[string]any{"ticket": ticket, "event": map[string]any{"type": event, "object_id": t.ID, "object_type": "Ticket"}}
 	if m != nil {
-		vars["message"] = messageVars(m)
 		vars["event"].(map[string]any)["object_id"] = m.ID
 		vars["event"].(map[string]any)["object_type"] = "TicketMessage"
+		// message.* is de-facto, not documented (reference §5.2, §10): the switch plays the
+		// variants where Gorgias leaves it out (undefined: "") or fills it with None.
+		switch a.cfg.WebhookMessageVars {
+		case MessageVarsEmpty:
+		case MessageVarsNone:
+			vars["message"] = none{}
+		default:
+			vars["message"] = messageVars(m)
+		}
 	}
 	return vars
 }
+
+// none is Python's None standing for an object: every attribute of it is None too, it prints
+// "None" and serialises as null.
+type none struct{}
+
+func (none) MarshalJSON() ([]byte, error) { return []byte("null"), nil }
 
 func messageVars(m *Message) map[string]any {
 	person := func(p *Person) any {
@@ -116,7 +130,8 @@ func messageVars(m *Message) map[string]any {
 		"id": m.ID, "ticket_id": m.TicketID, "public": m.Public, "channel": m.Channel, "via": m.Via,
 		"from_agent": m.FromAgent, "rule_id": rule, "integration_id": integ, "external_id": nullString(m.ExternalID),
 		"sender": person(m.Sender), "receiver": person(m.Receiver), "subject": nullString(m.Subject),
-		"body_text": m.BodyText, "body_html": m.BodyHTML, "stripped_text": m.BodyText,
+		"body_text": m.BodyText, "body_html": m.BodyHTML, "stripped_text": strp(m.StrippedText),
+		"stripped_html": strp(m.StrippedHTML), "stripped_signature": strp(m.StrippedSignature),
 		"created_datetime": gtime(m.CreatedDatetime), "sent_datetime": gtimep(m.SentDatetime),
 	}
 }
@@ -221,6 +236,9 @@ func lookup(path string, vars map[string]any) (any, bool) {
 		if m == nil {
 			return nil, false
 		}
+		if _, ok := cur.(none); ok {
+			return nil, true
+		}
 		obj, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false
@@ -242,6 +260,9 @@ func lookup(path string, vars map[string]any) (any, bool) {
 			}
 			cur = list[i]
 		}
+	}
+	if _, ok := cur.(none); ok {
+		return nil, true
 	}
 	return cur, true
 }
@@ -302,7 +323,7 @@ func pyRepr(v any) string {
 }
 
 // deliver sends d, resending failures that may be temporary (no answer, 429, 5xx) with a
-// doubling delay, and disables the integration after DisableAfter consecutive failed requests
+// doubling delay (never when the account's NoRedelivery switch is on), and disables the integration after DisableAfter consecutive failed requests
 // (reference §5.4); a success resets the count.
 func (s *Server) deliver(d *Delivery) {
 	defer s.wg.Done()
@@ -341,7 +362,11 @@ func (s *Server) deliver(d *Delivery) {
 			s.finish(d, true, "")
 			return
 		}
-		if !(err != nil || status == 429 || status >= 500) || attempt >= s.cfg.DeliveryRetries {
+		s.mu.Lock()
+		a := s.accountByID(d.Account)
+		noRedelivery := a != nil && a.cfg.NoRedelivery
+		s.mu.Unlock()
+		if noRedelivery || !(err != nil || status == 429 || status >= 500) || attempt >= s.cfg.DeliveryRetries {
 			s.finish(d, false, "")
 			return
 		}

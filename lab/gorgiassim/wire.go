@@ -34,6 +34,13 @@ func nullString(s string) any {
 	return s
 }
 
+func strp(p *string) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
 func rawOrNull(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 {
 		return json.RawMessage("null")
@@ -86,9 +93,11 @@ func messageJSON(m *Message) map[string]any {
 		"public": m.Public, "channel": m.Channel, "via": m.Via, "from_agent": m.FromAgent,
 		"rule_id": m.RuleID, "integration_id": m.IntegrationID,
 		"subject": nullString(m.Subject), "body_text": m.BodyText, "body_html": m.BodyHTML,
-		"stripped_text": m.BodyText, "stripped_html": m.BodyHTML,
-		"sender": personJSON(m.Sender), "receiver": personJSON(m.Receiver),
+		"stripped_text": strp(m.StrippedText), "stripped_html": strp(m.StrippedHTML),
+		"stripped_signature": strp(m.StrippedSignature),
+		"sender":             personJSON(m.Sender), "receiver": personJSON(m.Receiver),
 		"source": rawOrNull(m.Source), "meta": rawOrNull(m.Meta), "attachments": []any{},
+		"macros": []any{}, "actions": nil, "headers": nil, "intents": []any{}, "sentiments": []any{},
 		"created_datetime": gtime(m.CreatedDatetime), "sent_datetime": gtimep(m.SentDatetime),
 		"failed_datetime": gtimep(m.FailedDatetime), "opened_datetime": nil, "deleted_datetime": nil,
 		"last_sending_error": sendingError(m), "is_retriable": m.FailedDatetime != nil,
@@ -126,7 +135,7 @@ func (s *Server) ticketJSON(a *account, t *Ticket, withMessages bool) map[string
 		"reply_options":    map[string]any{t.Channel: map[string]any{"answerable": true}},
 		"created_datetime": gtime(t.CreatedDatetime), "opened_datetime": gtime(t.OpenedDatetime),
 		"updated_datetime": gtime(t.UpdatedDatetime), "last_message_datetime": gtime(t.LastMessage),
-		"last_received_message_datetime": gtime(t.LastMessage), "closed_datetime": nil,
+		"last_received_message_datetime": gtime(t.LastReceived), "closed_datetime": nil,
 		"trashed_datetime": nil, "snooze_datetime": nil,
 	}
 	if withMessages {

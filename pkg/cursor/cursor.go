@@ -47,3 +47,10 @@ func (c Cursor) Apply(cp Checkpoint) Cursor {
 	}
 	return c
 }
+
+// SweepKind keys the reply sweep's cursor and queued mark, kept per helpdesk account under
+// SweepID: Since is the newest ticket update the sweep has looked at.
+const SweepKind review.Kind = "reply-sweep"
+
+// SweepID names the reply sweep's cursor of a helpdesk account (connection.HelpdeskAccountKey).
+func SweepID(account string) string { return "sweep#" + account }

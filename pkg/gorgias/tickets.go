@@ -363,6 +363,21 @@ func (c *Client) ListMessages(ctx context.Context, ticketID int64, cursor string
 	return page.Data, page.next(), nil
 }
 
+// ListTicketsUpdated returns one page of the account's tickets, the most recently updated first,
+// and the cursor of the next page ("" after the last): what the reply sweep reads to find the
+// tickets that changed since its last run.
+func (c *Client) ListTicketsUpdated(ctx context.Context, cursor string) ([]Ticket, string, error) {
+	q := url.Values{"order_by": {"updated_datetime:desc"}, "limit": {"100"}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	var page listPage[Ticket]
+	if err := c.do(ctx, call{op: "gorgias.ListTicketsUpdated", method: http.MethodGet, path: "/api/tickets", query: q, out: &page, idempotent: true}); err != nil {
+		return nil, "", err
+	}
+	return page.Data, page.next(), nil
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

@@ -25,6 +25,17 @@ type Ticket struct {
 	Messages        []Message // filled by GetTicket and CreateTicket, empty in lists
 	CreatedDatetime time.Time
 	UpdatedDatetime time.Time
+	// LastMessageDatetime is when the newest message was added (zero when Gorgias leaves it out).
+	LastMessageDatetime time.Time
+}
+
+// Activity is when the ticket last got a message, or, when Gorgias does not say, when it last
+// changed at all.
+func (t Ticket) Activity() time.Time {
+	if !t.LastMessageDatetime.IsZero() {
+		return t.LastMessageDatetime
+	}
+	return t.UpdatedDatetime
 }
 
 // HasTag reports whether the ticket carries tag name (case-sensitive, like Gorgias).
@@ -57,6 +68,7 @@ func (t *Ticket) UnmarshalJSON(b []byte) error {
 		Messages []Message               `json:"messages"`
 		Created  apiTime                 `json:"created_datetime"`
 		Updated  apiTime                 `json:"updated_datetime"`
+		LastMsg  apiTime                 `json:"last_message_datetime"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -64,7 +76,7 @@ func (t *Ticket) UnmarshalJSON(b []byte) error {
 	*t = Ticket{
 		ID: w.ID, URI: w.URI, ExternalID: deref(w.ExternalID), Status: w.Status, Channel: w.Channel,
 		Via: w.Via, Subject: deref(w.Subject), Language: deref(w.Language), Messages: w.Messages,
-		CreatedDatetime: w.Created.Time, UpdatedDatetime: w.Updated.Time,
+		CreatedDatetime: w.Created.Time, UpdatedDatetime: w.Updated.Time, LastMessageDatetime: w.LastMsg.Time,
 	}
 	if len(w.Meta) > 0 && !bytes.Equal(w.Meta, []byte("null")) {
 		t.Meta = w.Meta
@@ -80,26 +92,30 @@ func (t *Ticket) UnmarshalJSON(b []byte) error {
 
 // Message is a ticket message (an email, a chat line, an internal note ...).
 type Message struct {
-	ID              int64
-	TicketID        int64
-	URI             string
-	ExternalID      string
-	Public          bool
-	FromAgent       bool
-	Channel         string
-	Via             string
-	RuleID          *int64 // set when a rule wrote it
-	IntegrationID   *int64
-	Subject         string
-	BodyText        string
-	BodyHTML        string
-	StrippedText    string
-	SenderID        int64
-	SenderEmail     string
-	SenderName      string
-	CreatedDatetime time.Time
-	SentDatetime    time.Time // zero until Gorgias sent it
-	FailedDatetime  time.Time // zero unless sending failed
+	ID            int64
+	TicketID      int64
+	URI           string
+	ExternalID    string
+	Public        bool
+	FromAgent     bool
+	Channel       string
+	Via           string
+	RuleID        *int64 // set when a rule wrote it
+	IntegrationID *int64
+	Subject       string
+	BodyText      string
+	BodyHTML      string
+	StrippedText  string
+	// StrippedHTML and StrippedSignature are what Gorgias separates from a reply: the new text as
+	// HTML, and the signature. Any may be empty (null for API-created messages).
+	StrippedHTML      string
+	StrippedSignature string
+	SenderID          int64
+	SenderEmail       string
+	SenderName        string
+	CreatedDatetime   time.Time
+	SentDatetime      time.Time // zero until Gorgias sent it
+	FailedDatetime    time.Time // zero unless sending failed
 }
 
 // ChannelInternalNote is the channel of internal notes.
@@ -125,6 +141,8 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 		BodyText      *string `json:"body_text"`
 		BodyHTML      *string `json:"body_html"`
 		StrippedText  *string `json:"stripped_text"`
+		StrippedHTML  *string `json:"stripped_html"`
+		StrippedSig   *string `json:"stripped_signature"`
 		Sender        *struct {
 			ID    int64   `json:"id"`
 			Email *string `json:"email"`
@@ -141,7 +159,8 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 		ID: w.ID, TicketID: w.TicketID, URI: w.URI, ExternalID: deref(w.ExternalID), Public: w.Public,
 		FromAgent: w.FromAgent, Channel: w.Channel, Via: w.Via, RuleID: w.RuleID, IntegrationID: w.IntegrationID,
 		Subject: deref(w.Subject), BodyText: deref(w.BodyText), BodyHTML: deref(w.BodyHTML),
-		StrippedText: deref(w.StrippedText), CreatedDatetime: w.Created.Time, SentDatetime: w.Sent.Time,
+		StrippedText: deref(w.StrippedText), StrippedHTML: deref(w.StrippedHTML), StrippedSignature: deref(w.StrippedSig),
+		CreatedDatetime: w.Created.Time, SentDatetime: w.Sent.Time,
 		FailedDatetime: w.Failed.Time,
 	}
 	if w.Sender != nil {

@@ -65,8 +65,8 @@ func (e WebhookEvent) IsInternalNote() bool { return e.Channel == ChannelInterna
 
 // ParseWebhook reads the body WebhookForm produces. Booleans may be JSON booleans or strings
 // ("True", "true", "1", "False", "false", "0", "", "None"); numbers may be JSON numbers or
-// strings; unknown fields are ignored. A missing ticket_id or message_id, or a field of the wrong
-// type, is an error wrapping errs.Invalid that names the field.
+// strings; unknown fields are ignored. A missing ticket_id, or a field of the wrong type, is an
+// error wrapping errs.Invalid that names the field; a missing or unreadable message_id is 0.
 func ParseWebhook(body []byte) (WebhookEvent, error) {
 	const op = "gorgias.ParseWebhook"
 	bad := func(format string, args ...any) (WebhookEvent, error) {
@@ -102,12 +102,15 @@ func ParseWebhook(body []byte) (WebhookEvent, error) {
 		return WebhookEvent{}, errs.E(errs.Invalid, op, err)
 	}
 	for _, f := range []struct {
-		name     string
-		dst      *int64
+		name string
+		dst  *int64
+		// required: the event is useless without it (400). Optional ids that do not read are
+		// left 0: message.* is not an official template variable (reference §5.2, §10) and may
+		// render empty, "None" or as something else; the ticket's messages decide anyway.
 		required bool
-	}{{"ticket_id", &e.TicketID, true}, {"message_id", &e.MessageID, true}, {"rule_id", &e.RuleID, false}} {
+	}{{"ticket_id", &e.TicketID, true}, {"message_id", &e.MessageID, false}, {"rule_id", &e.RuleID, false}} {
 		v, ok, err := fieldInt(m, f.name)
-		if err != nil {
+		if err != nil && f.required {
 			return WebhookEvent{}, errs.E(errs.Invalid, op, err)
 		}
 		if !ok && f.required {

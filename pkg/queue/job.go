@@ -19,7 +19,8 @@ const Version = 1
 // Job types.
 const (
 	TypeSync       = "sync"
-	TypeReplyRetry = "reply-retry"
+	TypeReplyRetry = "reply-retry" // check a ticket's replies again (message_id 0: whichever is first)
+	TypeReplySweep = "reply-sweep" // the reply sweep of the helpdesk account of connection_id
 )
 
 // Job is one message on the sync-jobs queue.
@@ -92,16 +93,22 @@ func (j Job) Validate() error {
 		if j.TicketID <= 0 {
 			bad = append(bad, "ticket_id: required")
 		}
-		if j.MessageID <= 0 {
-			bad = append(bad, "message_id: required")
+		if j.MessageID < 0 {
+			bad = append(bad, "message_id: must not be negative")
 		}
+	case TypeReplySweep:
 	default:
-		bad = append(bad, fmt.Sprintf("type: must be %q or %q, got %q", TypeSync, TypeReplyRetry, j.Type))
+		bad = append(bad, fmt.Sprintf("type: must be %q, %q or %q, got %q", TypeSync, TypeReplyRetry, TypeReplySweep, j.Type))
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%w: %s", ErrMalformed, strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// SweepJob builds the reply sweep job of the helpdesk account connID is on.
+func SweepJob(connID string) Job {
+	return Job{V: Version, Type: TypeReplySweep, ConnectionID: connID}
 }
 
 // SyncJob builds a sync job.

@@ -1,16 +1,17 @@
 package reply_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
-	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
@@ -93,33 +94,52 @@ func seedLink(t testing.TB, st *memstore.Store, reviewID string, kind review.Kin
 	if c, err := st.ClaimReview(ctx, connID, reviewID, kind, "sync", time.Minute); err != nil || c.Status != link.ClaimGranted {
 		t.Fatalf("claim %s: %v %v", reviewID, c.Status, err)
 	}
-	if err := st.ConfirmLink(ctx, link.Confirm{ConnectionID: connID, ReviewID: reviewID, Owner: "sync", Account: "acme", TicketID: ticketID}); err != nil {
+	if err := st.ConfirmLink(ctx, link.Confirm{ConnectionID: connID, ReviewID: reviewID, Owner: "sync", Account: "acme.gorgias.com", TicketID: ticketID}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 type fakeHelpdesk struct {
-	mu       sync.Mutex
-	messages map[int64]gorgias.Message
-	getErr   error
-	gets     int
-	notes    []string
+	mu         sync.Mutex
+	messages   map[int64]gorgias.Message
+	getErr     error
+	getErrOnce bool
+	gets       int
+	notes      []string
+	tickets    []gorgias.Ticket // for the sweep's list
+	lists      int
 }
 
 var _ reply.Helpdesk = (*fakeHelpdesk)(nil)
 
-func (h *fakeHelpdesk) GetMessage(_ context.Context, ticketID, messageID int64) (gorgias.Message, error) {
+func (h *fakeHelpdesk) ListMessages(_ context.Context, ticketID int64, _ string) ([]gorgias.Message, string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.gets++
 	if h.getErr != nil {
-		return gorgias.Message{}, h.getErr
+		err := h.getErr
+		if h.getErrOnce {
+			h.getErr = nil
+		}
+		return nil, "", err
 	}
-	m, ok := h.messages[messageID]
-	if !ok || m.TicketID != ticketID {
-		return gorgias.Message{}, errs.E(errs.NotExist, "fake", fmt.Errorf("no message %d", messageID))
+	var out []gorgias.Message
+	for _, m := range h.messages {
+		if m.TicketID == ticketID {
+			out = append(out, m)
+		}
 	}
-	return m, nil
+	slices.SortFunc(out, func(a, b gorgias.Message) int { return cmp.Compare(a.ID, b.ID) })
+	return out, "", nil
+}
+
+func (h *fakeHelpdesk) ListTicketsUpdated(_ context.Context, _ string) ([]gorgias.Ticket, string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lists++
+	out := slices.Clone(h.tickets)
+	slices.SortFunc(out, func(a, b gorgias.Ticket) int { return b.UpdatedDatetime.Compare(a.UpdatedDatetime) })
+	return out, "", nil
 }
 
 func (h *fakeHelpdesk) PostInternalNote(_ context.Context, ticketID int64, text string) (gorgias.Message, error) {
@@ -215,7 +235,7 @@ const (
 
 func newWorld(t testing.TB, cfg ...reply.Config) *world {
 	t.Helper()
-	c := connection.Connection{ID: connID, Reply: connection.ReplyPolicy{Service: connection.ReplyFirst, Product: connection.ReplyFirst}}
+	c := connection.Connection{ID: connID, Helpdesk: connection.Helpdesk{Type: "gorgias", URL: "https://acme.gorgias.com"}, Reply: connection.ReplyPolicy{Service: connection.ReplyFirst, Product: connection.ReplyFirst}}
 	st := memstore.New()
 	if err := st.PutConnection(context.Background(), c); err != nil {
 		t.Fatal(err)

@@ -8,14 +8,18 @@
 package reply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
@@ -27,6 +31,7 @@ import (
 // Store is what replies need from the store.
 type Store interface {
 	LinksByTicket(ctx context.Context, ticketID int64) ([]link.Link, error)
+	GetLink(ctx context.Context, connID, reviewID string) (link.Link, error)
 	GetConnectionForReplies(ctx context.Context, id string) (connection.Record, error)
 	ClaimReply(ctx context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (link.SlotClaim, error)
 	FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state link.ReplyState, result string) error
@@ -34,11 +39,16 @@ type Store interface {
 	ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
 	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// The reply sweep's cursor per helpdesk account (cursor.SweepID, cursor.SweepKind).
+	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
+	SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp cursor.Checkpoint) error
+	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
 }
 
-// Helpdesk reads the agent's message and leaves notes.
+// Helpdesk reads a ticket's messages and leaves notes.
 type Helpdesk interface {
-	GetMessage(ctx context.Context, ticketID, messageID int64) (gorgias.Message, error)
+	ListMessages(ctx context.Context, ticketID int64, cursor string) ([]gorgias.Message, string, error)
+	ListTicketsUpdated(ctx context.Context, cursor string) ([]gorgias.Ticket, string, error)
 	PostInternalNote(ctx context.Context, ticketID int64, text string) (gorgias.Message, error)
 }
 
@@ -93,7 +103,14 @@ type Config struct {
 	// failure. Either way the calls stop early enough before the caller's deadline to release
 	// the slot, queue the retry and leave the note.
 	PostTimeout time.Duration
+	// HelpdeskWait bounds the helpdesk reads that decide a reply, waiting for the allowance
+	// included (0: only the caller's deadline). The webhook sets WebhookHelpdeskWait: a delivery
+	// is never held long; what does not fit is queued.
+	HelpdeskWait time.Duration
 }
+
+// WebhookHelpdeskWait is how long a webhook delivery may wait for the helpdesk allowance.
+const WebhookHelpdeskWait = 5 * time.Second
 
 // WebhookPostTimeout is the Trustpilot time the webhook allows inside one delivery: well within
 // the helpdesk's delivery timeout; slower posts go to the queue.
@@ -150,12 +167,17 @@ const (
 	OutcomeBusy     = "ignored: this message is being forwarded right now"
 	OutcomeUsed     = "not posted: the review's one reply was already used"
 	OutcomeOff      = "ignored: replies are off for this connection"
+	OutcomeSweep    = "accepted: the reply sweep will forward it"
 )
 
-// Process handles one parsed helpdesk event (the webhook.Processor contract).
+// Process handles one parsed helpdesk event (the webhook.Processor contract). The event only
+// says which ticket got a message: the ticket's messages, read from the helpdesk, decide which
+// reply is the first. Whatever fails before the reply slot is claimed is queued for a reply
+// check or, when even that fails, left to the reply sweep; the helpdesk gets a 2xx either way,
+// because a 5xx it may never retry would be the only record of the reply.
 func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string, error) {
 	log := s.Log.With("ticket_id", ev.TicketID, "message_id", ev.MessageID)
-	if ev.Event != gorgias.EventMessageCreated {
+	if ev.Event != "" && ev.Event != gorgias.EventMessageCreated {
 		return "ignored: event " + ev.Event, nil
 	}
 	// The payload's flags are hints; only explicit string values are trusted to skip early
@@ -165,16 +187,32 @@ func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string,
 		return OutcomeNotReply, nil
 	}
 	lk, ok, err := s.findLink(ctx, ev)
-	if err != nil || !ok {
-		if ok || err == nil {
-			log.Info(OutcomeNoLink)
+	if err != nil {
+		if !errs.Retryable(err) {
+			return OutcomeNoLink, err
 		}
-		return OutcomeNoLink, err
+		log.Warn("link look-up failed; the reply sweep will find this ticket", "error", err.Error())
+		return OutcomeSweep, nil
 	}
-	return s.forward(ctx, lk, ev.MessageID, 0, log)
+	if !ok {
+		log.Info(OutcomeNoLink)
+		return OutcomeNoLink, nil
+	}
+	if ev.MessageID != 0 && lk.Handled(ev.MessageID) {
+		// A repeated delivery of a message already forwarded (or refused): answer without
+		// touching the helpdesk, whose small shared rate budget duplicates would otherwise spend.
+		// A stale read only skips this shortcut: the claim still decides.
+		return OutcomeDone, nil
+	}
+	out, err := s.check(ctx, lk, ev.MessageID, 0, log)
+	if err != nil && errs.Retryable(err) {
+		return s.later(ctx, lk, ev.MessageID, 0, err, log), nil
+	}
+	return out, err
 }
 
-// RetryReply runs a reply-retry job (the worker.ReplyRetrier contract).
+// RetryReply runs a reply-retry job (the worker.ReplyRetrier contract): the ticket's replies
+// are checked again, and the first one is forwarded if it was not.
 func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 	log := s.Log.With("connection_id", job.ConnectionID, "review_id", job.ReviewID, "ticket_id", job.TicketID,
 		"message_id", job.MessageID, "attempt", job.Attempt)
@@ -184,12 +222,27 @@ func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 	}
 	for _, l := range links {
 		if l.ConnectionID == job.ConnectionID && l.ReviewID == job.ReviewID {
-			_, err := s.forward(ctx, l, job.MessageID, job.Attempt, log)
+			_, err := s.check(ctx, l, job.MessageID, job.Attempt, log)
 			return err
 		}
 	}
 	log.Warn("reply retry dropped: the link is gone")
 	return nil
+}
+
+// later queues a reply check after a transient failure before the claim; when the queue fails
+// too, the reply sweep (which reads every recently updated ticket) is the record.
+func (s *Service) later(ctx context.Context, lk link.Link, messageID int64, attempt int, cause error, log *slog.Logger) string {
+	job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: lk.ConnectionID, ReviewID: lk.ReviewID,
+		TicketID: lk.TicketID, MessageID: messageID, Attempt: attempt + 1}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := s.Queue.Send(qctx, []queue.Job{job}, s.cfg.Retry.EqualJitter(attempt)); err != nil {
+		log.Error("reply check not queued; the reply sweep will find this ticket", "cause", cause.Error(), "error", err.Error())
+		return OutcomeSweep
+	}
+	log.Warn("reply check queued after a transient failure", "cause", cause.Error())
+	return OutcomeQueued
 }
 
 func (s *Service) findLink(ctx context.Context, ev gorgias.WebhookEvent) (link.Link, bool, error) {
@@ -210,15 +263,19 @@ func (s *Service) findLink(ctx context.Context, ev gorgias.WebhookEvent) (link.L
 	return link.Link{}, false, nil
 }
 
-func (s *Service) forward(ctx context.Context, lk link.Link, messageID int64, attempt int, log *slog.Logger) (string, error) {
-	log = log.With("connection_id", lk.ConnectionID, "review_id", lk.ReviewID, "ticket_id", lk.TicketID)
-	if lk.Handled(messageID) {
-		// A repeated delivery of a message already forwarded (or refused): answer without
-		// touching the helpdesk, whose small shared rate budget duplicates would otherwise spend
-		// and whose limiter would hold the answer back. A stale read only skips this shortcut:
-		// the claim below still decides.
-		return OutcomeDone, nil
+// helpdeskContext bounds the helpdesk calls that decide a reply (the limiter's wait included).
+func (s *Service) helpdeskContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.HelpdeskWait > 0 {
+		return context.WithTimeout(ctx, s.cfg.HelpdeskWait)
 	}
+	return context.WithCancel(ctx)
+}
+
+// check reads the ticket's messages and forwards the first public agent reply through the
+// review's one reply slot. delivered, when not 0, is the message an event or a retry named: when
+// it is a later agent reply than the first, it gets the one-reply note.
+func (s *Service) check(ctx context.Context, lk link.Link, delivered int64, attempt int, log *slog.Logger) (string, error) {
+	log = log.With("connection_id", lk.ConnectionID, "review_id", lk.ReviewID, "ticket_id", lk.TicketID)
 	rec, err := s.Store.GetConnectionForReplies(ctx, lk.ConnectionID)
 	if err != nil {
 		return "", err
@@ -235,50 +292,148 @@ func (s *Service) forward(ctx context.Context, lk link.Link, messageID int64, at
 	if err != nil {
 		return "", err
 	}
-	msg, err := hd.GetMessage(ctx, lk.TicketID, messageID)
-	if errs.Is(err, errs.NotExist) {
-		log.Info("message gone from the helpdesk; ignored")
-		return OutcomeNotReply, nil
-	}
-	if errs.Is(err, errs.Permission) || errs.Is(err, errs.Reauth) {
-		// The helpdesk refuses the connection's API key: flag it for the operator.
-		if rerr := s.Store.SetReauth(ctx, conn.ID, true, "helpdesk: "+shortErr(err)); rerr != nil {
-			log.Warn("could not mark the connection for re-authorising", "error", rerr.Error())
+	for range 2 { // a fixable refusal of the first reply makes the next one eligible at once
+		msgs, err := s.messages(ctx, hd, lk.TicketID)
+		if errs.Is(err, errs.NotExist) {
+			log.Info("ticket gone from the helpdesk; ignored")
+			return OutcomeNotReply, nil
 		}
-		return "", err
+		if errs.Is(err, errs.Permission) || errs.Is(err, errs.Reauth) {
+			// The helpdesk refuses the connection's API key: flag it for the operator.
+			if rerr := s.Store.SetReauth(ctx, conn.ID, true, "helpdesk: "+shortErr(err)); rerr != nil {
+				log.Warn("could not mark the connection for re-authorising", "error", rerr.Error())
+			}
+			return "", err
+		}
+		if err != nil {
+			return "", err
+		}
+		first, ok := FirstReply(msgs, lk.ReplyRefused)
+		if !ok {
+			log.Debug(OutcomeNotReply)
+			return OutcomeNotReply, nil
+		}
+		out, slot, err := s.post(ctx, hd, tp, conn, lk, first, attempt, log)
+		if err != nil || delivered == 0 || delivered == first.ID {
+			return out, err
+		}
+		later, isReply := findMessage(msgs, delivered)
+		if !isReply || !isAgentReply(later) {
+			return out, nil
+		}
+		if slot.ReplyRefused == first.ID && slot.ReplyState == link.ReplyNone {
+			lk = slot // the first was refused for a fixable reason: the next reply may go
+			continue
+		}
+		used := slot.ReplyMessage
+		if used == 0 {
+			used = first.ID
+		}
+		s.noteOnce(ctx, hd, lk, fmt.Sprintf("used#%d", delivered), fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
+			"and an earlier message on this ticket (%d) already used it (%s). Edit the reply on Trustpilot if it must change.",
+			used, orDash(slot.ReplyResult)), log)
+		log.Info(OutcomeUsed, "used_by", used, "message_id", delivered)
+		return OutcomeUsed, nil
 	}
-	if err != nil {
-		return "", err
+	return OutcomeDone, nil
+}
+
+// messages reads every message of the ticket, oldest first.
+func (s *Service) messages(ctx context.Context, hd Helpdesk, ticketID int64) ([]gorgias.Message, error) {
+	hctx, cancel := s.helpdeskContext(ctx)
+	defer cancel()
+	var all []gorgias.Message
+	cursor := ""
+	for page := 0; page < maxMessagePages; page++ {
+		msgs, next, err := hd.ListMessages(hctx, ticketID, cursor)
+		if err != nil {
+			if hctx.Err() != nil && ctx.Err() == nil {
+				err = errs.E(errs.Transient, "reply.messages", fmt.Errorf("helpdesk allowance not available within %s: %w", s.cfg.HelpdeskWait, err))
+			}
+			return nil, err
+		}
+		all = append(all, msgs...)
+		if next == "" {
+			return all, nil
+		}
+		cursor = next
 	}
-	if !isAgentReply(msg) {
-		log.Debug(OutcomeNotReply, "from_agent", msg.FromAgent, "public", msg.Public, "channel", msg.Channel, "via", msg.Via)
-		return OutcomeNotReply, nil
+	return all, nil
+}
+
+// maxMessagePages bounds the messages read for one ticket (100 a page); a review ticket with
+// more than a thousand messages is not a conversation a first reply hides in.
+const maxMessagePages = 10
+
+// FirstReply is the rule for which message uses the review's one reply: the earliest public
+// agent reply by creation time (then id), after the message last refused for a fixable reason
+// when there is one (the next reply after a refusal is the one tried).
+func FirstReply(msgs []gorgias.Message, refused int64) (gorgias.Message, bool) {
+	sorted := slices.Clone(msgs)
+	slices.SortStableFunc(sorted, func(a, b gorgias.Message) int {
+		if c := a.CreatedDatetime.Compare(b.CreatedDatetime); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	start := 0
+	if refused != 0 {
+		for i, m := range sorted {
+			if m.ID == refused {
+				start = i + 1
+			}
+		}
+	}
+	for _, m := range sorted[start:] {
+		if isAgentReply(m) {
+			return m, true
+		}
+	}
+	return gorgias.Message{}, false
+}
+
+func findMessage(msgs []gorgias.Message, id int64) (gorgias.Message, bool) {
+	for _, m := range msgs {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return gorgias.Message{}, false
+}
+
+// post claims the reply slot for msg and posts it. It returns the outcome and the link as the
+// slot left it.
+func (s *Service) post(ctx context.Context, hd Helpdesk, tp Trustpilot, conn connection.Connection, lk link.Link, msg gorgias.Message, attempt int, log *slog.Logger) (string, link.Link, error) {
+	messageID := msg.ID
+	log = log.With("message_id", messageID)
+	if lk.Handled(messageID) {
+		return OutcomeDone, lk, nil
 	}
 	text, cut := ReplyText(msg, trustpilot.MaxReplyLen)
 	if text == "" {
 		s.noteOnce(ctx, hd, lk, fmt.Sprintf("empty#%d", messageID), "Pilotdesk: this reply was not posted to Trustpilot because it has no text.", log)
-		return OutcomeRefused + ": empty reply", nil
+		return OutcomeRefused + ": empty reply", lk, nil
 	}
 	claim, err := s.Store.ClaimReply(ctx, lk.ConnectionID, lk.ReviewID, messageID, s.Owner, s.cfg.ClaimTTL)
 	if err != nil {
-		return "", err
+		return "", lk, err
 	}
 	switch claim.Status {
 	case link.SlotNoLink:
-		return OutcomeNoLink, nil
+		return OutcomeNoLink, claim.Link, nil
 	case link.SlotBusy:
-		return OutcomeBusy, nil
+		return OutcomeBusy, claim.Link, nil
 	case link.SlotRefusedBefore:
-		return OutcomeDone, nil
+		return OutcomeDone, claim.Link, nil
 	case link.SlotUsed:
 		if claim.Link.ReplyMessage == messageID {
-			return OutcomeDone, nil
+			return OutcomeDone, claim.Link, nil
 		}
 		s.noteOnce(ctx, hd, lk, fmt.Sprintf("used#%d", messageID), fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
 			"and an earlier message on this ticket (%d) already used it (%s). Edit the reply on Trustpilot if it must change.",
 			claim.Link.ReplyMessage, orDash(claim.Link.ReplyResult)), log)
 		log.Info(OutcomeUsed, "used_by", claim.Link.ReplyMessage)
-		return OutcomeUsed, nil
+		return OutcomeUsed, claim.Link, nil
 	}
 
 	pctx, cancel := s.postContext(ctx)
@@ -292,7 +447,7 @@ func (s *Service) forward(ctx context.Context, lk link.Link, messageID int64, at
 	if err != nil && timedOut {
 		// Our own bound ran out, not the caller's: Trustpilot is too slow to wait for here. If the
 		// post landed after all, the retry's re-read of the review recognises it.
-		err = errs.E(errs.Transient, "reply.forward", fmt.Errorf("Trustpilot did not answer in time: %w", err))
+		err = errs.E(errs.Transient, "reply.post", fmt.Errorf("Trustpilot did not answer in time: %w", err))
 	}
 	if err == nil {
 		note := "Pilotdesk: this reply was posted to Trustpilot as the public reply to the review."
@@ -315,9 +470,18 @@ func (s *Service) forward(ctx context.Context, lk link.Link, messageID int64, at
 		}
 		s.note(ctx, hd, lk, note, log)
 		log.Info("reply posted to Trustpilot", "kind", lk.Kind, "cut", cut)
-		return OutcomePosted, nil
+		done := claim.Link
+		done.ReplyState, done.ReplyMessage, done.ReplyResult = link.ReplyPosted, messageID, "posted"
+		return OutcomePosted, done, nil
 	}
-	return s.failed(ctx, hd, conn, lk, messageID, attempt, err, log)
+	out, err := s.failed(ctx, hd, conn, lk, messageID, attempt, err, log)
+	after := claim.Link
+	if strings.HasPrefix(out, OutcomeRefused) {
+		if l, gerr := s.Store.GetLink(ctx, lk.ConnectionID, lk.ReviewID); gerr == nil {
+			after = l
+		}
+	}
+	return out, after, err
 }
 
 // failed records a Trustpilot failure: transient ones are queued for a retry, permanent ones

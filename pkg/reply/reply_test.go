@@ -67,7 +67,8 @@ func TestDecision(t *testing.T) {
 			msg: changed(agentMessage(1, serviceTicket, "x"), func(m *gorgias.Message) { m.FromAgent = false }), outcome: reply.OutcomeNotReply, reads: 1},
 		{name: "policy off", ticket: serviceTicket, msg: agentMessage(1, serviceTicket, "x"), policy: connection.ReplyOff, outcome: reply.OutcomeOff},
 		{name: "ticket without a link", ticket: 99, msg: agentMessage(1, 99, "x"), outcome: reply.OutcomeNoLink},
-		{name: "message gone from the helpdesk", ticket: serviceTicket, msg: agentMessage(2, serviceTicket, "another message"), outcome: reply.OutcomeNotReply, reads: 1},
+		{name: "delivered message gone: the ticket's first reply is the one", ticket: serviceTicket, msg: agentMessage(2, serviceTicket, "another message"), outcome: reply.OutcomePosted, replies: 1, reads: 1},
+		{name: "no agent reply on the ticket", ticket: serviceTicket, msg: changed(agentMessage(2, serviceTicket, "hi"), func(m *gorgias.Message) { m.FromAgent = false }), outcome: reply.OutcomeNotReply, reads: 1},
 		{name: "empty text", ticket: serviceTicket, msg: agentMessage(1, serviceTicket, " \n "), outcome: reply.OutcomeRefused + ": empty reply", reads: 1},
 	}
 	for _, tc := range tests {
@@ -244,20 +245,23 @@ func TestRetryDelay(t *testing.T) {
 	}
 }
 
-// TestStoreFailureIsTransient: our own failures are errors (503, the helpdesk retries), and no
-// reply is posted.
-func TestStoreFailureIsTransient(t *testing.T) {
+// TestStoreFailureIsLeftToTheSweep: a store failure before the link is known is no 5xx (the
+// helpdesk may never retry): the delivery is acknowledged and the reply sweep, which reads
+// every recently updated ticket, forwards the reply.
+func TestStoreFailureIsLeftToTheSweep(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
+	w.hd.messages[1] = agentMessage(1, serviceTicket, "Thanks!")
 	w.store.linkErr = errs.E(errs.Transient, "dynamodb", errors.New("throttled"))
-	if _, err := w.svc.Process(context.Background(), event(t, serviceTicket, 1, "")); !errs.Retryable(err) {
-		t.Fatalf("err %v, want retryable", err)
+	got, err := w.svc.Process(context.Background(), event(t, serviceTicket, 1, ""))
+	if err != nil || got != reply.OutcomeSweep || len(w.tp.replies) != 0 {
+		t.Fatalf("%q %v, %d replies; want %q, none yet", got, err, len(w.tp.replies), reply.OutcomeSweep)
 	}
 }
 
 func TestInvalidBody(t *testing.T) {
 	t.Parallel()
-	for _, body := range []string{``, `[]`, `{"ticket_id": 1}`, `{"ticket_id": "x", "message_id": 1}`, `{"ticket_id":1,"message_id":2} {}`} {
+	for _, body := range []string{``, `[]`, `{"message_id": 1}`, `{"ticket_id": "x", "message_id": 1}`, `{"ticket_id":1,"message_id":2} {}`} {
 		w := newWorld(t)
 		h := &webhook.Handler{SecretID: "arn", Secrets: staticSecret("s"), Processor: w.svc, Log: slog.New(slog.DiscardHandler)}
 		req := events.APIGatewayV2HTTPRequest{Body: body, Headers: map[string]string{"x-pilotdesk-secret": "s"}}

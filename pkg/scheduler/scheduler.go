@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
@@ -43,8 +44,9 @@ type Skipped struct {
 
 // Result is what one run did; it is the function's response, visible in local runs.
 type Result struct {
-	Enqueued int       `json:"enqueued"`
-	Pending  int       `json:"pending"` // jobs not queued again: one is still on the queue
+	Enqueued int       `json:"enqueued"` // sync jobs and reply sweeps
+	Sweeps   int       `json:"sweeps"`   // reply sweeps among them (one per helpdesk account)
+	Pending  int       `json:"pending"`  // jobs not queued again: one is still on the queue
 	Skipped  []Skipped `json:"skipped,omitempty"`
 }
 
@@ -81,6 +83,26 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 			}
 			jobs = append(jobs, queue.SyncJob(c.Connection.ID, k))
 		}
+	}
+	// One reply sweep per helpdesk account (connections may share one), through its first
+	// connection by id.
+	swept := map[string]bool{}
+	for _, c := range conns {
+		account := c.Connection.HelpdeskAccountKey()
+		if c.Connection.Disabled || c.NeedsReauth || swept[account] {
+			continue
+		}
+		swept[account] = true
+		first, err := s.Connections.MarkQueued(ctx, cursor.SweepID(account), cursor.SweepKind, StaleAfter)
+		if err != nil {
+			return res, err
+		}
+		if !first {
+			res.Pending++
+			continue
+		}
+		jobs = append(jobs, queue.SweepJob(c.Connection.ID))
+		res.Sweeps++
 	}
 	if err := s.Queue.Send(ctx, jobs, 0); err != nil {
 		return res, fmt.Errorf("enqueue %d sync jobs: %w", len(jobs), err)

@@ -2,25 +2,17 @@ package scheduler_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
+	"github.com/pilotdesk/pilotdesk/pkg/store/memstore"
 )
-
-type fakeConns []connection.Record
-
-func (f fakeConns) ListConnections(context.Context) ([]connection.Record, error) { return f, nil }
-
-// MarkQueued reports the "pending" connection's service job as still queued.
-func (f fakeConns) MarkQueued(_ context.Context, id string, k review.Kind, _ time.Duration) (bool, error) {
-	return !(id == "pending" && k == review.Service), nil
-}
 
 type fakeQueue struct{ jobs []queue.Job }
 
@@ -29,28 +21,43 @@ func (f *fakeQueue) Send(_ context.Context, jobs []queue.Job, _ time.Duration) e
 	return nil
 }
 
-func rec(id string, kinds []review.Kind, reauth, disabled bool) connection.Record {
-	return connection.Record{Connection: connection.Connection{ID: id, ReviewKinds: kinds, Disabled: disabled}, NeedsReauth: reauth, ReauthReason: "refresh rejected"}
+func conn(id, helpdesk string, kinds ...review.Kind) connection.Connection {
+	return connection.Connection{ID: id, ReviewKinds: kinds, Helpdesk: connection.Helpdesk{Type: "gorgias", URL: helpdesk}}
 }
 
 func TestRun(t *testing.T) {
 	t.Parallel()
-	q := &fakeQueue{}
-	s := &scheduler.Scheduler{
-		Connections: fakeConns{
-			rec("both", []review.Kind{review.Service, review.Product}, false, false),
-			rec("service-only", []review.Kind{review.Service}, false, false),
-			rec("needs-reauth", []review.Kind{review.Service}, true, false),
-			rec("off", []review.Kind{review.Product}, false, true),
-			rec("pending", []review.Kind{review.Service}, false, false),
-		},
-		Queue: q, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	ctx := context.Background()
+	st := memstore.New()
+	off := conn("off", "https://acme.gorgias.com", review.Product)
+	off.Disabled = true
+	for _, c := range []connection.Connection{
+		conn("both", "https://acme.gorgias.com", review.Service, review.Product),
+		conn("service-only", "https://acme.gorgias.com", review.Service),
+		conn("needs-reauth", "https://globex.gorgias.com", review.Service),
+		off,
+		conn("pending", "https://initech.gorgias.com", review.Service),
+	} {
+		if err := st.PutConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
 	}
-	res, err := s.Run(context.Background())
+	if err := st.SetReauth(ctx, "needs-reauth", true, "refresh rejected"); err != nil {
+		t.Fatal(err)
+	}
+	// The previous tick's service job of "pending" is still on the queue.
+	if ok, err := st.MarkQueued(ctx, "pending", review.Service, time.Hour); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	q := &fakeQueue{}
+	s := &scheduler.Scheduler{Connections: st, Queue: q, Log: slog.New(slog.DiscardHandler)}
+	res, err := s.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Enqueued != 3 || len(q.jobs) != 3 || len(res.Skipped) != 2 || res.Pending != 1 {
+	// 3 sync jobs; one reply sweep per helpdesk account that has a syncable connection (acme
+	// through "both", initech through "pending"); globex's only connection needs re-authorising.
+	if res.Enqueued != 5 || res.Sweeps != 2 || len(q.jobs) != 5 || len(res.Skipped) != 2 || res.Pending != 1 {
 		t.Fatalf("result %+v jobs %+v", res, q.jobs)
 	}
 	seen := map[string]bool{}
@@ -58,11 +65,26 @@ func TestRun(t *testing.T) {
 		if err := j.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		seen[j.ConnectionID+"/"+string(j.Kind)] = true
+		seen[j.Type+"/"+j.ConnectionID+"/"+string(j.Kind)] = true
 	}
-	for _, k := range []string{"both/service", "both/product", "service-only/service"} {
+	for _, k := range []string{"sync/both/service", "sync/both/product", "sync/service-only/service", "reply-sweep/both/", "reply-sweep/pending/"} {
 		if !seen[k] {
 			t.Fatalf("missing job %s in %v", k, seen)
 		}
+	}
+	// The next tick queues nothing new while those are pending: one job per connection and
+	// kind, one sweep per account.
+	q.jobs = nil
+	res, err = s.Run(ctx)
+	if err != nil || res.Enqueued != 0 || res.Pending != 6 {
+		t.Fatalf("second tick: %+v %v, jobs %+v", res, err, q.jobs)
+	}
+	// A finished sweep clears its mark: the next tick queues it again.
+	if err := st.ClearQueued(ctx, cursor.SweepID("acme.gorgias.com"), cursor.SweepKind); err != nil {
+		t.Fatal(err)
+	}
+	q.jobs = nil
+	if res, err = s.Run(ctx); err != nil || res.Sweeps != 1 || len(q.jobs) != 1 || q.jobs[0].Type != queue.TypeReplySweep {
+		t.Fatalf("third tick: %+v %v, jobs %+v", res, err, q.jobs)
 	}
 }

@@ -27,6 +27,11 @@ type ReplyRetrier interface {
 	RetryReply(ctx context.Context, job queue.Job) error
 }
 
+// Sweeper runs the reply sweep of a helpdesk account.
+type Sweeper interface {
+	SweepReplies(ctx context.Context, job queue.Job) error
+}
+
 // Requeuer puts a job back on the queue.
 type Requeuer interface {
 	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
@@ -43,6 +48,7 @@ type Handler struct {
 	Visibility Visibility   // nil: failed messages wait the queue's visibility timeout
 	Sync       Syncer       // nil: sync jobs fail loudly
 	Replies    ReplyRetrier // nil: reply-retry jobs fail loudly
+	Sweeps     Sweeper      // nil: reply-sweep jobs fail loudly
 	Queue      Requeuer
 	Log        *slog.Logger
 	// Retry spaces the redeliveries of a failed job (the same policy as the reply retries).
@@ -57,8 +63,8 @@ const DefaultMinTime = 5 * time.Second
 
 // New returns a Handler that retries failed jobs with retry and starts none with less than
 // DefaultMinTime left.
-func New(sync Syncer, replies ReplyRetrier, q Requeuer, vis Visibility, retry backoff.Policy, log *slog.Logger) *Handler {
-	return &Handler{Sync: sync, Replies: replies, Queue: q, Visibility: vis, Retry: retry, Log: log, MinTime: DefaultMinTime}
+func New(sync Syncer, replies ReplyRetrier, sweeps Sweeper, q Requeuer, vis Visibility, retry backoff.Policy, log *slog.Logger) *Handler {
+	return &Handler{Sync: sync, Replies: replies, Sweeps: sweeps, Queue: q, Visibility: vis, Retry: retry, Log: log, MinTime: DefaultMinTime}
 }
 
 // fastTrack makes a message that can never succeed visible again at once, so it reaches the
@@ -124,6 +130,12 @@ func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {
 			err = fmt.Errorf("reply-retry job: %w", ErrNotConfigured)
 		} else {
 			err = h.Replies.RetryReply(ctx, job)
+		}
+	case queue.TypeReplySweep:
+		if h.Sweeps == nil {
+			err = fmt.Errorf("reply-sweep job: %w", ErrNotConfigured)
+		} else {
+			err = h.Sweeps.SweepReplies(ctx, job)
 		}
 	}
 	switch {

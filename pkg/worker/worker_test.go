@@ -99,7 +99,7 @@ func TestRedeliveryBackoffFollowsTheJobRetryPolicy(t *testing.T) {
 	retry := backoff.JobRetry(10 * time.Second)
 	vis := &recordedVisibility{delays: map[string]time.Duration{}}
 	h := worker.New(fakeSync{"transient": errs.E(errs.Transient, "tp", errors.New("503")), "broken": errs.E(errs.Permission, "tp", errors.New("403"))},
-		nil, &fakeQueue{}, vis, retry, slog.New(slog.DiscardHandler))
+		nil, nil, &fakeQueue{}, vis, retry, slog.New(slog.DiscardHandler))
 	var recs []events.SQSMessage
 	for _, n := range []int{1, 2, 3, 8} {
 		r := rec(fmt.Sprintf("t%d", n), syncJob("transient"))

@@ -1,0 +1,180 @@
+package reply
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
+)
+
+// Sweep bounds: how far back the first sweep of an account looks, and how much it
+// re-reads behind its cursor (the helpdesk's list is eventually consistent).
+const (
+	sweepFirstLookBack = 24 * time.Hour
+	sweepOverlap       = 2 * time.Minute
+	sweepMargin        = 10 * time.Second // time kept before the deadline
+)
+
+// SweepResult is what one sweep did, for logs and tests.
+type SweepResult struct {
+	Calls      int // helpdesk list calls
+	Tickets    int // tickets updated since the cursor
+	Candidates int // review tickets whose reply may be missing
+	Forwarded  int // replies posted by this sweep
+}
+
+// SweepReplies runs a reply-sweep job (the worker.Sweeper contract).
+func (s *Service) SweepReplies(ctx context.Context, job queue.Job) error {
+	_, err := s.Sweep(ctx, job)
+	return err
+}
+
+// Sweep is the reply sweep of one helpdesk account (the job's connection is any connection on
+// it): the truth behind the webhook. It lists the account's tickets updated since its cursor,
+// newest first, keeps the review tickets whose one reply is unused and that got a message after
+// their link last changed (or whose reply claim was left by a crashed instance), and checks each
+// through the same path as the webhook. Cost: one list call per 100 updated tickets, plus one
+// message read per candidate ticket.
+func (s *Service) Sweep(ctx context.Context, job queue.Job) (SweepResult, error) {
+	var res SweepResult
+	log := s.Log.With("connection_id", job.ConnectionID, "job_type", job.Type)
+	rec, err := s.Store.GetConnectionForReplies(ctx, job.ConnectionID)
+	if err != nil {
+		return res, err
+	}
+	account := rec.Connection.HelpdeskAccountKey()
+	id := cursor.SweepID(account)
+	log = log.With("account", account)
+	hd, _, err := s.Open.Open(ctx, rec.Connection)
+	if err != nil {
+		return res, err
+	}
+	cur, err := s.Store.GetCursor(ctx, id, cursor.SweepKind)
+	if err != nil {
+		return res, err
+	}
+	now := time.Now()
+	from := cur.Since.Add(-sweepOverlap)
+	if cur.Since.IsZero() {
+		from = now.Add(-sweepFirstLookBack)
+	}
+	// Collect the window first (a page is cheap), then check oldest first so the cursor can
+	// follow what was done when the deadline comes.
+	var window []gorgias.Ticket
+	page := ""
+	for {
+		tickets, next, err := hd.ListTicketsUpdated(ctx, page)
+		res.Calls++
+		if err != nil {
+			return res, err
+		}
+		done := false
+		for _, t := range tickets {
+			if t.UpdatedDatetime.Before(from) {
+				done = true
+				break
+			}
+			window = append(window, t)
+		}
+		if done || next == "" {
+			break
+		}
+		page = next
+	}
+	res.Tickets = len(window)
+	slices.SortStableFunc(window, func(a, b gorgias.Ticket) int { return a.UpdatedDatetime.Compare(b.UpdatedDatetime) })
+	mark := cur.Since
+	var holdAt time.Time // a live claim: the next sweep must look at this ticket again
+	for _, t := range window {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sweepMargin {
+			log.Info("reply sweep stopped before the deadline; the next one continues", "checked_until", mark)
+			break
+		}
+		lk, candidate, busy, err := s.sweepCandidate(ctx, account, t, now)
+		if err != nil {
+			return res, s.saveSweep(ctx, id, mark, holdAt, res, err)
+		}
+		if busy && (holdAt.IsZero() || t.UpdatedDatetime.Before(holdAt)) {
+			holdAt = t.UpdatedDatetime
+		}
+		if candidate {
+			res.Candidates++
+			tlog := log.With("ticket_id", t.ID, "review_id", lk.ReviewID)
+			out, err := s.check(ctx, lk, 0, 0, tlog)
+			if err != nil && !errs.Retryable(err) {
+				tlog.Warn("reply sweep could not check the ticket", "error", err.Error())
+			} else if err != nil {
+				return res, s.saveSweep(ctx, id, mark, holdAt, res, err)
+			}
+			if out == OutcomePosted {
+				res.Forwarded++
+				tlog.Info("reply sweep forwarded a reply the webhook had not")
+			}
+		}
+		if t.UpdatedDatetime.After(mark) {
+			mark = t.UpdatedDatetime
+		}
+	}
+	if err := s.saveSweep(ctx, id, mark, holdAt, res, nil); err != nil {
+		return res, err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := s.Store.ClearQueued(cctx, id, cursor.SweepKind); err != nil {
+		log.Warn("could not clear the sweep's queued mark; the scheduler waits for it to go stale", "error", err.Error())
+	}
+	log.Info("reply sweep done", "helpdesk_calls", res.Calls, "tickets", res.Tickets, "candidates", res.Candidates, "forwarded", res.Forwarded)
+	return res, nil
+}
+
+// sweepCandidate decides, from the store alone, whether a listed ticket needs a reply check.
+func (s *Service) sweepCandidate(ctx context.Context, account string, t gorgias.Ticket, now time.Time) (lk link.Link, candidate, busy bool, err error) {
+	reviewID, ours := link.ReviewIDOf(t.ExternalID)
+	if !ours {
+		return lk, false, false, nil
+	}
+	links, err := s.Store.LinksByTicket(ctx, t.ID)
+	if err != nil {
+		return lk, false, false, err
+	}
+	for _, l := range links {
+		if l.ReviewID == reviewID && (l.Account == account || l.Account == "") {
+			lk = l
+			break
+		}
+	}
+	switch {
+	case lk.ReviewID == "" || lk.State != link.StateLinked || lk.ReplyState.Final():
+		return lk, false, false, nil
+	case lk.ReplyState == link.ReplyClaimed && lk.ReplyExpires.After(now):
+		return lk, false, true, nil // being posted right now
+	case lk.ReplyState == link.ReplyClaimed:
+		return lk, true, false, nil // left by a crashed instance, or released for a retry
+	}
+	return lk, t.Activity().After(lk.UpdatedAt), false, nil
+}
+
+// saveSweep moves the sweep's cursor to mark, but never past a ticket it must see again.
+func (s *Service) saveSweep(ctx context.Context, id string, mark, holdAt time.Time, res SweepResult, cause error) error {
+	if !holdAt.IsZero() && !mark.Before(holdAt) {
+		mark = holdAt.Add(-time.Millisecond)
+	}
+	cp := cursor.Checkpoint{Since: mark, Seen: int64(res.Tickets), Created: int64(res.Forwarded)}
+	if cause != nil {
+		cp.LastError = "reply sweep: " + shortErr(cause)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := s.Store.SaveCheckpoint(sctx, id, cursor.SweepKind, cp); err != nil {
+		if cause != nil {
+			return cause
+		}
+		return err
+	}
+	return cause
+}
