@@ -24,7 +24,7 @@ func (s *Store) LoadToken(ctx context.Context, connID string) (token.Token, bool
 		ExpiresAt: parseTime(getS(item, "token_expires"))}, true, nil
 }
 
-// SaveToken stores the newest token (and, with it, the newest refresh token).
+// SaveToken stores the token (and, with it, its refresh token) unless a newer one is stored.
 func (s *Store) SaveToken(ctx context.Context, connID string, t token.Token) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
@@ -32,6 +32,14 @@ func (s *Store) SaveToken(ctx context.Context, connID string, t token.Token) err
 			AttrPK: str(connPK(connID)), AttrSK: str("TOKEN"), "access_token": str(t.AccessToken),
 			"refresh_token": str(t.RefreshToken), "token_expires": str(fmtTime(t.ExpiresAt)),
 		},
+		// Two instances may refresh at once: the older token (whose refresh token the newer
+		// refresh spent) must never overwrite the newer one.
+		ConditionExpression:       aws.String("attribute_not_exists(#pk) OR token_expires < :exp"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":exp": str(fmtTime(t.ExpiresAt))},
 	})
+	if isCondFailed(err) {
+		return nil
+	}
 	return classify("store.SaveToken", err)
 }

@@ -2,7 +2,9 @@ package trustpilot
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +61,30 @@ type TokenStore interface {
 	LoadToken(ctx context.Context, connectionID string) (tok Token, ok bool, err error)
 	SaveToken(ctx context.Context, connectionID string, tok Token) error
 }
+
+// TokenLocker lets one Lambda instance at a time refresh a connection's token (the DynamoDB
+// store implements it with a lease). With rotating refresh tokens a second, concurrent refresh
+// would spend the token the first one just rotated, Trustpilot would answer invalid_grant, and
+// the connection would look as if it needed re-authorising.
+type TokenLocker interface {
+	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
+}
+
+// processOwner names this process in refresh leases (in-process callers already share one
+// fetch through tokenSource).
+var processOwner = func() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "trustpilot-" + hex.EncodeToString(b)
+}()
+
+// refreshLease bounds how long a crashed refresher blocks the others; refreshPoll is how often
+// a waiting instance looks for the winner's token.
+const (
+	refreshLease = 20 * time.Second
+	refreshPoll  = 200 * time.Millisecond
+)
 
 // ErrReauth is matched (errors.Is) by a ReauthError.
 var ErrReauth = errors.New("trustpilot: the connection must be re-authorised")
@@ -152,6 +178,27 @@ func (c *Client) accessToken(ctx context.Context, stale string) (string, error) 
 			cur.RefreshToken = st.RefreshToken
 		}
 	}
+	if locker, ok := c.cfg.Tokens.(TokenLocker); ok {
+		release, st, won, err := c.lockRefresh(ctx, locker, stale)
+		if err != nil {
+			return "", err
+		}
+		if !won {
+			c.tokens.set(st)
+			return st.AccessToken, nil
+		}
+		defer release()
+		// The winner before us may have stored its token between our look and our lease.
+		if st, ok := c.loadStored(ctx); ok {
+			if st.ValidAt(c.now(), c.cfg.TokenMargin) && st.AccessToken != stale {
+				c.tokens.set(st)
+				return st.AccessToken, nil
+			}
+			if st.RefreshToken != "" {
+				cur.RefreshToken = st.RefreshToken
+			}
+		}
+	}
 	tok, err := c.fetchToken(ctx, cur.RefreshToken)
 	if err != nil {
 		// Refresh tokens rotate and token requests are rate limited: when another instance won a
@@ -175,6 +222,35 @@ func (c *Client) accessToken(ctx context.Context, stale string) (string, error) 
 		}
 	}
 	return tok.AccessToken, nil
+}
+
+// lockRefresh takes the connection's refresh lease. won is false when another instance refreshed
+// meanwhile: st is its token. With the lease held, release gives it back.
+func (c *Client) lockRefresh(ctx context.Context, locker TokenLocker, stale string) (release func(), st Token, won bool, err error) {
+	name := "trustpilot-token#" + c.cfg.ConnectionID
+	for {
+		ok, err := locker.AcquireLease(ctx, name, processOwner, refreshLease)
+		if err != nil {
+			// The lock is an optimisation of the race, not a condition of refreshing.
+			c.log.Warn("trustpilot: token refresh lease unavailable; refreshing without it", "err", err)
+			return func() {}, Token{}, true, nil
+		}
+		if ok {
+			return func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+				defer cancel()
+				_ = locker.ReleaseLease(rctx, name, processOwner)
+			}, Token{}, true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, Token{}, false, errs.E(errs.Transient, "trustpilot.token", fmt.Errorf("waiting for another instance's token refresh: %w", ctx.Err()))
+		case <-time.After(refreshPoll):
+		}
+		if t, ok := c.loadStored(ctx); ok && t.ValidAt(c.now(), c.cfg.TokenMargin) && t.AccessToken != stale {
+			return nil, t, false, nil
+		}
+	}
 }
 
 func (c *Client) loadStored(ctx context.Context) (Token, bool) {

@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 	"github.com/pilotdesk/pilotdesk/pkg/app"
@@ -459,12 +463,16 @@ func TestNoSecretsInLogs(t *testing.T) {
 	s.reply(t, gorgiassim.AgentReply{TicketID: retried.id, BodyText: retriedText})
 	s.wantReplies(t, retried.reviewID)
 	s.TP.RevokeTokens(unitID)
-	stored, _, err := s.Store.LoadToken(ctx, s.conn.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored.ExpiresAt = time.Now().Add(-time.Minute)
-	if err := s.Store.SaveToken(ctx, s.conn.ID, stored); err != nil {
+	// The store never lets an older token replace a newer one, so the stored token is aged in
+	// the table directly (its item layout is the store's: pk CONN#<id>, sk TOKEN).
+	if _, err := dynamodb.NewFromConfig(s.AWS.AWS).UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Store.Table()),
+		Key: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: "CONN#" + s.conn.ID}, "sk": &ddbtypes.AttributeValueMemberS{Value: "TOKEN"},
+		},
+		UpdateExpression:          aws.String("SET token_expires = :past"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":past": &ddbtypes.AttributeValueMemberS{Value: "2000-01-01T00:00:00.000000000Z"}},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Drain(ctx, waitLimit); err != nil {

@@ -760,7 +760,11 @@ func (s *Store) SaveToken(ctx context.Context, connID string, t token.Token) err
 		return err
 	}
 	defer s.lock()()
-	s.d.tokens[connID] = tokenItem{access: t.AccessToken, refresh: t.RefreshToken, expires: fmtTime(t.ExpiresAt)}
+	exp := fmtTime(t.ExpiresAt)
+	if old, ok := s.d.tokens[connID]; ok && !(old.expires < exp) {
+		return nil // a newer token is stored already
+	}
+	s.d.tokens[connID] = tokenItem{access: t.AccessToken, refresh: t.RefreshToken, expires: exp}
 	return nil
 }
 

@@ -185,8 +185,13 @@ func testTokens(t *testing.T, e *env) {
 	load("saved", token.Token{AccessToken: "at1", RefreshToken: "rt1", ExpiresAt: nsT(exp)})
 	e.must(e.s.SaveToken(e.ctx, conn, token.Token{AccessToken: "at2", RefreshToken: "rt2", ExpiresAt: exp.Add(time.Hour)}))
 	load("replaced", token.Token{AccessToken: "at2", RefreshToken: "rt2", ExpiresAt: nsT(exp.Add(time.Hour))})
-	e.must(e.s.SaveToken(e.ctx, conn, token.Token{AccessToken: "at3"}))
-	load("without refresh token or expiry", token.Token{AccessToken: "at3"})
+	// A slower instance's older token never replaces the newer one (its refresh token is spent).
+	e.must(e.s.SaveToken(e.ctx, conn, token.Token{AccessToken: "at-old", RefreshToken: "rt-old", ExpiresAt: exp.Add(-time.Hour)}))
+	load("older not stored", token.Token{AccessToken: "at2", RefreshToken: "rt2", ExpiresAt: nsT(exp.Add(time.Hour))})
+	e.must(e.s.SaveToken(e.ctx, conn, token.Token{AccessToken: "at-same", RefreshToken: "rt-same", ExpiresAt: exp.Add(time.Hour)}))
+	load("same expiry not stored", token.Token{AccessToken: "at2", RefreshToken: "rt2", ExpiresAt: nsT(exp.Add(time.Hour))})
+	e.must(e.s.SaveToken(e.ctx, conn, token.Token{AccessToken: "at3", ExpiresAt: exp.Add(2 * time.Hour)}))
+	load("newer without refresh token", token.Token{AccessToken: "at3", ExpiresAt: nsT(exp.Add(2 * time.Hour))})
 	if _, ok, err := e.s.LoadToken(e.ctx, e.conn()); ok || err != nil {
 		t.Fatalf("another connection's token: %v %v", ok, err)
 	}
