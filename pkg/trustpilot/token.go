@@ -71,14 +71,6 @@ type TokenLocker interface {
 	ReleaseLease(ctx context.Context, name, owner string) error
 }
 
-// processOwner names this process in refresh leases (in-process callers already share one
-// fetch through tokenSource).
-var processOwner = func() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return "trustpilot-" + hex.EncodeToString(b)
-}()
-
 // refreshLease bounds how long a crashed refresher blocks the others; refreshPoll is how often
 // a waiting instance looks for the winner's token.
 const (
@@ -114,6 +106,20 @@ type tokenSource struct {
 	sem chan struct{}
 	mu  sync.Mutex
 	tok Token
+
+	ownerOnce sync.Once
+	ownerID   string
+}
+
+// owner names this token source (one per process and connection) in refresh leases; callers
+// in one process already share one fetch through sem.
+func (ts *tokenSource) owner() string {
+	ts.ownerOnce.Do(func() {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		ts.ownerID = "trustpilot-" + hex.EncodeToString(b)
+	})
+	return ts.ownerID
 }
 
 type tokenRegistry struct {
@@ -229,7 +235,7 @@ func (c *Client) accessToken(ctx context.Context, stale string) (string, error) 
 func (c *Client) lockRefresh(ctx context.Context, locker TokenLocker, stale string) (release func(), st Token, won bool, err error) {
 	name := "trustpilot-token#" + c.cfg.ConnectionID
 	for {
-		ok, err := locker.AcquireLease(ctx, name, processOwner, refreshLease)
+		ok, err := locker.AcquireLease(ctx, name, c.tokens.owner(), refreshLease)
 		if err != nil {
 			// The lock is an optimisation of the race, not a condition of refreshing.
 			c.log.Warn("trustpilot: token refresh lease unavailable; refreshing without it", "err", err)
@@ -239,7 +245,7 @@ func (c *Client) lockRefresh(ctx context.Context, locker TokenLocker, stale stri
 			return func() {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 				defer cancel()
-				_ = locker.ReleaseLease(rctx, name, processOwner)
+				_ = locker.ReleaseLease(rctx, name, c.tokens.owner())
 			}, Token{}, true, nil
 		}
 		select {
