@@ -131,6 +131,7 @@ func (s *Server) ticketJSON(a *account, t *Ticket, withMessages bool) map[string
 		"status": t.Status, "priority": t.Priority, "channel": t.Channel, "via": t.Via, "from_agent": t.FromAgent,
 		"spam": t.Spam, "subject": nullString(t.Subject), "language": nullString(t.Language), "meta": rawOrNull(t.Meta),
 		"customer": cust, "requester": cust, "assignee_user": nil, "assignee_team": nil,
+		"assignee_user_id": nil, "assignee_team_id": nil,
 		"tags": tags, "is_unread": true, "satisfaction_survey": nil,
 		"reply_options":    map[string]any{t.Channel: map[string]any{"answerable": true}},
 		"created_datetime": gtime(t.CreatedDatetime), "opened_datetime": gtime(t.OpenedDatetime),

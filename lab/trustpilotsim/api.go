@@ -229,6 +229,7 @@ func (s *Sim) handleListService(w http.ResponseWriter, r *http.Request) {
 		}
 		responded = &b
 	}
+	now := s.nowLocked()
 	var list []*serviceEntry
 	for _, e := range s.service {
 		switch {
@@ -238,7 +239,7 @@ func (s *Sim) handleListService(w http.ResponseWriter, r *http.Request) {
 			stars != nil && !stars[e.r.Stars],
 			q.Get("language") != "" && !slices.Contains(strings.Split(q.Get("language"), ","), e.r.Language),
 			q.Get("referenceId") != "" && (e.r.ReferenceID == nil || *e.r.ReferenceID != q.Get("referenceId")),
-			responded != nil && *responded != (e.r.CompanyReply != nil):
+			responded != nil && *responded != (e.visible(now).CompanyReply != nil):
 			continue
 		}
 		list = append(list, e)
@@ -261,7 +262,7 @@ func (s *Sim) handleListService(w http.ResponseWriter, r *http.Request) {
 	from, to := pageBounds(len(list), page, perPage)
 	out := make([]ServiceReview, 0, to-from)
 	for _, e := range list[from:to] {
-		out = append(out, e.r)
+		out = append(out, e.visible(now))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"links": pageLinks(r, page, perPage, len(list)), "reviews": out})
 }
@@ -348,7 +349,7 @@ func (s *Sim) handleGetService(w http.ResponseWriter, r *http.Request) {
 		appError(w, http.StatusNotFound, codeNotFound, "Not found", "review not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, e.r)
+	writeJSON(w, http.StatusOK, e.visible(s.nowLocked()))
 }
 
 // readBody reads a request body before the state lock is taken, so a slow client cannot stall
@@ -407,13 +408,16 @@ func (s *Sim) handleReply(w http.ResponseWriter, r *http.Request) {
 		// Decision (reference §3: what a second POST does is unverified): refuse it with 409 and
 		// an application error body, the strictest plausible behaviour. A client that re-reads
 		// before posting (§7.4) never sees it; one that retries a POST whose answer it lost does,
-		// and must recognise its own reply.
+		// and must recognise its own reply. With Switches.ReplyVisibilityDelay the reply may not
+		// show on a re-read yet, but it is there, so this refusal still applies.
 		appError(w, http.StatusConflict, codeConflict, "Conflict", "the review already has a reply")
 		return
 	}
 	now := s.nowLocked()
-	e.r.CompanyReply = &CompanyReply{Text: body.Message, AuthorBusinessUserID: author, AuthorBusinessUserName: user.Name,
-		CreatedAt: now.Format("2006-01-02T15:04:05.000Z")}
+	sw := s.units[t.unit].Switches
+	e.r.CompanyReply = &CompanyReply{Text: sw.ReplyText.normalize(body.Message), AuthorBusinessUserID: author,
+		AuthorBusinessUserName: user.Name, CreatedAt: now.Format("2006-01-02T15:04:05.000Z")}
+	e.replyVisibleAt = now.Add(time.Duration(sw.ReplyVisibilityDelay))
 	s.replies = append(s.replies, Reply{ReviewID: e.r.ID, AuthorBusinessUserID: author, Message: body.Message, At: now})
 	// Pipedream notes 201 with a possibly empty body (reference §3).
 	w.WriteHeader(http.StatusCreated)
@@ -561,8 +565,10 @@ func (s *Sim) handleComment(w http.ResponseWriter, r *http.Request) {
 		appError(w, http.StatusBadRequest, codeMalformed, "The request was malformed", "content is required")
 		return
 	}
-	cm := Comment{ID: s.newIDLocked(), CreatedAt: s.nowLocked().Format("2006-01-02T15:04:05.000Z"),
-		Author: Author{ID: author, Type: "businessUser"}, Content: body.Content, IntegrationID: body.IntegrationID}
+	now, sw := s.nowLocked(), s.units[t.unit].Switches
+	cm := Comment{ID: s.newIDLocked(), CreatedAt: now.Format("2006-01-02T15:04:05.000Z"),
+		Author: Author{ID: author, Type: "businessUser"}, Content: sw.ReplyText.normalize(body.Content),
+		IntegrationID: body.IntegrationID, visibleAt: now.Add(time.Duration(sw.ReplyVisibilityDelay))}
 	c.Comments = append(c.Comments, cm)
 	writeJSON(w, http.StatusCreated, map[string]any{"commentId": cm.ID, "createdAt": cm.CreatedAt, "author": cm.Author, "content": cm.Content})
 }
@@ -575,7 +581,11 @@ func (s *Sim) handleGetConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c, ok := s.conversationLocked(w, r, t); ok {
-		writeJSON(w, http.StatusOK, c)
+		// Comments within their visibility delay are not shown yet.
+		now := s.nowLocked()
+		out := *c
+		out.Comments = slices.DeleteFunc(slices.Clone(c.Comments), func(cm Comment) bool { return now.Before(cm.visibleAt) })
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 

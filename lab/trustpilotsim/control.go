@@ -21,7 +21,10 @@ import (
 //	PUT    /_sim/service-reviews   review     add or replace (edit) a service review
 //	PUT    /_sim/product-reviews   review     add or replace a product review
 //	GET    /_sim/service-reviews/{id}         the stored review
-//	POST   /_sim/business-units    unit       add or replace a business unit
+//	POST   /_sim/business-units    unit       add or replace a business unit (switches at its top level)
+//	GET    /_sim/business-units/{id}/switches → Switches
+//	PUT    /_sim/business-units/{id}/switches Switches  replace the unit's switches
+//	       e.g. {"replyText":"lines","replyVisibilityDelay":"2m"}; unknown fields are refused
 //	POST   /_sim/generate          {"businessUnitId","service","product","from","to","seed"}
 //	GET    /_sim/replies[?reviewId=]          → [Reply…]
 //	GET    /_sim/conversations/{id}           → Conversation with comments
@@ -107,6 +110,32 @@ func (s *Sim) controlRoutes(m *http.ServeMux) {
 			return
 		}
 		ok(w)
+	})
+	m.HandleFunc("GET /_sim/business-units/{id}/switches", func(w http.ResponseWriter, r *http.Request) {
+		sw, found := s.Switches(r.PathValue("id"))
+		if !found {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such business unit"})
+			return
+		}
+		writeJSON(w, http.StatusOK, sw)
+	})
+	m.HandleFunc("PUT /_sim/business-units/{id}/switches", func(w http.ResponseWriter, r *http.Request) {
+		var sw Switches
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+		dec.DisallowUnknownFields() // a misspelt switch must not pass silently
+		if err := dec.Decode(&sw); err != nil {
+			bad(w, err)
+			return
+		}
+		if _, found := s.Switches(r.PathValue("id")); !found {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such business unit"})
+			return
+		}
+		if err := s.SetSwitches(r.PathValue("id"), sw); err != nil {
+			bad(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, sw)
 	})
 	m.HandleFunc("POST /_sim/generate", func(w http.ResponseWriter, r *http.Request) {
 		var g struct {

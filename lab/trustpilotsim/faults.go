@@ -29,6 +29,9 @@ type Fault struct {
 	// and closes the connection; an answer without a body is lost entirely (a write whose
 	// outcome the client never learns).
 	Truncate bool `json:"truncate,omitempty"`
+	// DropAfter lets the request be processed (a reply or comment is committed), then closes
+	// the connection without sending a byte of the answer, whatever its body.
+	DropAfter bool `json:"drop_after,omitempty"`
 
 	After int `json:"after,omitempty"` // let this many matching requests through first
 	Times int `json:"times,omitempty"` // apply to this many requests, then expire; 0 = until removed
@@ -151,6 +154,12 @@ func (s *Sim) applyFault(w http.ResponseWriter, r *http.Request, f Fault, real h
 	}
 	switch {
 	case f.Drop:
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+		return true
+	case f.DropAfter:
+		real(httptest.NewRecorder(), r)
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			_ = conn.Close()
 		}

@@ -2,6 +2,7 @@ package trustpilotsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -20,6 +21,64 @@ type BusinessUnit struct {
 	RefreshTokens   []string       `json:"refreshTokens,omitempty"` // live refresh tokens, as after a login flow
 	RequireAPIKey   bool           `json:"requireApiKey,omitempty"` // refuse private calls without the apikey header
 	DisableReplying bool           `json:"disableReplying,omitempty"`
+	// Switches select the unit's variant of behaviours the reference leaves open; in JSON their
+	// fields sit at the top level of the unit. Sim.SetSwitches and
+	// PUT /_sim/business-units/{id}/switches change them while the simulator runs.
+	Switches
+}
+
+// Switches are per-business-unit behaviour variants. The zero value is the default behaviour.
+type Switches struct {
+	// ReplyText is how a service reply's text and a conversation comment's content are stored,
+	// and so returned on re-read, compared with what was posted.
+	ReplyText TextMode `json:"replyText,omitempty"`
+	// ReplyVisibilityDelay hides a committed service reply or comment from reads (review,
+	// review list and its responded filter, conversation) for this long after the post, on the
+	// simulator's clock. A second reply POST meanwhile is still refused with 409: the review has
+	// a reply, it just does not show yet.
+	ReplyVisibilityDelay Duration `json:"replyVisibilityDelay,omitempty"`
+}
+
+// TextMode is the value of Switches.ReplyText.
+type TextMode string
+
+// The TextMode values.
+const (
+	TextVerbatim TextMode = ""      // stored as posted (default)
+	TextLines    TextMode = "lines" // line breaks become \n, each line's whitespace runs one space, at most one blank line, trimmed
+	TextFlatten  TextMode = "flat"  // every whitespace run, line breaks included, becomes one space, trimmed
+)
+
+func (sw Switches) check() error {
+	switch sw.ReplyText {
+	case TextVerbatim, TextLines, TextFlatten:
+	default:
+		return fmt.Errorf("replyText %q is not one of \"\", %q, %q", sw.ReplyText, TextLines, TextFlatten)
+	}
+	if sw.ReplyVisibilityDelay < 0 {
+		return errors.New("replyVisibilityDelay must not be negative")
+	}
+	return nil
+}
+
+// normalize stores text the way mode says.
+func (m TextMode) normalize(text string) string {
+	switch m {
+	case TextLines:
+		text = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(text)
+		lines := strings.Split(text, "\n")
+		for i, l := range lines {
+			lines[i] = strings.Join(strings.Fields(l), " ")
+		}
+		text = strings.Join(lines, "\n")
+		for strings.Contains(text, "\n\n\n") {
+			text = strings.ReplaceAll(text, "\n\n\n", "\n\n")
+		}
+		return strings.TrimSpace(text)
+	case TextFlatten:
+		return strings.Join(strings.Fields(text), " ")
+	}
+	return text
 }
 
 // BusinessUser is a person of the business unit; replies and comments are authored by one.
@@ -177,6 +236,8 @@ type Comment struct {
 	Author        Author `json:"author"`
 	Content       string `json:"content"`
 	IntegrationID string `json:"integrationId,omitempty"`
+
+	visibleAt time.Time // reads show the comment from then on (Switches.ReplyVisibilityDelay)
 }
 
 // Conversation is the thread under a product review.

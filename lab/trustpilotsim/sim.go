@@ -8,6 +8,28 @@
 // Where the reference leaves a behaviour open the simulator picks the stricter plausible one,
 // so that a client passing against it is robust against the real API; each such choice is
 // commented "Decision:".
+//
+// # Switches
+//
+// Other open behaviours are switches, per business unit: the Switches fields of BusinessUnit
+// (in a fixture or POST /_sim/business-units, at the unit's top level), Sim.SetSwitches, or
+// PUT /_sim/business-units/{id}/switches while running:
+//
+//   - replyText (Switches.ReplyText): how a service reply's text and a comment's content are
+//     stored and returned on re-read. "" verbatim; "lines" (TextLines): CRLF and CR become \n,
+//     whitespace runs within a line one space, at most one blank line in a row, trimmed;
+//     "flat" (TextFlatten): every whitespace run, line breaks included, one space, trimmed.
+//   - replyVisibilityDelay (Switches.ReplyVisibilityDelay, "30s" or ns in JSON): a committed
+//     service reply or comment is not seen by reads (GET review, the review list and its
+//     responded filter, GET conversation) for that long on the simulator's clock (Advance or
+//     /_sim/clock/advance moves it); a second service-reply POST meanwhile is still refused
+//     with 409. Sim.ServiceReview, Sim.Replies, Sim.Comments and /_sim/ show what is stored.
+//
+// And per request, as a Fault (Sim.AddFault, POST /_sim/faults): drop_after (Fault.DropAfter)
+// applies the request — a reply or comment is committed — then closes the connection without
+// an answer, e.g. {"method":"POST","path":"/v1/private/conversations/*/comments","drop_after":true,"times":1}.
+// (truncate does the same for an answer without a body, like the 201 of a service reply, and
+// sends half of one that has a body.)
 package trustpilotsim
 
 import (
@@ -80,6 +102,18 @@ type Sim struct {
 type serviceEntry struct {
 	r       ServiceReview
 	created time.Time
+	// replyVisibleAt: reads show r.CompanyReply from then on (Switches.ReplyVisibilityDelay).
+	replyVisibleAt time.Time
+}
+
+// visible is the review as reads see it at now: a reply still within its visibility delay is
+// not there yet.
+func (e *serviceEntry) visible(now time.Time) ServiceReview {
+	r := e.r
+	if r.CompanyReply != nil && now.Before(e.replyVisibleAt) {
+		r.CompanyReply = nil
+	}
+	return r
 }
 
 type productEntry struct {
@@ -195,6 +229,9 @@ func (s *Sim) AddBusinessUnit(u BusinessUnit) error {
 	if u.ID == "" || u.APIKey == "" || u.APISecret == "" {
 		return errors.New("business unit needs id, apiKey and apiSecret")
 	}
+	if err := u.Switches.check(); err != nil {
+		return fmt.Errorf("business unit %s: %w", u.ID, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.units[u.ID]; ok {
@@ -214,6 +251,33 @@ func (s *Sim) AddBusinessUnit(u BusinessUnit) error {
 		s.refresh[rt] = &refreshToken{unit: u.ID, userID: user, expires: s.nowLocked().Add(s.opts.RefreshLifetime)}
 	}
 	return nil
+}
+
+// SetSwitches replaces a business unit's switches while the simulator runs. Replies and
+// comments already posted keep the text and visibility they were stored with.
+func (s *Sim) SetSwitches(unitID string, sw Switches) error {
+	if err := sw.check(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.units[unitID]
+	if !ok {
+		return fmt.Errorf("unknown business unit %q", unitID)
+	}
+	u.Switches = sw
+	return nil
+}
+
+// Switches returns a business unit's switches.
+func (s *Sim) Switches(unitID string) (Switches, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.units[unitID]
+	if !ok {
+		return Switches{}, false
+	}
+	return u.Switches, true
 }
 
 // Load adds a fixture's business units and reviews.

@@ -17,6 +17,18 @@ import (
 // that Pilotdesk did not just post: Trustpilot keeps one reply per service review.
 var ErrAlreadyReplied = errors.New("trustpilot: review already has a reply")
 
+// ErrReplyNotVisible is wrapped in an errs.Transient when Trustpilot refuses a service reply as
+// a conflict (the review has a reply) but a re-read shows none yet: a committed reply, most
+// likely our own lost attempt, that reads do not show yet. Retry later: the re-read then
+// recognises our reply (success) or finds another (ErrAlreadyReplied).
+var ErrReplyNotVisible = errors.New("trustpilot: review has a reply that is not visible yet")
+
+// ErrCommentOutcomeUnknown is wrapped in an errs.Transient when a product-review comment POST
+// got no usable answer (connection lost, broken answer, 5xx): the comment may or may not be
+// stored. Comments append, so do not post again before ProductReplyPosted reports it absent,
+// asked after Trustpilot has had time to show it.
+var ErrCommentOutcomeUnknown = errors.New("trustpilot: outcome of the comment post unknown")
+
 // APIError is a non-2xx answer from Trustpilot. Its text carries the status, the message, the
 // error code and the correlation id (which Trustpilot support asks for) but never a request
 // header, so no token or secret.

@@ -37,6 +37,9 @@ type request struct {
 	header http.Header
 	auth   bool // send the bearer token and the API key
 	retry  retryRule
+	// uncertain, when set, is made true once an attempt was sent and got no usable answer (a
+	// transport or read error, a timeout, a 5xx): the server may have applied it.
+	uncertain *bool
 }
 
 // ErrResponseTooLarge is wrapped when a response exceeds Config.MaxResponseBytes.
@@ -68,6 +71,9 @@ func (c *Client) call(ctx context.Context, req request) ([]byte, error) {
 		}
 		start := time.Now()
 		status, header, body, err := c.attempt(ctx, req, token)
+		if req.uncertain != nil && (err != nil || (status >= 500 && status != http.StatusNotImplemented)) {
+			*req.uncertain = true
+		}
 		c.log.Debug("trustpilot: call", "op", req.op, "method", req.method, "path", pathOnly(req.path),
 			"status", status, "attempt", attempt+1, "duration", time.Since(start), "err", err)
 		if err == nil && status/100 == 2 {

@@ -34,10 +34,26 @@ func (c *Client) checkReply(op, reviewID, message string) error {
 	return nil
 }
 
+// sameText reports whether a text read back from Trustpilot is the one we posted. Trustpilot
+// may store a reply with other whitespace than it was sent with (line breaks as \n, runs of
+// spaces collapsed, trimmed, or flattened to one line), so texts are compared with every
+// whitespace run, line breaks included, as one space, and trimmed. Unicode normalisation (NFC)
+// is not applied: it would need golang.org/x/text, and an agent's reply is posted as typed.
+func sameText(stored, posted string) bool {
+	return strings.Join(strings.Fields(stored), " ") == strings.Join(strings.Fields(posted), " ")
+}
+
 // ReplyToServiceReview posts message as the company reply to a service review. Trustpilot
 // keeps one reply per review, so it re-reads the review first (reference §7.4) and returns
 // ErrAlreadyReplied, wrapped in an errs.Conflict, when a reply is already there — unless that
-// reply is this very message, which means an earlier attempt of ours landed: then it succeeds.
+// reply is this very message (compared ignoring whitespace, see sameText), which means an
+// earlier attempt of ours landed: then it succeeds.
+//
+// A POST refused as a conflict while the re-read shows no reply at all means a reply exists
+// that reads do not show yet (Trustpilot committed it, visibility lags): most likely our own
+// earlier attempt whose answer was lost. That is a transient error wrapping ErrReplyNotVisible,
+// so the caller retries later, when the re-read recognises the reply (or finds another's and
+// gets ErrAlreadyReplied).
 func (c *Client) ReplyToServiceReview(ctx context.Context, reviewID, message string) error {
 	const op = "trustpilot.ReplyToServiceReview"
 	if err := c.checkReply(op, reviewID, message); err != nil {
@@ -59,10 +75,11 @@ func (c *Client) ReplyToServiceReview(ctx context.Context, reviewID, message str
 		return nil
 	}
 	if isKind(err, errs.Conflict) {
+		// serviceReplied answers ErrAlreadyReplied itself when another reply shows.
 		if done, rerr := c.serviceReplied(ctx, op, reviewID, message); rerr != nil || done {
 			return rerr
 		}
-		return errs.E(errs.Conflict, op, fmt.Errorf("%w: %w", ErrAlreadyReplied, err))
+		return errs.E(errs.Transient, op, fmt.Errorf("%w: %w", ErrReplyNotVisible, err))
 	}
 	return err
 }
@@ -82,7 +99,7 @@ func (c *Client) serviceReplied(ctx context.Context, op, reviewID, message strin
 			Text string `json:"text"`
 		} `json:"companyReply"`
 	}
-	if json.Unmarshal(r.Raw, &j) == nil && strings.TrimSpace(j.CompanyReply.Text) == strings.TrimSpace(message) {
+	if json.Unmarshal(r.Raw, &j) == nil && sameText(j.CompanyReply.Text, message) {
 		return true, nil
 	}
 	return false, errs.E(errs.Conflict, op, ErrAlreadyReplied)
@@ -90,7 +107,15 @@ func (c *Client) serviceReplied(ctx context.Context, op, reviewID, message strin
 
 // ReplyToProductReview posts message as a comment in the review's conversation, creating the
 // conversation first when the review has none (reference §7.5). The comment is posted as the
-// connection's business user (x-business-user-id).
+// connection's business user (x-business-user-id). When the conversation already holds our
+// comment with this text (compared ignoring whitespace), an earlier attempt landed and nothing
+// is posted.
+//
+// Comments append, so a comment POST whose outcome is unknown (no answer, a broken answer, a
+// 5xx) is not repeated: the error is transient and wraps ErrCommentOutcomeUnknown. The comment
+// may be there already, possibly not yet visible; before posting again the caller should ask
+// ProductReplyPosted (or call ReplyToProductReview, which asks the same) only once Trustpilot
+// has had time to show it.
 func (c *Client) ReplyToProductReview(ctx context.Context, reviewID, message string) error {
 	const op = "trustpilot.ReplyToProductReview"
 	if err := c.checkReply(op, reviewID, message); err != nil {
@@ -126,9 +151,37 @@ func (c *Client) ReplyToProductReview(ctx context.Context, reviewID, message str
 	}
 	// Comments append: a repeat after a lost answer would post twice, so only 429 is repeated
 	// here; other transient failures go back to the caller's queue.
+	var uncertain bool
 	_, err = c.call(ctx, request{op: op, method: http.MethodPost, path: "/v1/private/conversations/" + convID + "/comments",
-		body: body, header: h, auth: true, retry: retryOnly429})
+		body: body, header: h, auth: true, retry: retryOnly429, uncertain: &uncertain})
+	if err != nil && uncertain && isKind(err, errs.Transient) {
+		// No answer, a broken one or a 5xx: the comment may have been stored.
+		return errs.E(errs.Transient, op, fmt.Errorf("%w: %w", ErrCommentOutcomeUnknown, err))
+	}
 	return err
+}
+
+// ProductReplyPosted reports whether the conversation of a product review holds our comment
+// with message's text (compared ignoring whitespace, as ReplyToProductReview does), so a caller
+// can check before posting again after an attempt whose outcome it does not know. A review
+// without a conversation has no comment: false. A comment Trustpilot has stored but does not
+// show yet reads as absent.
+func (c *Client) ProductReplyPosted(ctx context.Context, reviewID, message string) (bool, error) {
+	const op = "trustpilot.ProductReplyPosted"
+	switch {
+	case !review.ValidID(reviewID):
+		return false, errs.E(errs.Invalid, op, fmt.Errorf("invalid review id %.30q", reviewID))
+	case strings.TrimSpace(message) == "":
+		return false, errs.E(errs.Invalid, op, errors.New("empty reply"))
+	}
+	r, err := c.GetProductReview(ctx, reviewID)
+	if err != nil {
+		return false, err
+	}
+	if r.ConversationID == "" {
+		return false, nil
+	}
+	return c.hasComment(ctx, op, r.ConversationID, message)
 }
 
 // hasComment reports whether the conversation already holds message as a business-user comment.
@@ -149,7 +202,7 @@ func (c *Client) hasComment(ctx context.Context, op, convID, message string) (bo
 		return false, errs.E(errs.Invalid, op, fmt.Errorf("conversation %s: unreadable body: %v", convID, err))
 	}
 	for _, cm := range conv.Comments {
-		if cm.Content == message && (cm.Author.Type == "" || strings.EqualFold(cm.Author.Type, "businessUser")) {
+		if sameText(cm.Content, message) && (cm.Author.Type == "" || strings.EqualFold(cm.Author.Type, "businessUser")) {
 			return true, nil
 		}
 	}
