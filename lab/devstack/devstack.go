@@ -120,7 +120,7 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		return nil, err
 	}
 
-	fenv := map[string]string{config.EnvTrustpilotAPI: tpURL, config.EnvRetryDelay: "1s"}
+	fenv := map[string]string{config.EnvTrustpilotAPI: tpURL, config.EnvRetryDelay: "1s", config.EnvCommentRecheck: "3s"}
 	for k, v := range opt.Env {
 		fenv[k] = v
 	}

@@ -88,7 +88,7 @@ func Worker(a Adapters, cfg config.Config, log *slog.Logger) *worker.Handler {
 	owner := InstanceID("worker") // this instance, in claims and leases
 	f := a.Factory(cfg, connector.WorkerShare, log)
 	syncer := reviewsync.New(a.Store, SyncOpener(f), a.Queue, log, owner, reviewsync.Config{LeaseRetry: cfg.RetryDelay})
-	replies := reply.New(a.Store, ReplyOpener(f), a.Queue, log, owner, reply.Config{Retry: JobRetry(cfg)})
+	replies := reply.New(a.Store, ReplyOpener(f), a.Queue, log, owner, reply.Config{Retry: JobRetry(cfg), CommentRecheck: cfg.CommentRecheck})
 	return worker.New(syncer, replies, replies, a.Queue, a.Queue, JobRetry(cfg), log)
 }
 
@@ -98,7 +98,8 @@ func Webhook(a Adapters, cfg config.Config, log *slog.Logger) *webhook.Handler {
 	f := a.Factory(cfg, connector.WebhookShare, log)
 	f.TrustpilotAttempts = 1
 	replies := reply.New(a.Store, ReplyOpener(f), a.Queue, log, InstanceID("webhook"),
-		reply.Config{Retry: JobRetry(cfg), PostTimeout: reply.WebhookPostTimeout, HelpdeskWait: reply.WebhookHelpdeskWait})
+		reply.Config{Retry: JobRetry(cfg), PostTimeout: reply.WebhookPostTimeout, HelpdeskWait: reply.WebhookHelpdeskWait,
+			CommentRecheck: cfg.CommentRecheck})
 	return &webhook.Handler{SecretID: cfg.WebhookSecretARN, Secrets: a.Secrets, Processor: replies, Log: log}
 }
 

@@ -24,8 +24,9 @@ const (
 	EnvTrustpilotAuth   = "TRUSTPILOT_AUTH_URL"
 	EnvLogLevel         = "LOG_LEVEL"
 	EnvSecretPrefix     = "CREDENTIALS_SECRET_PREFIX"
-	EnvHelpdeskRate     = "HELPDESK_RATE_LIMIT" // "<calls>/<window>", e.g. "40/20s"
-	EnvRetryDelay       = "SYNC_RETRY_DELAY"    // first delay before a failed job is tried again
+	EnvHelpdeskRate     = "HELPDESK_RATE_LIMIT"    // "<calls>/<window>", e.g. "40/20s"
+	EnvRetryDelay       = "SYNC_RETRY_DELAY"       // first delay before a failed job is tried again
+	EnvCommentRecheck   = "COMMENT_RECHECK_WINDOW" // after an uncertain product comment, only look for it this long
 )
 
 // Defaults.
@@ -44,7 +45,7 @@ var Required = map[string][]string{
 }
 
 // Known is every variable this package reads.
-var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate, EnvRetryDelay}
+var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate, EnvRetryDelay, EnvCommentRecheck}
 
 // MustLoadFunction is MustLoad with the function's required variables.
 func MustLoadFunction(logicalID string) Config { return MustLoad(Required[logicalID]...) }
@@ -65,6 +66,10 @@ type Config struct {
 	// RetryDelay is the first delay before a job that failed transiently (or waits for another
 	// worker) runs again; it doubles per receive.
 	RetryDelay time.Duration
+	// CommentRecheck is how long after a product-review comment whose outcome is unknown (the
+	// answer was lost) Pilotdesk only looks for it instead of posting again: Trustpilot may show
+	// a committed comment late, and a second comment cannot be taken back. 0: the default.
+	CommentRecheck time.Duration
 }
 
 // Load reads the environment with getenv (os.Getenv in production). required names the
@@ -96,6 +101,11 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 	if v := getenv(EnvHelpdeskRate); strings.TrimSpace(v) != "" {
 		if c.HelpdeskCalls, c.HelpdeskWindow, err = ParseRate(v); err != nil {
 			return Config{}, err
+		}
+	}
+	if v := getenv(EnvCommentRecheck); strings.TrimSpace(v) != "" {
+		if c.CommentRecheck, err = time.ParseDuration(v); err != nil || c.CommentRecheck <= 0 {
+			return Config{}, fmt.Errorf("%s: %q is not a positive duration like 10m", EnvCommentRecheck, v)
 		}
 	}
 	if c.RetryDelay, err = time.ParseDuration(or(getenv(EnvRetryDelay), backoff.DefaultJobBase.String())); err != nil || c.RetryDelay <= 0 {

@@ -3,6 +3,7 @@ package reply_test
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
@@ -157,6 +159,10 @@ type fakeTrustpilot struct {
 	comments []string // product
 	calls    int
 	hang     bool // wait for the context's end instead of answering
+	// lostAnswers: the next product comments are committed, but the caller gets a transient
+	// error (the answer was lost); hidden: committed comments do not show to look-ups yet.
+	lostAnswers int
+	hidden      bool
 }
 
 var _ reply.Trustpilot = (*fakeTrustpilot)(nil)
@@ -185,6 +191,12 @@ func (t *fakeTrustpilot) ReplyToServiceReview(ctx context.Context, _, message st
 	return nil
 }
 
+func (t *fakeTrustpilot) ProductReplyPosted(_ context.Context, _, message string) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.hidden && slices.Contains(t.comments, message), nil
+}
+
 func (t *fakeTrustpilot) ReplyToProductReview(_ context.Context, _, message string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -192,6 +204,10 @@ func (t *fakeTrustpilot) ReplyToProductReview(_ context.Context, _, message stri
 		return err
 	}
 	t.comments = append(t.comments, message)
+	if t.lostAnswers > 0 {
+		t.lostAnswers--
+		return errs.E(errs.Transient, "tp", errors.New("connection closed after the comment was committed"))
+	}
 	return nil
 }
 

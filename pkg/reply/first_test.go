@@ -198,3 +198,55 @@ func TestSweep(t *testing.T) {
 		}
 	})
 }
+
+// A product comment whose answer was lost is looked for, not posted again, while it may still
+// appear; found, the agent's note says posted. A comment that never appears is posted again
+// only after the window.
+func TestLostCommentAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("found on the retry", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		w.hd.messages[2] = agentMessage(2, productTicket, "Thanks for the photos!")
+		w.tp.lostAnswers, w.tp.hidden = 1, true
+		if got, err := w.svc.Process(ctx, event(t, productTicket, 2, "")); err != nil || got != reply.OutcomeQueued {
+			t.Fatalf("%q %v", got, err)
+		}
+		// Not visible yet: the retry only looks, and waits again.
+		if err := w.svc.RetryReply(ctx, w.q.jobs[0]); err != nil || len(w.q.jobs) != 2 {
+			t.Fatalf("retry while hidden: %v, jobs %+v", err, w.q.jobs)
+		}
+		w.tp.mu.Lock()
+		w.tp.hidden = false
+		w.tp.mu.Unlock()
+		if err := w.svc.RetryReply(ctx, w.q.jobs[1]); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.tp.comments) != 1 || w.store.link(t, productReview).ReplyState != link.ReplyPosted {
+			t.Fatalf("comments %q, slot %+v", w.tp.comments, w.store.link(t, productReview))
+		}
+		if n := len(w.hd.notes); n != 1 || !strings.Contains(w.hd.notes[0], "posted to Trustpilot as a comment") {
+			t.Fatalf("notes %q", w.hd.notes)
+		}
+	})
+	t.Run("never appears: posted again after the window", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, reply.Config{CommentRecheck: 50 * time.Millisecond})
+		w.hd.messages[2] = agentMessage(2, productTicket, "Thanks for the photos!")
+		w.tp.errs = []error{errs.E(errs.Transient, "tp", errors.New("503 before anything was stored"))}
+		if got, err := w.svc.Process(ctx, event(t, productTicket, 2, "")); err != nil || got != reply.OutcomeQueued {
+			t.Fatalf("%q %v", got, err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(w.tp.comments) == 0 && time.Now().Before(deadline) {
+			// A retryable error is SQS redelivering the same job.
+			if err := w.svc.RetryReply(ctx, w.q.jobs[len(w.q.jobs)-1]); err != nil && !errs.Retryable(err) {
+				t.Fatal(err)
+			}
+		}
+		if len(w.tp.comments) != 1 {
+			t.Fatalf("comments %q after the window", w.tp.comments)
+		}
+	})
+}

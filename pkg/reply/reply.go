@@ -56,6 +56,7 @@ type Helpdesk interface {
 type Trustpilot interface {
 	ReplyToServiceReview(ctx context.Context, reviewID, message string) error
 	ReplyToProductReview(ctx context.Context, reviewID, message string) error
+	ProductReplyPosted(ctx context.Context, reviewID, message string) (bool, error)
 }
 
 // Opener builds a connection's clients.
@@ -107,7 +108,18 @@ type Config struct {
 	// included (0: only the caller's deadline). The webhook sets WebhookHelpdeskWait: a delivery
 	// is never held long; what does not fit is queued.
 	HelpdeskWait time.Duration
+	// CommentRecheck: after a product-review comment attempt, further attempts of the same
+	// message within this window only look for the comment (Trustpilot may show a committed one
+	// late; a second comment would stay). Service replies need no window: Trustpilot refuses a
+	// second one.
+	CommentRecheck time.Duration
 }
+
+// DefaultCommentRecheck is the default CommentRecheck.
+const DefaultCommentRecheck = 5 * time.Minute
+
+// errCommentPending says a comment attempt's outcome is still unknown: it is looked for again later.
+var errCommentPending = errors.New("an earlier attempt's comment may still appear on Trustpilot; looking for it again later")
 
 // WebhookHelpdeskWait is how long a webhook delivery may wait for the helpdesk allowance.
 const WebhookHelpdeskWait = 5 * time.Second
@@ -125,6 +137,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 6
+	}
+	if c.CommentRecheck <= 0 {
+		c.CommentRecheck = DefaultCommentRecheck
 	}
 	return c
 }
@@ -438,7 +453,7 @@ func (s *Service) post(ctx context.Context, hd Helpdesk, tp Trustpilot, conn con
 
 	pctx, cancel := s.postContext(ctx)
 	if lk.Kind == review.Product {
-		err = tp.ReplyToProductReview(pctx, lk.ReviewID, text)
+		err = s.comment(pctx, tp, lk, messageID, text)
 	} else {
 		err = tp.ReplyToServiceReview(pctx, lk.ReviewID, text)
 	}
@@ -482,6 +497,27 @@ func (s *Service) post(ctx context.Context, hd Helpdesk, tp Trustpilot, conn con
 		}
 	}
 	return out, after, err
+}
+
+// comment posts a product-review comment at most once per CommentRecheck window for one
+// message: a later attempt within the window (a retry after a lost answer, a recovered claim)
+// only looks for the comment, since Trustpilot may show a committed one late.
+func (s *Service) comment(ctx context.Context, tp Trustpilot, lk link.Link, messageID int64, text string) error {
+	first, err := s.Store.MarkOnce(ctx, fmt.Sprintf("comment#%s#%s#%d", lk.ConnectionID, lk.ReviewID, messageID), s.cfg.CommentRecheck)
+	if err != nil {
+		return err
+	}
+	if first {
+		return tp.ReplyToProductReview(ctx, lk.ReviewID, text)
+	}
+	posted, err := tp.ProductReplyPosted(ctx, lk.ReviewID, text)
+	if err != nil {
+		return err
+	}
+	if posted {
+		return nil
+	}
+	return errs.E(errs.Transient, "reply.comment", errCommentPending)
 }
 
 // failed records a Trustpilot failure: transient ones are queued for a retry, permanent ones
