@@ -298,3 +298,123 @@ func TestConcurrentTokenRefreshNoReauth(t *testing.T) {
 	}
 	t.Logf("refresh-token grants during the race: %d", s.TP.Calls("refresh")-refreshes)
 }
+
+// withSwitches sets the main helpdesk account's switches for one test.
+func (s *system) withSwitches(tb testing.TB, sw gorgiassim.Switches) {
+	tb.Helper()
+	if err := s.HD.SetSwitches(account, sw); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.HD.SetSwitches(account, gorgiassim.Switches{}) })
+}
+
+// 2. The integration's template renders without message.* and Gorgias never redelivers: the
+// webhook still forwards the ticket's first reply, once.
+func TestTemplateWithoutMessageVars(t *testing.T) {
+	s := stack(t)
+	for _, mode := range []gorgiassim.MessageVarsMode{gorgiassim.MessageVarsEmpty, gorgiassim.MessageVarsNone} {
+		t.Run(string(mode), func(t *testing.T) {
+			s.withSwitches(t, gorgiassim.Switches{WebhookMessageVars: mode, NoRedelivery: true})
+			tk := s.take(t, review.Service, false)
+			text := "Thanks, " + string(mode) + " template: your voucher is in your inbox."
+			_, d := s.reply(t, gorgiassim.AgentReply{TicketID: tk.id, BodyText: text})
+			if len(d.Attempts) != 1 {
+				t.Fatalf("delivery attempts %+v, want one", d.Attempts)
+			}
+			s.wantReplies(t, tk.reviewID, text)
+			s.wantNotes(t, tk.id, 1, map[string]int{notePosted: 1})
+		})
+	}
+}
+
+// 3. The first read of the ticket's messages fails and Gorgias never redelivers: the reply is
+// posted once all the same (the client's own retry, or the queued reply check).
+func TestFirstMessageReadFails(t *testing.T) {
+	s := stack(t)
+	ctx := context.Background()
+	s.withSwitches(t, gorgiassim.Switches{NoRedelivery: true})
+	for _, tc := range []struct {
+		name  string
+		times int // failed reads: 1 is absorbed by the client's retry; 20 outlasts it
+	}{{"once", 1}, {"for the whole delivery", 20}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := s.take(t, review.Service, false)
+			id := s.HD.AddFault(gorgiassim.Fault{Account: account, Method: http.MethodGet, Path: "/api/messages", Status: http.StatusBadGateway, Times: tc.times})
+			text := "We are sorry: " + tc.name + "."
+			_, d := s.reply(t, gorgiassim.AgentReply{TicketID: tk.id, BodyText: text})
+			s.HD.RemoveFault(id)
+			if len(d.Attempts) != 1 || d.Attempts[0].Status != http.StatusOK {
+				t.Fatalf("delivery attempts %+v, want one answered 200", d.Attempts)
+			}
+			if _, err := s.Drain(ctx, waitLimit); err != nil {
+				t.Fatalf("drain: %v\n%s", err, tail(s.log.String(), 3000))
+			}
+			s.wantReplies(t, tk.reviewID, text)
+			s.wantNotes(t, tk.id, 1, map[string]int{notePosted: 1})
+		})
+	}
+}
+
+// 4. A quoted agent reply whose stripped fields are null: Trustpilot gets only the new text.
+func TestQuotedReplyPostsOnlyTheNewText(t *testing.T) {
+	s := stack(t)
+	tk := s.take(t, review.Service, false)
+	text := "Thank you for your patience, the parcel was re-sent this morning."
+	m, _ := s.reply(t, gorgiassim.AgentReply{TicketID: tk.id, BodyText: text, Quote: true, Stripped: gorgiassim.StrippedNull})
+	if !strings.Contains(m.BodyText, "wrote:") {
+		t.Fatalf("the simulator did not quote the thread: %q", m.BodyText)
+	}
+	s.wantReplies(t, tk.reviewID, text)
+}
+
+// 6. Trustpilot commits the post but the answer is lost, and stores the text with other
+// whitespace (and shows a comment only after a while): one reply, one comment, and the note
+// says posted.
+func TestCommittedPostAnswerLost(t *testing.T) {
+	s := stack(t)
+	ctx := context.Background()
+	if err := s.TP.SetSwitches(unitID, trustpilotsim.Switches{ReplyText: trustpilotsim.TextFlatten, ReplyVisibilityDelay: trustpilotsim.Duration(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.TP.SetSwitches(unitID, trustpilotsim.Switches{}) }()
+	text := "Thank you!\n\nWe have  sent a replacement;\r\nit ships today."
+
+	svc := s.take(t, review.Service, false)
+	id := s.TP.AddFault(trustpilotsim.Fault{Method: http.MethodPost, Path: "/v1/private/reviews/" + svc.reviewID + "/reply", DropAfter: true, Times: 1})
+	defer s.TP.RemoveFault(id)
+	s.reply(t, gorgiassim.AgentReply{TicketID: svc.id, BodyText: text})
+
+	prod := s.take(t, review.Product, false)
+	id = s.TP.AddFault(trustpilotsim.Fault{Method: http.MethodPost, Path: "/v1/private/conversations/*/comments", DropAfter: true, Times: 1})
+	defer s.TP.RemoveFault(id)
+	comments := s.TP.Calls("post_comment")
+	s.reply(t, gorgiassim.AgentReply{TicketID: prod.id, BodyText: text})
+
+	deadline := time.Now().Add(waitLimit)
+	for {
+		if _, err := s.Drain(ctx, waitLimit); err != nil {
+			t.Fatalf("drain: %v\n%s", err, tail(s.log.String(), 3000))
+		}
+		if count(s.notes(t, svc.id), notePosted) == 1 && count(s.notes(t, prod.id), noteComment) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notes %q / %q\n%s", s.notes(t, svc.id), s.notes(t, prod.id), tail(s.log.String(), 3000))
+		}
+	}
+	// What the agent wrote, as Pilotdesk posts it (line breaks as \n); the simulator stores it
+	// flattened.
+	s.wantReplies(t, svc.reviewID, strings.ReplaceAll(text, "\r\n", "\n"))
+	if n := s.TP.Calls("post_comment") - comments; n != 1 {
+		t.Errorf("%d comment posts, want 1", n)
+	}
+	r, _ := s.TP.ProductReview(prod.reviewID)
+	if r.ConversationID == nil || len(s.TP.Comments(*r.ConversationID)) != 1 {
+		t.Errorf("product review conversation %v: want exactly one comment", r.ConversationID)
+	}
+	for _, tk := range []ticket{svc, prod} {
+		if notes := s.notes(t, tk.id); count(notes, "NOT posted") != 0 || len(notes) != 1 {
+			t.Errorf("ticket %d notes %q, want one saying posted", tk.id, notes)
+		}
+	}
+}
