@@ -344,10 +344,7 @@ func (s *Service) check(ctx context.Context, lk link.Link, delivered int64, atte
 		if used == 0 {
 			used = first.ID
 		}
-		s.noteOnce(ctx, hd, lk, fmt.Sprintf("used#%d", delivered), fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
-			"and an earlier message on this ticket (%d) already used it (%s). Edit the reply on Trustpilot if it must change.",
-			used, orDash(slot.ReplyResult)), log)
-		log.Info(OutcomeUsed, "used_by", used, "message_id", delivered)
+		s.usedNote(ctx, hd, lk, delivered, used, slot.ReplyResult, log)
 		return OutcomeUsed, nil
 	}
 	return OutcomeDone, nil
@@ -444,10 +441,7 @@ func (s *Service) post(ctx context.Context, hd Helpdesk, tp Trustpilot, conn con
 		if claim.Link.ReplyMessage == messageID {
 			return OutcomeDone, claim.Link, nil
 		}
-		s.noteOnce(ctx, hd, lk, fmt.Sprintf("used#%d", messageID), fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
-			"and an earlier message on this ticket (%d) already used it (%s). Edit the reply on Trustpilot if it must change.",
-			claim.Link.ReplyMessage, orDash(claim.Link.ReplyResult)), log)
-		log.Info(OutcomeUsed, "used_by", claim.Link.ReplyMessage)
+		s.usedNote(ctx, hd, lk, messageID, claim.Link.ReplyMessage, claim.Link.ReplyResult, log)
 		return OutcomeUsed, claim.Link, nil
 	}
 
@@ -600,6 +594,15 @@ func (s *Service) noteOnce(ctx context.Context, hd Helpdesk, lk link.Link, key s
 		return
 	}
 	s.note(ctx, hd, lk, text, log)
+}
+
+// usedNote tells the agent, once per message, that messageID was not posted because an earlier
+// message (usedBy) has the review's one reply.
+func (s *Service) usedNote(ctx context.Context, hd Helpdesk, lk link.Link, messageID, usedBy int64, result string, log *slog.Logger) {
+	s.noteOnce(ctx, hd, lk, fmt.Sprintf("used#%d", messageID), fmt.Sprintf("Pilotdesk: this reply was NOT posted to Trustpilot. A review has one public reply, "+
+		"and an earlier message on this ticket (%d) already used it (%s). Edit the reply on Trustpilot if it must change.",
+		usedBy, orDash(result)), log)
+	log.Info(OutcomeUsed, "used_by", usedBy, "message_id", messageID)
 }
 
 func orDash(s string) string {
