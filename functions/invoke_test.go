@@ -26,6 +26,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/lab/localaws"
 	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
@@ -137,6 +138,9 @@ func TestSchedulerEnqueuesOneJobPerKind(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := st.ClearQueued(ctx, cursor.SweepID("acme.gorgias.com"), cursor.SweepKind); err != nil {
+		t.Fatal(err)
+	}
 	q := queue.New(sqs.NewFromConfig(env.AWS), env.Stack.QueueURLs["SyncJobsQueue"])
 	before, _, _, err := q.Depths(ctx)
 	if err != nil {
@@ -145,16 +149,17 @@ func TestSchedulerEnqueuesOneJobPerKind(t *testing.T) {
 	out := invoke(t, "SchedulerFunction", readEvent(t, "schedule.json"))
 	var res struct {
 		Enqueued int `json:"enqueued"`
+		Sweeps   int `json:"sweeps"`
 	}
-	if err := json.Unmarshal(out, &res); err != nil || res.Enqueued != 2 {
-		t.Fatalf("scheduler answered %s (%v); want 2 jobs (service + product of acme-uk)", out, err)
+	if err := json.Unmarshal(out, &res); err != nil || res.Enqueued != 3 || res.Sweeps != 1 {
+		t.Fatalf("scheduler answered %s (%v); want 3 jobs (service + product of acme-uk, and its helpdesk account's reply sweep)", out, err)
 	}
 	after, _, _, err := q.Depths(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after-before != 2 {
-		t.Fatalf("queue grew by %d, want 2", after-before)
+	if after-before != 3 {
+		t.Fatalf("queue grew by %d, want 3", after-before)
 	}
 }
 
@@ -208,7 +213,8 @@ func TestWebhookStatuses(t *testing.T) {
 		{"wrong secret", readEvent(t, "helpdesk-bad-secret.json"), 401, "X-Pilotdesk-Secret"},
 		{"no secret", readEvent(t, "helpdesk-no-secret.json"), 401, "X-Pilotdesk-Secret"},
 		{"malformed JSON", readEvent(t, "helpdesk-malformed.json"), 400, "JSON"},
-		{"missing message_id", readEvent(t, "helpdesk-missing-field.json"), 400, "message_id"},
+		{"missing ticket_id", readEvent(t, "helpdesk-missing-field.json"), 400, "ticket_id"},
+		{"template rendered without message.*", readEvent(t, "helpdesk-no-message-vars.json"), 200, "no Pilotdesk link"},
 		{"GET", readEvent(t, "helpdesk-wrong-method.json"), 405, "POST"},
 		{"2 MiB body", tooLargeEv, 413, "1 MiB"},
 	}
