@@ -42,6 +42,8 @@ type Job struct {
 	TicketID  int64  `json:"ticket_id,omitempty"`
 	MessageID int64  `json:"message_id,omitempty"`
 	Attempt   int    `json:"attempt,omitempty"`
+	// Note, when set, is an agent note the webhook could not leave in time: the job leaves it.
+	Note string `json:"note,omitempty"`
 
 	EnqueuedAt time.Time `json:"enqueued_at,omitzero"`
 }

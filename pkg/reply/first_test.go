@@ -250,3 +250,44 @@ func TestLostCommentAnswer(t *testing.T) {
 		}
 	})
 }
+
+// slowNotes takes no note while its block is on (the allowance is gone).
+type slowNotes struct {
+	*fakeHelpdesk
+	block bool
+}
+
+func (h *slowNotes) PostInternalNote(ctx context.Context, ticketID int64, text string) (gorgias.Message, error) {
+	if h.block {
+		<-ctx.Done()
+		return gorgias.Message{}, errs.E(errs.Transient, "gorgias", ctx.Err())
+	}
+	return h.fakeHelpdesk.PostInternalNote(ctx, ticketID, text)
+}
+
+// A note the webhook cannot leave within its wait is queued, and the worker leaves it: the agent
+// always learns that the reply was posted.
+func TestNoteQueuedWhenTheAllowanceIsGone(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.hd.messages[1] = agentMessage(1, serviceTicket, "Thanks!")
+	hd := &slowNotes{fakeHelpdesk: w.hd, block: true}
+	cfg := reply.Config{HelpdeskWait: 50 * time.Millisecond}
+	svc := reply.New(w.store, reply.OpenerFunc(func(context.Context, connection.Connection) (reply.Helpdesk, reply.Trustpilot, error) {
+		return hd, w.tp, nil
+	}), w.q, slog.New(slog.DiscardHandler), "test", cfg)
+	got, err := svc.Process(context.Background(), event(t, serviceTicket, 1, ""))
+	if err != nil || got != reply.OutcomePosted || len(w.q.jobs) != 1 || w.q.jobs[0].Note == "" {
+		t.Fatalf("%q %v jobs %+v", got, err, w.q.jobs)
+	}
+	if err := w.q.jobs[0].Validate(); err != nil {
+		t.Fatal(err)
+	}
+	hd.block = false
+	if err := svc.RetryReply(context.Background(), w.q.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.hd.notes) != 1 || !strings.Contains(w.hd.notes[0], "posted to Trustpilot") || len(w.tp.replies) != 1 {
+		t.Fatalf("notes %q, replies %q", w.hd.notes, w.tp.replies)
+	}
+}

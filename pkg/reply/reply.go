@@ -231,6 +231,9 @@ func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string,
 func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 	log := s.Log.With("connection_id", job.ConnectionID, "review_id", job.ReviewID, "ticket_id", job.TicketID,
 		"message_id", job.MessageID, "attempt", job.Attempt)
+	if job.Note != "" {
+		return s.leaveNote(ctx, job, log)
+	}
 	links, err := s.Store.LinksByTicket(ctx, job.TicketID)
 	if err != nil {
 		return err
@@ -581,10 +584,46 @@ func isAgentReply(m gorgias.Message) bool {
 	return m.FromAgent && m.Public && m.Channel != gorgias.ChannelInternalNote && m.RuleID == nil && m.Via != "rule" && m.Via != "api"
 }
 
+// note leaves the agent a note. Inside a webhook delivery it waits for the helpdesk allowance no
+// longer than HelpdeskWait; a note that could not be left in time is queued for the worker, so
+// the agent always learns the outcome.
 func (s *Service) note(ctx context.Context, hd Helpdesk, lk link.Link, text string, log *slog.Logger) {
-	if _, err := hd.PostInternalNote(ctx, lk.TicketID, text); err != nil {
-		log.Warn("could not leave the agent a note", "error", err.Error())
+	hctx, cancel := s.helpdeskContext(ctx)
+	_, err := hd.PostInternalNote(hctx, lk.TicketID, text)
+	timedOut := hctx.Err() != nil && ctx.Err() == nil
+	cancel()
+	if err == nil {
+		return
 	}
+	if !errs.Retryable(err) && !timedOut {
+		log.Warn("could not leave the agent a note", "error", err.Error())
+		return
+	}
+	job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: lk.ConnectionID, ReviewID: lk.ReviewID, TicketID: lk.TicketID, Note: text}
+	qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer qcancel()
+	if qerr := s.Queue.Send(qctx, []queue.Job{job}, 0); qerr != nil {
+		log.Error("agent note neither left nor queued", "error", err.Error(), "queue_error", qerr.Error())
+		return
+	}
+	log.Warn("agent note queued: the helpdesk did not take it in time", "error", err.Error())
+}
+
+// leaveNote runs a queued note job.
+func (s *Service) leaveNote(ctx context.Context, job queue.Job, log *slog.Logger) error {
+	rec, err := s.Store.GetConnectionForReplies(ctx, job.ConnectionID)
+	if err != nil {
+		return err
+	}
+	hd, _, err := s.Open.Open(ctx, rec.Connection)
+	if err != nil {
+		return err
+	}
+	if _, err := hd.PostInternalNote(ctx, job.TicketID, job.Note); err != nil {
+		return err
+	}
+	log.Info("queued agent note left")
+	return nil
 }
 
 // noteOnce leaves a note at most once per (ticket, key), however often the event is delivered.
