@@ -291,3 +291,25 @@ func TestNoteQueuedWhenTheAllowanceIsGone(t *testing.T) {
 		t.Fatalf("notes %q, replies %q", w.hd.notes, w.tp.replies)
 	}
 }
+
+// refusingList is a helpdesk that refuses the API key on the sweep's list.
+type refusingList struct{ *fakeHelpdesk }
+
+func (refusingList) ListTicketsUpdated(context.Context, string) ([]gorgias.Ticket, string, error) {
+	return nil, "", errs.E(errs.Permission, "gorgias", errors.New("401 Unauthorized"))
+}
+
+// A sweep the helpdesk refuses flags the connection and ends; it is no dead letter.
+func TestSweepRefusedFlagsTheConnection(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	svc := reply.New(w.store, reply.OpenerFunc(func(context.Context, connection.Connection) (reply.Helpdesk, reply.Trustpilot, error) {
+		return refusingList{w.hd}, w.tp, nil
+	}), w.q, slog.New(slog.DiscardHandler), "test", reply.Config{})
+	if err := svc.SweepReplies(context.Background(), queue.SweepJob(connID)); err != nil {
+		t.Fatalf("sweep: %v, want the job dropped", err)
+	}
+	if !w.store.needsReauth(t) {
+		t.Fatal("connection not flagged")
+	}
+}

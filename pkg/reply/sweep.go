@@ -28,9 +28,21 @@ type SweepResult struct {
 	Forwarded  int // replies posted by this sweep
 }
 
-// SweepReplies runs a reply-sweep job (the worker.Sweeper contract).
+// SweepReplies runs a reply-sweep job (the worker.Sweeper contract). A helpdesk that refuses the
+// connection's credentials flags the connection (the scheduler then stops sweeping through it)
+// instead of sending the job to the dead-letter queue every tick.
 func (s *Service) SweepReplies(ctx context.Context, job queue.Job) error {
 	_, err := s.Sweep(ctx, job)
+	if errs.Is(err, errs.Permission) || errs.Is(err, errs.Reauth) {
+		if rerr := s.Store.SetReauth(ctx, job.ConnectionID, true, "helpdesk: "+shortErr(err)); rerr != nil {
+			return rerr
+		}
+		s.Log.Error("reply sweep refused by the helpdesk; connection marked for re-authorising", "connection_id", job.ConnectionID, "error", err.Error())
+		if rec, gerr := s.Store.GetConnectionForReplies(ctx, job.ConnectionID); gerr == nil {
+			_ = s.Store.ClearQueued(ctx, cursor.SweepID(rec.Connection.HelpdeskAccountKey()), cursor.SweepKind)
+		}
+		return nil
+	}
 	return err
 }
 
