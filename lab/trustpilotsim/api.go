@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,6 +199,10 @@ func (s *Sim) handleListService(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	page, perPage, ok := paging(w, q)
+	sw := s.units[unit].Switches
+	if sw.PerPageCap > 0 {
+		perPage = min(perPage, sw.PerPageCap)
+	}
 	if !ok {
 		return
 	}
@@ -264,7 +269,11 @@ func (s *Sim) handleListService(w http.ResponseWriter, r *http.Request) {
 	for _, e := range list[from:to] {
 		out = append(out, e.visible(now))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"links": pageLinks(r, page, perPage, len(list)), "reviews": out})
+	style := sw.Links
+	if style == LinksNone {
+		style = LinksAbsolute
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"links": pageLinks(r, page, perPage, len(list), style), "reviews": out})
 }
 
 // paging reads page (1…2147483647, default 1) and perPage (1…100, default 20).
@@ -319,13 +328,22 @@ func pageBounds(total, page, perPage int) (int, int) {
 // pageLinks builds the links array with the request's own query and another page number.
 // Decision: next-page is present only while more results exist, so the last page (full or not)
 // has none; a page past the end is an empty array (reference §2.1).
-func pageLinks(r *http.Request, page, perPage, total int) []Link {
+func pageLinks(r *http.Request, page, perPage, total int, style LinkStyle) []Link {
 	links := []Link{}
 	mk := func(p int, rel string) Link {
 		q := r.URL.Query()
 		q.Set("page", strconv.Itoa(p))
 		q.Set("perPage", strconv.Itoa(perPage))
-		return Link{Href: "http://" + r.Host + r.URL.Path + "?" + q.Encode(), Method: "GET", Rel: rel}
+		href := "http://" + r.Host + r.URL.Path + "?" + q.Encode()
+		switch style {
+		case LinksRelative:
+			href = r.URL.Path + "?" + q.Encode()
+		case LinksListRelative:
+			href = path.Base(r.URL.Path) + "?" + q.Encode()
+		case LinksTrailingSlash:
+			href = "http://" + r.Host + strings.ToUpper(r.URL.Path[:2]) + r.URL.Path[2:] + "/?" + q.Encode()
+		}
+		return Link{Href: href, Method: "GET", Rel: rel}
 	}
 	if page > 1 && (page-2)*perPage < total {
 		links = append(links, mk(page-1, "prev-page"))
@@ -458,6 +476,10 @@ func (s *Sim) handleListProduct(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	sw := s.units[unit].Switches
+	if sw.PerPageCap > 0 {
+		perPage = min(perPage, sw.PerPageCap)
+	}
 	states := []string{"published"}
 	if v := q.Get("state"); v != "" {
 		states = strings.Split(v, ",") // comma-separated, not an array (reference §4.1)
@@ -481,7 +503,11 @@ func (s *Sim) handleListProduct(w http.ResponseWriter, r *http.Request) {
 	for _, e := range list[from:to] {
 		out = append(out, e.r)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"productReviews": out, "links": pageLinks(r, page, perPage, len(list))})
+	resp := map[string]any{"productReviews": out}
+	if sw.Links != LinksNone {
+		resp["links"] = pageLinks(r, page, perPage, len(list), sw.Links)
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Sim) handleGetProduct(w http.ResponseWriter, r *http.Request) {

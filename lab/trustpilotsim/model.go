@@ -37,7 +37,27 @@ type Switches struct {
 	// simulator's clock. A second reply POST meanwhile is still refused with 409: the review has
 	// a reply, it just does not show yet.
 	ReplyVisibilityDelay Duration `json:"replyVisibilityDelay,omitempty"`
+	// PerPageCap silently caps perPage on both review lists (reference §4 leaves the product
+	// list's maximum open): a client asking for 100 gets this many, with no error.
+	PerPageCap int `json:"perPageCap,omitempty"`
+	// Links is how list pages spell their links: "" absolute URLs on the API host, "relative"
+	// paths from the root, "list-relative" paths relative to the list ("reviews?page=2"),
+	// "trailing-slash" absolute with a trailing slash and upper-case letters in the path,
+	// "none" no links array at all (product list; the service list keeps absolute links).
+	Links LinkStyle `json:"links,omitempty"`
 }
+
+// LinkStyle is the value of Switches.Links.
+type LinkStyle string
+
+// The LinkStyle values.
+const (
+	LinksAbsolute      LinkStyle = ""
+	LinksRelative      LinkStyle = "relative"
+	LinksListRelative  LinkStyle = "list-relative"
+	LinksTrailingSlash LinkStyle = "trailing-slash"
+	LinksNone          LinkStyle = "none"
+)
 
 // TextMode is the value of Switches.ReplyText.
 type TextMode string
@@ -54,6 +74,14 @@ func (sw Switches) check() error {
 	case TextVerbatim, TextLines, TextFlatten:
 	default:
 		return fmt.Errorf("replyText %q is not one of \"\", %q, %q", sw.ReplyText, TextLines, TextFlatten)
+	}
+	switch sw.Links {
+	case LinksAbsolute, LinksRelative, LinksListRelative, LinksTrailingSlash, LinksNone:
+	default:
+		return fmt.Errorf("links %q is not one of \"\", %q, %q, %q, %q", sw.Links, LinksRelative, LinksListRelative, LinksTrailingSlash, LinksNone)
+	}
+	if sw.PerPageCap < 0 {
+		return errors.New("perPageCap must not be negative")
 	}
 	if sw.ReplyVisibilityDelay < 0 {
 		return errors.New("replyVisibilityDelay must not be negative")

@@ -7,11 +7,16 @@ import (
 	"iter"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
+
+// trustpilotAPIHost is the public API's host: next-page links may name it even when a deployment
+// (or a test) talks to another base URL.
+const trustpilotAPIHost = "api.trustpilot.com"
 
 // PerPage is the page size for both review lists: Trustpilot's maximum (reference §2.1, §7.5).
 const PerPage = 100
@@ -67,6 +72,7 @@ func (c *Client) ListServiceReviews(ctx context.Context, since time.Time, next s
 		}
 		path = p
 	}
+	pageNo := pageOf(path)
 	body, err := c.call(ctx, request{op: op, method: "GET", path: path, auth: true})
 	if err != nil {
 		return ServicePage{}, err
@@ -86,11 +92,15 @@ func (c *Client) ListServiceReviews(ctx context.Context, since time.Time, next s
 	}
 	for _, l := range j.Links {
 		if l.Rel == "next-page" && (l.Method == "" || l.Method == "GET") {
-			if _, err := c.followable(l.Href, c.serviceListPath()); err != nil {
-				return ServicePage{}, errs.E(errs.Invalid, op, fmt.Errorf("next-page link: %w", err))
+			p, err := c.followable(l.Href, c.serviceListPath())
+			if err != nil || pageOf(p) <= pageNo {
+				// An href we cannot use (another host, an odd spelling, no page number) does not
+				// stop the sync: the next page number with our own query reads the same list.
+				c.log.Warn("trustpilot: next-page link not usable; continuing by page number", "href", clean(l.Href, 200), "err", err)
+				p = c.servicePath(path, pageNo+1)
 			}
-			if l.Href != next {
-				page.Next = l.Href
+			if p != next {
+				page.Next = p
 			}
 			break
 		}
@@ -98,15 +108,55 @@ func (c *Client) ListServiceReviews(ctx context.Context, since time.Time, next s
 	return page, nil
 }
 
+// pageOf reads the page number of a list path (1 when it has none).
+func pageOf(path string) int {
+	u, err := url.Parse(path)
+	if err != nil {
+		return 1
+	}
+	n, err := strconv.Atoi(u.Query().Get("page"))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// servicePath is path (ours) with another page number.
+func (c *Client) servicePath(path string, page int) string {
+	u, err := url.Parse(path)
+	if err != nil {
+		return c.serviceListPath() + "?page=" + strconv.Itoa(page)
+	}
+	q := u.Query()
+	q.Set("page", strconv.Itoa(page))
+	if q.Get("perPage") == "" {
+		q.Set("perPage", strconv.Itoa(PerPage))
+	}
+	return c.serviceListPath() + "?" + q.Encode()
+}
+
 // followable turns a server-sent href into a path on our base URL. Only the path and query are
 // used, and the path must be the list we asked for: the bearer token must never follow a link to
 // another host or resource.
+//
+// Accepted spellings (reference §2.1 leaves them open): absolute on our API host or Trustpilot's,
+// a path from the root, a path relative to the list, a trailing slash, other letter case.
 func (c *Client) followable(href, wantPath string) (string, error) {
-	u, err := url.Parse(href)
+	u, err := url.Parse(strings.TrimSpace(href))
 	if err != nil {
 		return "", fmt.Errorf("unreadable link: %w", err)
 	}
-	if u.Path != wantPath {
+	if u.Host != "" && !strings.EqualFold(u.Host, c.base.Host) && !strings.EqualFold(u.Hostname(), trustpilotAPIHost) {
+		return "", fmt.Errorf("link to another host %.100q", u.Host)
+	}
+	if u.Scheme != "" && u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("link with scheme %.20q", u.Scheme)
+	}
+	path := u.Path
+	if !strings.HasPrefix(path, "/") {
+		path = (&url.URL{Path: wantPath}).ResolveReference(&url.URL{Path: path}).Path
+	}
+	if !strings.EqualFold(strings.TrimSuffix(path, "/"), wantPath) {
 		return "", fmt.Errorf("link to unexpected path %.100q", u.Path)
 	}
 	// Our own path, not the link's spelling of it: an escaped variant cannot reach elsewhere.
@@ -150,11 +200,22 @@ func (c *Client) ListProductReviews(ctx context.Context, page int) (ProductPage,
 	}
 	var j struct {
 		ProductReviews []json.RawMessage `json:"productReviews"`
+		Links          []linkJSON        `json:"links"`
 	}
 	if err := json.Unmarshal(body, &j); err != nil {
 		return ProductPage{}, errs.E(errs.Invalid, op, fmt.Errorf("decoding product review list: %w", err))
 	}
-	p := ProductPage{Page: page, More: len(j.ProductReviews) >= PerPage}
+	// Whether another page follows: the API's own links when it sends them; otherwise any page
+	// with reviews, since Trustpilot may cap perPage below what we asked (reference §4) and a
+	// short page is then not the last. The cost is one empty page at the end of a scan.
+	more := len(j.ProductReviews) > 0
+	if j.Links != nil {
+		more = false
+		for _, l := range j.Links {
+			more = more || l.Rel == "next-page"
+		}
+	}
+	p := ProductPage{Page: page, More: more}
 	p.Reviews, p.Rejected = c.normalizeAll(j.ProductReviews, NormalizeProductReview)
 	return p, nil
 }
