@@ -242,6 +242,10 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		if attempt+1 >= c.maxAttempts {
 			return c.finalErr(cl, res, err)
 		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			// Waiting past the caller's deadline helps no one: give the time back now.
+			return c.finalErr(cl, res, err)
+		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "gorgias call retried",
 			slog.String("op", cl.op), slog.Int("attempt", attempt+1), slog.Int("status", res.status),
 			slog.Duration("wait", wait), slog.String("error", err.Error()))

@@ -156,6 +156,9 @@ type run struct {
 	hd        Helpdesk
 	log       *slog.Logger
 	continued bool              // a continuation job was queued
+	// resumeSince and resumeAt are where a continuation starts: the current page's checkpoint.
+	resumeSince time.Time
+	resumeAt    string
 	stats     cursor.Checkpoint // this page
 	total     cursor.Checkpoint // this run
 }
@@ -220,11 +223,24 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	}()
 	r := &run{s: s, cfg: cfg, job: job, conn: conn, account: account, reviews: reviews, hd: hd, log: log}
 	start := s.now()
+	// Every call of the run, its retry waits and limiter waits included, ends before the
+	// invocation does, with time left to record progress and queue the continuation.
+	rctx, cancel := r.runContext(ctx)
+	defer cancel()
 	switch job.Kind {
 	case review.Service:
-		err = r.service(ctx)
+		err = r.service(rctx)
 	case review.Product:
-		err = r.product(ctx)
+		err = r.product(rctx)
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !r.continued && !connectionLevel(err) {
+		// Our own bound ran out mid-call (a long Retry-After, a limiter pause): continue from the
+		// current page in a new invocation instead of failing the job.
+		log.Info("run bound reached mid-call; continuing from the checkpoint", "error", err.Error())
+		if cerr := r.continueLater(ctx, r.resumeSince, r.resumeAt, 0); cerr != nil {
+			return false, cerr
+		}
+		err = nil
 	}
 	if connectionLevel(err) {
 		return true, s.reauth(ctx, conn, err, log)
@@ -317,6 +333,7 @@ func (r *run) service(ctx context.Context) error {
 	}
 	href := r.job.Resume // "" = the first page from since
 	for {
+		r.resumeSince, r.resumeAt = since, href
 		if !r.timeLeft(ctx) {
 			return r.continueLater(ctx, since, href, 0)
 		}
@@ -359,6 +376,7 @@ func (r *run) product(ctx context.Context) error {
 		pageNo = n
 	}
 	for {
+		r.resumeSince, r.resumeAt = time.Time{}, strconv.Itoa(pageNo)
 		if !r.timeLeft(ctx) {
 			return r.continueLater(ctx, time.Time{}, strconv.Itoa(pageNo), 0)
 		}
@@ -526,6 +544,14 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		r.customerData(ctx, rv, ticket, log)
 	}
 	return nil, nil
+}
+
+// runContext bounds the whole run to half the margin before the invocation's deadline.
+func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-r.cfg.Margin/2))
+	}
+	return context.WithCancel(ctx)
 }
 
 // reviewContext bounds one review's helpdesk calls to half the margin before the deadline.

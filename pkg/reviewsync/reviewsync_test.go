@@ -132,6 +132,7 @@ type fakeHD struct {
 	merges   int
 	finds    int
 	createNo int64
+	stall    bool // CreateTicket waits until its context ends
 }
 
 var _ reviewsync.Helpdesk = (*fakeHD)(nil)
@@ -140,7 +141,12 @@ func newFakeHD() *fakeHD {
 	return &fakeHD{tickets: map[string]gorgias.Ticket{}, notes: map[int64][]string{}, failOn: map[string]error{}}
 }
 
-func (f *fakeHD) CreateTicket(_ context.Context, t gorgias.NewTicket) (gorgias.Ticket, error) {
+func (f *fakeHD) CreateTicket(ctx context.Context, t gorgias.NewTicket) (gorgias.Ticket, error) {
+	if f.stall {
+		// A Retry-After longer than the invocation has left: the client waits for its context.
+		<-ctx.Done()
+		return gorgias.Ticket{}, errs.E(errs.Transient, "gorgias", ctx.Err())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err, ok := f.failOn[t.ExternalID]; ok {
@@ -512,5 +518,32 @@ func TestUnreadableReviewIsRecorded(t *testing.T) {
 	}
 	if cur := r.cursor(t, review.Service); cur.Errors != 1 || !strings.Contains(cur.LastError, "bad0000000000000000000ff") {
 		t.Fatalf("cursor %+v", cur)
+	}
+}
+
+// A helpdesk that makes every call wait longer than the invocation has left: the run stops
+// before the deadline, releases its claim, and continues from its checkpoint in a new
+// invocation instead of being killed by the Lambda timeout.
+func TestRunEndsBeforeTheDeadline(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, &fakeTP{service: reviews(review.Service, 4)})
+	r.s = reviewsync.New(r.st, r.s.Open, r.q, slog.New(slog.DiscardHandler), "w1", reviewsync.Config{Margin: time.Second})
+	r.hd.stall = true
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // the margin is 1 s
+	defer cancel()
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the run used the whole invocation")
+	}
+	if len(r.q.jobs) != 1 || r.q.jobs[0].Continuation != 1 {
+		t.Fatalf("jobs %+v, want one continuation", r.q.jobs)
+	}
+	// The review it was creating is not left claimed for the claim's life.
+	for _, l := range r.st.Links("c1") {
+		if l.State == link.StateClaimed && l.ClaimExpires.After(time.Now()) {
+			t.Fatalf("claim of %s left held until %v", l.ReviewID, l.ClaimExpires)
+		}
 	}
 }
