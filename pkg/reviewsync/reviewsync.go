@@ -155,12 +155,12 @@ type run struct {
 	reviews   Reviews
 	hd        Helpdesk
 	log       *slog.Logger
-	continued bool              // a continuation job was queued
+	continued bool // a continuation job was queued
 	// resumeSince and resumeAt are where a continuation starts: the current page's checkpoint.
 	resumeSince time.Time
 	resumeAt    string
-	stats     cursor.Checkpoint // this page
-	total     cursor.Checkpoint // this run
+	stats       cursor.Checkpoint // this page
+	total       cursor.Checkpoint // this run
 }
 
 // Sync runs one sync job. Errors are classified: errs.NotExist when the connection is gone
