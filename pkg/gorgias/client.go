@@ -45,6 +45,10 @@ const (
 // DefaultBackoff is the retry policy when Options.Backoff is zero.
 var DefaultBackoff = backoff.Policy{Base: 500 * time.Millisecond, Cap: 30 * time.Second}
 
+// ErrPastDeadline marks a call given up because its next attempt would start after the caller's
+// deadline (a Retry-After longer than the time left): nothing is wrong with the request.
+var ErrPastDeadline = errors.New("gorgias: the next attempt would start after the caller's deadline")
+
 // ErrUncertain marks a failed create whose request may nevertheless have been applied by Gorgias
 // (a 5xx, a timeout or a reset after the request was sent). The client already looks such
 // creates up before retrying where it can; callers that see it must look up before creating again.
@@ -243,8 +247,9 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			return c.finalErr(cl, res, err)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			// Waiting past the caller's deadline helps no one: give the time back now.
-			return c.finalErr(cl, res, err)
+			// Waiting past the caller's deadline helps no one: give the time back now, saying
+			// so, so that the caller can continue later instead of counting a failure.
+			return errs.E(errs.Transient, cl.op, fmt.Errorf("%w (retry in %s): %w", ErrPastDeadline, wait.Round(time.Millisecond), c.finalErr(cl, res, err)))
 		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "gorgias call retried",
 			slog.String("op", cl.op), slog.Int("attempt", attempt+1), slog.Int("status", res.status),

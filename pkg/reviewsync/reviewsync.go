@@ -233,11 +233,17 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	case review.Product:
 		err = r.product(rctx)
 	}
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !r.continued && !connectionLevel(err) {
-		// Our own bound ran out mid-call (a long Retry-After, a limiter pause): continue from the
-		// current page in a new invocation instead of failing the job.
-		log.Info("run bound reached mid-call; continuing from the checkpoint", "error", err.Error())
-		if cerr := r.continueLater(ctx, r.resumeSince, r.resumeAt, 0); cerr != nil {
+	if err != nil && ctx.Err() == nil && (rctx.Err() != nil || errors.Is(err, gorgias.ErrPastDeadline)) && !r.continued && !connectionLevel(err) {
+		// Our own bound ran out mid-call (a long Retry-After, a limiter pause), not the call's own
+		// timeout: continue from the current page in a new invocation instead of failing the job.
+		// After a create whose outcome is unknown, wait a claim's life first: the look-up that
+		// recovers the ticket must not come before the helpdesk had time to commit it.
+		delay := time.Duration(0)
+		if errors.Is(err, gorgias.ErrUncertain) {
+			delay = cfg.ClaimTTL
+		}
+		log.Info("run bound reached mid-call; continuing from the checkpoint", "error", err.Error(), "delay_s", int(delay/time.Second))
+		if cerr := r.continueLater(ctx, r.resumeSince, r.resumeAt, delay); cerr != nil {
 			return false, cerr
 		}
 		err = nil
@@ -554,11 +560,10 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithCancel(ctx)
 }
 
-// reviewContext bounds one review's helpdesk calls to half the margin before the deadline.
+// reviewContext is one review's helpdesk calls' context.
 func (r *run) reviewContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(ctx, dl.Add(-r.cfg.Margin/2))
-	}
+	// ctx is the run's context, already bounded by runContext; the claim's release afterwards
+	// does not depend on it.
 	return context.WithCancel(ctx)
 }
 

@@ -547,3 +547,18 @@ func TestRunEndsBeforeTheDeadline(t *testing.T) {
 		}
 	}
 }
+
+// A call's own timeout is not the run's bound: the job fails and SQS retries it with backoff,
+// instead of a continuation chain re-creating the same ticket at once.
+func TestCallTimeoutIsNotTheRunBound(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 3)
+	r := newRig(t, &fakeTP{service: rs})
+	r.hd.failOn[link.ExternalID(rs[1].ID)] = errs.E(errs.Transient, "gorgias", fmt.Errorf("%w: %w", gorgias.ErrUncertain, context.DeadlineExceeded))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service))
+	if !errs.Retryable(err) || len(r.q.jobs) != 0 {
+		t.Fatalf("err %v, jobs %+v; want the job to fail for a retry, no continuation", err, r.q.jobs)
+	}
+}
