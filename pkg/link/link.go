@@ -62,6 +62,9 @@ type Link struct {
 	ReplyResult   string
 	ReplyRefused  int64 // the last message refused for a fixable reason (not tried again)
 	UpdatedAt     time.Time
+	// LinkedAt is when the ticket was recorded (ConfirmLink); it never changes afterwards, so a
+	// message on the ticket after it is activity the reply sweep must look at.
+	LinkedAt time.Time
 }
 
 // RefusedUntil reports whether the helpdesk refused the review's ticket and the review is

@@ -313,3 +313,53 @@ func TestSweepRefusedFlagsTheConnection(t *testing.T) {
 		t.Fatal("connection not flagged")
 	}
 }
+
+// An agent reply without text does not block the slot: the next reply with text is posted.
+func TestEmptyReplyDoesNotBlockTheSlot(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.hd.messages[3] = at(agentMessage(3, serviceTicket, " \n "), 0)
+	w.hd.messages[4] = at(agentMessage(4, serviceTicket, "Sorry for the trouble"), time.Minute)
+	if got, err := w.svc.Process(context.Background(), event(t, serviceTicket, 3, "")); err != nil || got != reply.OutcomePosted {
+		t.Fatalf("%q %v", got, err)
+	}
+	if len(w.tp.replies) != 1 || w.tp.replies[0] != "Sorry for the trouble" {
+		t.Fatalf("replies %q", w.tp.replies)
+	}
+}
+
+// The sweep still sees an agent reply after the link changed for other reasons (an edit note's
+// version, a reopened slot): what counts is activity after the link was made.
+func TestSweepSeesRepliesAfterLaterLinkChanges(t *testing.T) {
+	t.Parallel()
+	w := sweepWorld(t, map[int64]time.Duration{serviceTicket: time.Second})
+	w.hd.messages[1] = agentMessage(1, serviceTicket, "Thanks!")
+	if ok, err := w.store.SetReviewVersion(context.Background(), connID, serviceReview, time.Now().Add(time.Hour), 2); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	res, err := w.svc.Sweep(context.Background(), queue.SweepJob(connID))
+	if err != nil || res.Forwarded != 1 || len(w.tp.replies) != 1 {
+		t.Fatalf("%+v %v, replies %q", res, err, w.tp.replies)
+	}
+}
+
+// A ticket whose check fails transiently does not stop the sweep: the others are checked and
+// the cursor stays before the failed one.
+func TestSweepGoesOnPastAFailingTicket(t *testing.T) {
+	t.Parallel()
+	w := sweepWorld(t, map[int64]time.Duration{serviceTicket: time.Second, productTicket: 2 * time.Second})
+	w.hd.messages[1] = agentMessage(1, serviceTicket, "Thanks!")
+	w.hd.messages[2] = agentMessage(2, productTicket, "Thanks too!")
+	w.hd.getErr, w.hd.getErrOnce = errs.E(errs.Transient, "gorgias", errors.New("502")), true // the first read (oldest ticket)
+	res, err := w.svc.Sweep(context.Background(), queue.SweepJob(connID))
+	if err != nil || res.Forwarded != 1 || len(w.tp.comments) != 1 {
+		t.Fatalf("%+v %v, comments %q", res, err, w.tp.comments)
+	}
+	c, _ := w.store.GetCursor(context.Background(), cursor.SweepID("acme.gorgias.com"), cursor.SweepKind)
+	if !c.Since.Before(w.hd.tickets[0].UpdatedDatetime) && !c.Since.Before(w.hd.tickets[1].UpdatedDatetime) {
+		t.Fatalf("cursor %v passed the failed ticket", c.Since)
+	}
+	if res, err = w.svc.Sweep(context.Background(), queue.SweepJob(connID)); err != nil || len(w.tp.replies) != 1 {
+		t.Fatalf("second sweep %+v %v, replies %q", res, err, w.tp.replies)
+	}
+}

@@ -328,6 +328,12 @@ func (s *Service) check(ctx context.Context, lk link.Link, delivered int64, atte
 		}
 		first, ok := FirstReply(msgs, lk.ReplyRefused)
 		if !ok {
+			if m, found := findMessage(msgs, delivered); found && isAgentReply(m) {
+				// An agent reply without text (attachments only, or only a quote): it cannot use
+				// the review's reply, and the agent is told.
+				s.noteOnce(ctx, hd, lk, fmt.Sprintf("empty#%d", delivered), "Pilotdesk: this reply was not posted to Trustpilot because it has no text.", log)
+				return OutcomeRefused + ": empty reply", nil
+			}
 			log.Debug(OutcomeNotReply)
 			return OutcomeNotReply, nil
 		}
@@ -339,9 +345,17 @@ func (s *Service) check(ctx context.Context, lk link.Link, delivered int64, atte
 		if !isReply || !isAgentReply(later) {
 			return out, nil
 		}
+		if text, _ := ReplyText(later, trustpilot.MaxReplyLen); text == "" {
+			return out, nil // a message without text never competes for the slot
+		}
 		if slot.ReplyRefused == first.ID && slot.ReplyState == link.ReplyNone {
 			lk = slot // the first was refused for a fixable reason: the next reply may go
 			continue
+		}
+		if (out == OutcomeBusy || out == OutcomeQueued) && attempt+1 < s.cfg.MaxAttempts {
+			// The first reply's outcome is not known yet: if it is refused for a fixable reason,
+			// this one is next. Decide once it is known.
+			return s.later(ctx, lk, delivered, attempt, errors.New("the first reply on the ticket is still being posted"), log), nil
 		}
 		used := slot.ReplyMessage
 		if used == 0 {
@@ -381,8 +395,9 @@ func (s *Service) messages(ctx context.Context, hd Helpdesk, ticketID int64) ([]
 const maxMessagePages = 10
 
 // FirstReply is the rule for which message uses the review's one reply: the earliest public
-// agent reply by creation time (then id), after the message last refused for a fixable reason
-// when there is one (the next reply after a refusal is the one tried).
+// agent reply with text by creation time (then id), after the message last refused for a fixable
+// reason when there is one (the next reply after a refusal is the one tried). A reply with no
+// text of its own (attachments only, only a quote) never takes the slot.
 func FirstReply(msgs []gorgias.Message, refused int64) (gorgias.Message, bool) {
 	sorted := slices.Clone(msgs)
 	slices.SortStableFunc(sorted, func(a, b gorgias.Message) int {
@@ -400,7 +415,7 @@ func FirstReply(msgs []gorgias.Message, refused int64) (gorgias.Message, bool) {
 		}
 	}
 	for _, m := range sorted[start:] {
-		if isAgentReply(m) {
+		if text, _ := ReplyText(m, trustpilot.MaxReplyLen); isAgentReply(m) && text != "" {
 			return m, true
 		}
 	}
@@ -521,21 +536,27 @@ func (s *Service) comment(ctx context.Context, tp Trustpilot, lk link.Link, mess
 // end the slot with a note saying why.
 func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Connection, lk link.Link, messageID int64, attempt int, err error, log *slog.Logger) (string, error) {
 	if errs.Retryable(err) && !errors.Is(err, trustpilot.ErrAlreadyReplied) {
-		if rerr := s.Store.ReleaseReply(ctx, lk.ConnectionID, lk.ReviewID, messageID); rerr != nil {
-			return "", rerr
-		}
 		next := attempt + 1
 		if next >= s.cfg.MaxAttempts {
 			// Leave it to SQS: it redelivers, then dead-letters the job for an operator.
 			s.noteOnce(ctx, hd, lk, fmt.Sprintf("gave-up#%d#%d", messageID, next), fmt.Sprintf("Pilotdesk: Trustpilot still fails after %d attempts (%v). "+
 				"The reply is kept and retried from the dead-letter queue when an operator redrives it.", next, shortErr(err)), log)
 			log.Error("reply still failing; leaving it to SQS redelivery and the DLQ", "error", err.Error())
+			// The job's redelivery takes the slot again.
+			if rerr := s.Store.ReleaseReply(ctx, lk.ConnectionID, lk.ReviewID, messageID); rerr != nil {
+				return "", rerr
+			}
 			return "", err
 		}
 		job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: lk.ConnectionID, ReviewID: lk.ReviewID,
 			TicketID: lk.TicketID, MessageID: messageID, Attempt: next}
+		// The job first, then the slot's release: a slot released without a job would wait for
+		// no one, while a claim left live expires and the reply sweep recovers it.
 		if qerr := s.Queue.Send(ctx, []queue.Job{job}, s.cfg.Retry.EqualJitter(attempt)); qerr != nil {
 			return "", qerr
+		}
+		if rerr := s.Store.ReleaseReply(ctx, lk.ConnectionID, lk.ReviewID, messageID); rerr != nil {
+			log.Warn("reply slot not released; the queued retry takes it when the claim expires", "error", rerr.Error())
 		}
 		log.Warn("Trustpilot failed transiently; reply queued for retry", "error", err.Error(), "next_attempt", next)
 		return OutcomeQueued, nil

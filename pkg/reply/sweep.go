@@ -118,10 +118,17 @@ func (s *Service) Sweep(ctx context.Context, job queue.Job) (SweepResult, error)
 			res.Candidates++
 			tlog := log.With("ticket_id", t.ID, "review_id", lk.ReviewID)
 			out, err := s.check(ctx, lk, 0, 0, tlog)
-			if err != nil && !errs.Retryable(err) {
+			switch {
+			case err != nil && !errs.Retryable(err):
 				tlog.Warn("reply sweep could not check the ticket", "error", err.Error())
-			} else if err != nil {
-				return res, s.saveSweep(ctx, id, mark, holdAt, res, err)
+			case err != nil || out == OutcomeBusy || out == OutcomeQueued || out == OutcomeSweep:
+				// Not settled: the next sweep looks at this ticket again; the others go on.
+				if err != nil {
+					tlog.Warn("reply sweep check failed; the next sweep tries again", "error", err.Error())
+				}
+				if holdAt.IsZero() || t.UpdatedDatetime.Before(holdAt) {
+					holdAt = t.UpdatedDatetime
+				}
 			}
 			if out == OutcomePosted {
 				res.Forwarded++
@@ -165,10 +172,18 @@ func (s *Service) sweepCandidate(ctx context.Context, account string, t gorgias.
 		return lk, false, false, nil
 	case lk.ReplyState == link.ReplyClaimed && lk.ReplyExpires.After(now):
 		return lk, false, true, nil // being posted right now
+	case lk.ReplyState == link.ReplyClaimed && lk.ReplyExpires.IsZero():
+		return lk, false, false, nil // released for a queued retry: that job owns it
 	case lk.ReplyState == link.ReplyClaimed:
-		return lk, true, false, nil // left by a crashed instance, or released for a retry
+		return lk, true, false, nil // left by a crashed instance
 	}
-	return lk, t.Activity().After(lk.UpdatedAt), false, nil
+	// A message after the link was made: possibly an agent reply (the link's own later changes,
+	// an edit note's version or a reopened slot, do not hide it).
+	since := lk.LinkedAt
+	if since.IsZero() {
+		since = lk.UpdatedAt // a link recorded before LinkedAt existed
+	}
+	return lk, t.Activity().After(since), false, nil
 }
 
 // saveSweep moves the sweep's cursor to mark, but never past a ticket it must see again.

@@ -48,6 +48,7 @@ func decodeLink(item map[string]types.AttributeValue) link.Link {
 		ReplyResult:   getS(item, "reply_result"),
 		ReplyRefused:  getN(item, "reply_refused_id"),
 		UpdatedAt:     parseTime(getS(item, "updated_at")),
+		LinkedAt:      parseTime(getS(item, "linked_at")),
 	}
 }
 
@@ -136,7 +137,7 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 		TableName: aws.String(s.table),
 		Key:       key(linkPK(c.ConnectionID), c.ReviewID),
 		UpdateExpression: aws.String("SET #state = :linked, ticket_id = :t, customer_id = :cu, account = :acct, review_version = :v, " +
-			"stars = :stars, updated_at = :now, #g1pk = :g1pk, #g1sk = :g1sk REMOVE claim_expires"),
+			"stars = :stars, updated_at = :now, linked_at = :now, #g1pk = :g1pk, #g1sk = :g1sk REMOVE claim_expires"),
 		ConditionExpression:      aws.String("#state = :claimed AND #owner = :owner"),
 		ExpressionAttributeNames: map[string]string{"#state": "state", "#owner": "owner", "#g1pk": AttrGSI1PK, "#g1sk": AttrGSI1SK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

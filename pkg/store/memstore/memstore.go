@@ -283,6 +283,7 @@ type linkItem struct {
 	replyRefused  int64
 	hasRefused    bool // reply_refused_id exists: message id 0 must not count as refused
 	updatedAt     string
+	linkedAt      string
 }
 
 func (l *linkItem) decode(reviewID string) link.Link {
@@ -306,6 +307,7 @@ func (l *linkItem) decode(reviewID string) link.Link {
 		ReplyResult:   l.replyResult,
 		ReplyRefused:  l.replyRefused,
 		UpdatedAt:     parseTime(l.updatedAt),
+		LinkedAt:      parseTime(l.linkedAt),
 	}
 }
 
@@ -406,6 +408,7 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	}
 	l.state, l.ticketID, l.customerID, l.account = link.StateLinked, c.TicketID, c.CustomerID, c.Account
 	l.reviewVersion, l.stars, l.updatedAt = fmtTime(c.ReviewVersion), c.Stars, fmtTime(s.now())
+	l.linkedAt = l.updatedAt
 	l.indexed, l.claimExpires = true, 0
 	return nil
 }

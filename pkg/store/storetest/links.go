@@ -127,7 +127,7 @@ func testConfirmLinks(t *testing.T, e *env) {
 		TicketID: tk, CustomerID: 7, ReviewVersion: version, Stars: 2}))
 	want := claimed.Link
 	want.State, want.ClaimExpires, want.TicketID, want.CustomerID = link.StateLinked, epoch, tk, 7
-	want.Account, want.ReviewVersion, want.Stars, want.UpdatedAt = "acme.gorgias.com", nsT(version), 2, nsT(e.now())
+	want.Account, want.ReviewVersion, want.Stars, want.UpdatedAt, want.LinkedAt = "acme.gorgias.com", nsT(version), 2, nsT(e.now()), nsT(e.now())
 	e.sameLink("confirmed", e.getLink(conn, rid), want)
 
 	byTicket, err := e.s.LinksByTicket(e.ctx, tk)
