@@ -18,6 +18,7 @@ import (
 type Connections interface {
 	ListConnections(ctx context.Context) ([]connection.Record, error)
 	MarkQueued(ctx context.Context, connID string, kind review.Kind, staleAfter time.Duration) (bool, error)
+	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
 }
 
 // StaleAfter is how long a queued job may stay unfinished before the scheduler queues another
@@ -87,6 +88,7 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 	// One reply sweep per helpdesk account (connections may share one), through its first
 	// connection by id.
 	swept := map[string]bool{}
+	sweepIDs := map[string]string{} // connection id → its account's sweep id
 	for _, c := range conns {
 		account := c.Connection.HelpdeskAccountKey()
 		if c.Connection.Disabled || c.NeedsReauth || swept[account] {
@@ -102,9 +104,23 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 			continue
 		}
 		jobs = append(jobs, queue.SweepJob(c.Connection.ID))
+		sweepIDs[c.Connection.ID] = cursor.SweepID(account)
 		res.Sweeps++
 	}
 	if err := s.Queue.Send(ctx, jobs, 0); err != nil {
+		// Unmark what was not queued, or the next ticks would wait an hour for jobs that do
+		// not exist. (A batch partly sent is marked again: the next tick sees it pending.)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		for _, j := range jobs {
+			id, kind := j.ConnectionID, j.Kind
+			if j.Type == queue.TypeReplySweep {
+				id, kind = sweepIDs[j.ConnectionID], cursor.SweepKind
+			}
+			if cerr := s.Connections.ClearQueued(cctx, id, kind); cerr != nil {
+				s.Log.Warn("could not clear a queued mark after a failed send; it goes stale in an hour", "connection_id", j.ConnectionID, "error", cerr.Error())
+			}
+		}
 		return res, fmt.Errorf("enqueue %d sync jobs: %w", len(jobs), err)
 	}
 	res.Enqueued = len(jobs)

@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -86,5 +87,29 @@ func TestRun(t *testing.T) {
 	q.jobs = nil
 	if res, err = s.Run(ctx); err != nil || res.Sweeps != 1 || len(q.jobs) != 1 || q.jobs[0].Type != queue.TypeReplySweep {
 		t.Fatalf("third tick: %+v %v, jobs %+v", res, err, q.jobs)
+	}
+}
+
+type failingQueue struct{}
+
+func (failingQueue) Send(context.Context, []queue.Job, time.Duration) error {
+	return errors.New("sqs unavailable")
+}
+
+// A failed send unmarks what it did not queue: the next tick queues it again.
+func TestFailedSendClearsTheMarks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	if err := st.PutConnection(ctx, conn("both", "https://acme.gorgias.com", review.Service, review.Product)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&scheduler.Scheduler{Connections: st, Queue: failingQueue{}, Log: slog.New(slog.DiscardHandler)}).Run(ctx); err == nil {
+		t.Fatal("a failed send is an error")
+	}
+	q := &fakeQueue{}
+	res, err := (&scheduler.Scheduler{Connections: st, Queue: q, Log: slog.New(slog.DiscardHandler)}).Run(ctx)
+	if err != nil || res.Enqueued != 3 || res.Pending != 0 {
+		t.Fatalf("next tick %+v %v", res, err)
 	}
 }

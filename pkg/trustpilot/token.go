@@ -74,7 +74,7 @@ type TokenLocker interface {
 // refreshLease bounds how long a crashed refresher blocks the others; refreshPoll is how often
 // a waiting instance looks for the winner's token.
 const (
-	refreshLease = 20 * time.Second
+	refreshLease = 45 * time.Second
 	refreshPoll  = 200 * time.Millisecond
 )
 
@@ -109,6 +109,7 @@ type tokenSource struct {
 
 	ownerOnce sync.Once
 	ownerID   string
+	unsaved   bool // tok holds a rotated refresh token the store does not have yet
 }
 
 // owner names this token source (one per process and connection) in refresh leases; callers
@@ -159,6 +160,14 @@ func (ts *tokenSource) set(t Token) {
 func (c *Client) accessToken(ctx context.Context, stale string) (string, error) {
 	now := c.now()
 	if t := c.tokens.cached(); t.ValidAt(now, c.cfg.TokenMargin) && t.AccessToken != stale {
+		c.tokens.mu.Lock()
+		unsaved := c.tokens.unsaved
+		c.tokens.mu.Unlock()
+		if unsaved && t.RefreshToken != "" {
+			if err := c.saveToken(ctx, t); err != nil {
+				return "", errs.E(errs.Transient, "trustpilot.token", fmt.Errorf("saving rotated refresh token: %w", err))
+			}
+		}
 		return t.AccessToken, nil
 	}
 	select {
@@ -205,7 +214,11 @@ func (c *Client) accessToken(ctx context.Context, stale string) (string, error) 
 			}
 		}
 	}
-	tok, err := c.fetchToken(ctx, cur.RefreshToken)
+	// The lease outlives the fetch: no second instance starts with the same refresh token while
+	// this one may still be using it.
+	fctx, fcancel := context.WithTimeout(ctx, refreshLease-10*time.Second)
+	tok, err := c.fetchToken(fctx, cur.RefreshToken)
+	fcancel()
 	if err != nil {
 		// Refresh tokens rotate and token requests are rate limited: when another instance won a
 		// race against us, its result is in the store and is the right answer.
@@ -216,16 +229,11 @@ func (c *Client) accessToken(ctx context.Context, stale string) (string, error) 
 		return "", err
 	}
 	c.tokens.set(tok)
-	if c.cfg.Tokens != nil {
-		// The newest refresh token must be persisted every time: the old one is now spent.
-		if err := c.cfg.Tokens.SaveToken(ctx, c.cfg.ConnectionID, tok); err != nil {
-			c.log.Warn("trustpilot: saving token failed", "err", err)
-			if tok.RefreshToken != "" {
-				// Losing a rotated refresh token forces a re-authorisation later; fail the call so
-				// the job retries and saves it, rather than carry on with state only in memory.
-				return "", errs.E(errs.Transient, "trustpilot.token", fmt.Errorf("saving rotated refresh token: %w", err))
-			}
-		}
+	if err := c.saveToken(ctx, tok); err != nil && tok.RefreshToken != "" {
+		// Losing a rotated refresh token forces a re-authorisation later; fail the call so the
+		// next one saves it (the token is kept in memory, marked unsaved), rather than carry on
+		// with the newest refresh token in this process only.
+		return "", errs.E(errs.Transient, "trustpilot.token", fmt.Errorf("saving rotated refresh token: %w", err))
 	}
 	return tok.AccessToken, nil
 }
@@ -237,9 +245,9 @@ func (c *Client) lockRefresh(ctx context.Context, locker TokenLocker, stale stri
 	for {
 		ok, err := locker.AcquireLease(ctx, name, c.tokens.owner(), refreshLease)
 		if err != nil {
-			// The lock is an optimisation of the race, not a condition of refreshing.
-			c.log.Warn("trustpilot: token refresh lease unavailable; refreshing without it", "err", err)
-			return func() {}, Token{}, true, nil
+			// Refreshing without the lease could spend a refresh token another instance is
+			// rotating: wait for the store instead (the caller retries).
+			return nil, Token{}, false, errs.E(errs.Transient, "trustpilot.token", fmt.Errorf("token refresh lease: %w", err))
 		}
 		if ok {
 			return func() {
@@ -257,6 +265,24 @@ func (c *Client) lockRefresh(ctx context.Context, locker TokenLocker, stale stri
 			return nil, t, false, nil
 		}
 	}
+}
+
+// saveToken persists tok even when the caller's context is ending (the old refresh token is
+// spent); a failure leaves the token marked unsaved, and the next call saves it first.
+func (c *Client) saveToken(ctx context.Context, tok Token) error {
+	if c.cfg.Tokens == nil {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := c.cfg.Tokens.SaveToken(sctx, c.cfg.ConnectionID, tok)
+	c.tokens.mu.Lock()
+	c.tokens.unsaved = err != nil
+	c.tokens.mu.Unlock()
+	if err != nil {
+		c.log.Warn("trustpilot: saving token failed", "err", err)
+	}
+	return err
 }
 
 func (c *Client) loadStored(ctx context.Context) (Token, bool) {
