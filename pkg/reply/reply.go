@@ -192,6 +192,12 @@ const (
 // because a 5xx it may never retry would be the only record of the reply.
 func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string, error) {
 	log := s.Log.With("ticket_id", ev.TicketID, "message_id", ev.MessageID)
+	if dl, ok := ctx.Deadline(); ok {
+		// Answer before the function's own deadline: what does not fit is queued.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
+		defer cancel()
+	}
 	if ev.Event != "" && ev.Event != gorgias.EventMessageCreated {
 		return "ignored: event " + ev.Event, nil
 	}

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -18,6 +19,9 @@ const (
 	sweepFirstLookBack = 24 * time.Hour
 	sweepOverlap       = 2 * time.Minute
 	sweepMargin        = 10 * time.Second // time kept before the deadline
+	// sweepMaxPages bounds one sweep's listing (100 tickets a page). Only a first sweep of a
+	// busy account (24 h back) can reach it; it then starts from the oldest ticket it read.
+	sweepMaxPages = 50
 )
 
 // SweepResult is what one sweep did, for logs and tests.
@@ -96,6 +100,13 @@ func (s *Service) Sweep(ctx context.Context, job queue.Job) (SweepResult, error)
 		if done || next == "" {
 			break
 		}
+		if res.Calls >= sweepMaxPages || !sweepTimeLeft(ctx) {
+			if cur.Since.IsZero() {
+				log.Warn("first reply sweep of the account stops listing; older updates are not swept", "pages", res.Calls)
+				break
+			}
+			return res, errs.E(errs.Transient, "reply.Sweep", fmt.Errorf("%d ticket pages updated since %s: not listed in one run", res.Calls, from.Format(time.RFC3339)))
+		}
 		page = next
 	}
 	res.Tickets = len(window)
@@ -103,7 +114,7 @@ func (s *Service) Sweep(ctx context.Context, job queue.Job) (SweepResult, error)
 	mark := cur.Since
 	var holdAt time.Time // a live claim: the next sweep must look at this ticket again
 	for _, t := range window {
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < sweepMargin {
+		if !sweepTimeLeft(ctx) {
 			log.Info("reply sweep stopped before the deadline; the next one continues", "checked_until", mark)
 			break
 		}
@@ -149,6 +160,11 @@ func (s *Service) Sweep(ctx context.Context, job queue.Job) (SweepResult, error)
 	}
 	log.Info("reply sweep done", "helpdesk_calls", res.Calls, "tickets", res.Tickets, "candidates", res.Candidates, "forwarded", res.Forwarded)
 	return res, nil
+}
+
+func sweepTimeLeft(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return !ok || time.Until(dl) > sweepMargin
 }
 
 // sweepCandidate decides, from the store alone, whether a listed ticket needs a reply check.
