@@ -359,14 +359,11 @@ func (s *Store) claimedBy(connID, reviewID, owner string) *linkItem {
 // ReleaseClaim gives a claim up after a failure, keeping the attempt count so the next
 // claimer recovers. A claim the caller no longer holds is left alone.
 func (s *Store) ReleaseClaim(ctx context.Context, connID, reviewID, owner string) error {
-	const op = "store.ReleaseClaim"
-	if err := live(ctx, op); err != nil {
+	unlock, err := s.enter(ctx, "store.ReleaseClaim", reviewID)
+	if err != nil {
 		return err
 	}
-	if reviewID == "" {
-		return emptyKey(op, "review id")
-	}
-	defer s.lock()()
+	defer unlock()
 	if l := s.claimedBy(connID, reviewID, owner); l != nil {
 		l.claimExpires = 0
 	}
@@ -377,14 +374,11 @@ func (s *Store) ReleaseClaim(ctx context.Context, connID, reviewID, owner string
 // retryAfter has passed. The reason is not kept: DynamoDB stores it for people reading the
 // table, and no method returns it.
 func (s *Store) FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error {
-	const op = "store.FailClaim"
-	if err := live(ctx, op); err != nil {
+	unlock, err := s.enter(ctx, "store.FailClaim", reviewID)
+	if err != nil {
 		return err
 	}
-	if reviewID == "" {
-		return emptyKey(op, "review id")
-	}
-	defer s.lock()()
+	defer unlock()
 	if l := s.claimedBy(connID, reviewID, owner); l != nil {
 		l.state, l.claimExpires = link.StateFailed, ms(s.now().Add(retryAfter))
 	}
@@ -567,14 +561,11 @@ func (s *Store) FinishReply(ctx context.Context, connID, reviewID string, messag
 
 // ReleaseReply lets the same message claim the slot again at once; no other message can.
 func (s *Store) ReleaseReply(ctx context.Context, connID, reviewID string, messageID int64) error {
-	const op = "store.ReleaseReply"
-	if err := live(ctx, op); err != nil {
+	unlock, err := s.enter(ctx, "store.ReleaseReply", reviewID)
+	if err != nil {
 		return err
 	}
-	if reviewID == "" {
-		return emptyKey(op, "review id")
-	}
-	defer s.lock()()
+	defer unlock()
 	if l := s.heldBy(connID, reviewID, messageID); l != nil {
 		l.replyExpires = 0
 	}
@@ -584,14 +575,11 @@ func (s *Store) ReleaseReply(ctx context.Context, connID, reviewID string, messa
 // ReopenReply frees the slot the message holds after a failure a human can fix; that message
 // is then refused for good while the next one may take the slot.
 func (s *Store) ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error {
-	const op = "store.ReopenReply"
-	if err := live(ctx, op); err != nil {
+	unlock, err := s.enter(ctx, "store.ReopenReply", reviewID)
+	if err != nil {
 		return err
 	}
-	if reviewID == "" {
-		return emptyKey(op, "review id")
-	}
-	defer s.lock()()
+	defer unlock()
 	if l := s.heldBy(connID, reviewID, messageID); l != nil {
 		l.replyState, l.replyResult, l.replyRefused, l.hasRefused = link.ReplyNone, result, messageID, true
 		l.replyMessage, l.replyExpires, l.replyOwner, l.updatedAt = 0, 0, "", fmtTime(s.now())
@@ -769,6 +757,17 @@ func (s *Store) SaveToken(ctx context.Context, connID string, t token.Token) err
 	}
 	s.d.tokens[connID] = tokenItem{access: t.AccessToken, refresh: t.RefreshToken, expires: exp}
 	return nil
+}
+
+// enter checks a call on one review (a live context, a review id) and takes the lock.
+func (s *Store) enter(ctx context.Context, op, reviewID string) (unlock func(), err error) {
+	if err := live(ctx, op); err != nil {
+		return nil, err
+	}
+	if reviewID == "" {
+		return nil, emptyKey(op, "review id")
+	}
+	return s.lock(), nil
 }
 
 // ---- test helpers (not part of the store's contract) ----
