@@ -17,6 +17,7 @@ import (
 // 6. A review edited after sync → one note on its ticket, no second ticket; an anonymous review
 // → the connection's default customer, with the review visible from the ticket.
 func TestEditedAndAnonymousReviews(t *testing.T) {
+	t.Parallel() // with the other scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 10, 4)
 	ctx := context.Background()
 	now := time.Now().UTC()
@@ -73,6 +74,7 @@ func TestEditedAndAnonymousReviews(t *testing.T) {
 // 7. A malformed job and a job for a deleted connection, in one batch with a valid job → the
 // malformed one reaches the DLQ, the other is dropped with a clear log, the valid one runs.
 func TestPoisonAndDeletedConnectionJobs(t *testing.T) {
+	t.Parallel() // with the other scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 6, 0)
 	ctx := context.Background()
 	if err := s.Store.DeleteConnection(ctx, s.conns[1].ID, false); err != nil {

@@ -101,6 +101,7 @@ func contains(xs []string, x string) bool {
 // tickets with the right tags, customers, subjects, escaped HTML and customer data; a second
 // run → 0 new tickets and 0 helpdesk calls for product reviews already linked.
 func TestAllReviewsBecomeExactlyOneTicket(t *testing.T) {
+	t.Parallel() // with the other scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 250, 120)
 	want := s.expected(t, 250, 120)
 	s.tick(t, 5*time.Minute)
@@ -317,6 +318,7 @@ func (s *system) onTicketCreated(t *testing.T, fn func(n int)) {
 // 4. 429 storms and 5xx at random from both simulators → all reviews synced, no duplicates,
 // the helpdesk ceiling never exceeded.
 func TestStormsAndServerErrors(t *testing.T) {
+	t.Parallel() // with the other scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 60, 30)
 	want := s.expected(t, 60, 30)
 	s.hdFault(gorgiassim.Fault{Path: "/api/**", Status: 429, RetryAfter: 1, Times: 15})
@@ -336,6 +338,7 @@ func TestStormsAndServerErrors(t *testing.T) {
 // 5. A backfill of 5 000 reviews with the worker's timeout at 20 s finishes through
 // continuations, the cursor only moves forward, nothing is missed.
 func TestBackfillThroughContinuations(t *testing.T) {
+	t.Parallel() // with the other scenarios of other stacks; one at a time on a stack
 	if testing.Short() {
 		t.Skip("5 000 reviews")
 	}

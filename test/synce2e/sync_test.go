@@ -65,7 +65,13 @@ type shared struct {
 	st   *devstack.Stack
 	log  *logBuf
 	err  error
+	// use is held by the scenario running on the stack: scenarios of one stack run one at a
+	// time (they share its queue and logs), scenarios of different stacks in parallel.
+	use sync.Mutex
 }
+
+// startMu serialises stack starts: they build into one shared directory.
+var startMu sync.Mutex
 
 var (
 	mu       sync.Mutex
@@ -130,6 +136,8 @@ func stack(t testing.TB, opt devstack.Options) (*devstack.Stack, *logBuf) {
 	}
 	mu.Unlock()
 	sh.once.Do(func() {
+		startMu.Lock()
+		defer startMu.Unlock()
 		opt.Name = fmt.Sprintf("synce2e-%08x", uint32(hash(key)))
 		opt.Log = sh.log
 		if sh.st, sh.err = devstack.Start(context.Background(), opt); sh.err != nil {
@@ -139,6 +147,8 @@ func stack(t testing.TB, opt devstack.Options) (*devstack.Stack, *logBuf) {
 	if sh.err != nil {
 		t.Fatalf("start: %v", sh.err)
 	}
+	sh.use.Lock()
+	t.Cleanup(sh.use.Unlock) // registered first, so it runs after the scenario's own cleanup
 	return sh.st, sh.log
 }
 
