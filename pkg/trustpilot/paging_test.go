@@ -2,6 +2,7 @@ package trustpilot
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
@@ -84,4 +85,34 @@ func TestUnusableNextLinkFallsBackToThePageNumber(t *testing.T) {
 	if got := c.servicePath(first.Next, 3); pageOf(got) != 3 || got[:len(c.serviceListPath())] != c.serviceListPath() {
 		t.Fatalf("fallback path %q", got)
 	}
+}
+
+// FuzzFollowable: whatever href a server sends, the client either refuses it or follows a path
+// on its own list with the href's query; it never panics.
+func FuzzFollowable(f *testing.F) {
+	list := "/v1/private/business-units/" + acmeUnit + "/reviews"
+	for _, seed := range []string{
+		"https://api.trustpilot.com" + list + "?page=2&perPage=100", list + "?page=2", "reviews?page=3", list + "/?page=2",
+		"HTTPS://API.TRUSTPILOT.COM/V1/private/business-units/" + acmeUnit + "/REVIEWS?page=2",
+		"https://evil.example" + list + "?page=2", "//evil.example" + list, list + "/../../x?page=2", "%zz", "", "?page=9",
+		"javascript:alert(1)", "http://[::1]:80" + list, "../reviews?page=2",
+	} {
+		f.Add(seed)
+	}
+	c, err := New(Config{BaseURL: "http://127.0.0.1:9", ConnectionID: "fuzz", Credentials: acmeCreds})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, href string) {
+		p, err := c.followable(href, list)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(p, list+"?") {
+			t.Fatalf("followable(%q) = %q: not our list", href, p)
+		}
+		if strings.ContainsAny(p[len(list)+1:], "#") {
+			t.Fatalf("followable(%q) = %q: a fragment in the query", href, p)
+		}
+	})
 }
