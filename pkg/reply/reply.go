@@ -259,9 +259,7 @@ func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 func (s *Service) later(ctx context.Context, lk link.Link, messageID int64, attempt int, cause error, log *slog.Logger) string {
 	job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: lk.ConnectionID, ReviewID: lk.ReviewID,
 		TicketID: lk.TicketID, MessageID: messageID, Attempt: attempt + 1}
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-	defer cancel()
-	if err := s.Queue.Send(qctx, []queue.Job{job}, s.cfg.Retry.EqualJitter(attempt)); err != nil {
+	if err := s.enqueue(ctx, job, s.cfg.Retry.EqualJitter(attempt)); err != nil {
 		log.Error("reply check not queued; the reply sweep will find this ticket", "cause", cause.Error(), "error", err.Error())
 		return OutcomeSweep
 	}
@@ -558,7 +556,7 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 			TicketID: lk.TicketID, MessageID: messageID, Attempt: next}
 		// The job first, then the slot's release: a slot released without a job would wait for
 		// no one, while a claim left live expires and the reply sweep recovers it.
-		if qerr := s.Queue.Send(ctx, []queue.Job{job}, s.cfg.Retry.EqualJitter(attempt)); qerr != nil {
+		if qerr := s.enqueue(ctx, job, s.cfg.Retry.EqualJitter(attempt)); qerr != nil {
 			return "", qerr
 		}
 		if rerr := s.Store.ReleaseReply(ctx, lk.ConnectionID, lk.ReviewID, messageID); rerr != nil {
@@ -627,13 +625,19 @@ func (s *Service) note(ctx context.Context, hd Helpdesk, lk link.Link, text stri
 		return
 	}
 	job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: lk.ConnectionID, ReviewID: lk.ReviewID, TicketID: lk.TicketID, Note: text}
-	qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-	defer qcancel()
-	if qerr := s.Queue.Send(qctx, []queue.Job{job}, 0); qerr != nil {
+	if qerr := s.enqueue(ctx, job, 0); qerr != nil {
 		log.Error("agent note neither left nor queued", "error", err.Error(), "queue_error", qerr.Error())
 		return
 	}
 	log.Warn("agent note queued: the helpdesk did not take it in time", "error", err.Error())
+}
+
+// enqueue queues one job even when the caller's context is ending: it records work the caller
+// could not finish.
+func (s *Service) enqueue(ctx context.Context, job queue.Job, delay time.Duration) error {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	return s.Queue.Send(qctx, []queue.Job{job}, delay)
 }
 
 // leaveNote runs a queued note job.

@@ -618,12 +618,15 @@ func (s *Store) GetCursor(ctx context.Context, connID string, kind review.Kind) 
 		return cursor.Cursor{}, err
 	}
 	defer s.lock()()
-	out := cursor.Cursor{ConnectionID: connID, Kind: kind}
 	if c, ok := s.d.cursors[cursorKey{connID, kind}]; ok {
-		out.Since, out.Resume, out.LastRunAt, out.LastError = parseTime(c.since), c.resume, parseTime(c.lastRunAt), c.lastError
-		out.ReviewSeen, out.Tickets, out.Errors = c.seen, c.created, c.errors
+		return c.decode(connID, kind), nil
 	}
-	return out, nil
+	return cursor.Cursor{ConnectionID: connID, Kind: kind}, nil
+}
+
+func (c *cursorItem) decode(connID string, kind review.Kind) cursor.Cursor {
+	return cursor.Cursor{ConnectionID: connID, Kind: kind, Since: parseTime(c.since), Resume: c.resume,
+		LastRunAt: parseTime(c.lastRunAt), LastError: c.lastError, ReviewSeen: c.seen, Tickets: c.created, Errors: c.errors}
 }
 
 // SaveCheckpoint records progress by cursor.Cursor.Apply's rule, and when the run was.
@@ -633,14 +636,12 @@ func (s *Store) SaveCheckpoint(ctx context.Context, connID string, kind review.K
 	}
 	defer s.lock()()
 	c := s.cursor(connID, kind)
-	if cp.LastError != "" {
-		c.lastError = cp.LastError
-	}
-	c.resume, c.lastRunAt = cp.Resume, fmtTime(s.now())
-	c.seen, c.created, c.errors = c.seen+cp.Seen, c.created+cp.Created, c.errors+cp.Errors
-	if since := fmtTime(cp.Since); since != "" && c.since < since {
-		c.since = since
-	}
+	// Stored times are truncated the DynamoDB way, so the rule sees what a read would return.
+	cp.Since = parseTime(fmtTime(cp.Since))
+	next := c.decode(connID, kind).Apply(cp)
+	c.since, c.resume, c.lastError = fmtTime(next.Since), next.Resume, next.LastError
+	c.seen, c.created, c.errors = next.ReviewSeen, next.Tickets, next.Errors
+	c.lastRunAt = fmtTime(s.now())
 	return nil
 }
 
