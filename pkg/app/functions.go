@@ -78,8 +78,8 @@ func ReplyOpener(f *connector.Factory) reply.Opener {
 func JobRetry(cfg config.Config) backoff.Policy { return backoff.JobRetry(cfg.RetryDelay) }
 
 // Scheduler builds the SchedulerFunction's handler: one run of the use case per tick.
-func Scheduler(a Adapters, log *slog.Logger) func(context.Context, events.CloudWatchEvent) (scheduler.Result, error) {
-	s := &scheduler.Scheduler{Connections: a.Store, Queue: a.Queue, Log: log}
+func Scheduler(a Adapters, cfg config.Config, log *slog.Logger) func(context.Context, events.CloudWatchEvent) (scheduler.Result, error) {
+	s := &scheduler.Scheduler{Connections: a.Store, Queue: a.Queue, Log: log, DeepEvery: cfg.DeepPass}
 	return func(ctx context.Context, _ events.CloudWatchEvent) (scheduler.Result, error) { return s.Run(ctx) }
 }
 
@@ -87,7 +87,10 @@ func Scheduler(a Adapters, log *slog.Logger) func(context.Context, events.CloudW
 func Worker(a Adapters, cfg config.Config, log *slog.Logger) *worker.Handler {
 	owner := InstanceID("worker") // this instance, in claims and leases
 	f := a.Factory(cfg, connector.WorkerShare, log)
-	syncer := reviewsync.New(a.Store, SyncOpener(f), a.Queue, log, owner, reviewsync.Config{LeaseRetry: cfg.RetryDelay})
+	syncer := reviewsync.New(a.Store, SyncOpener(f), a.Queue, log, owner, reviewsync.Config{
+		LeaseRetry: cfg.RetryDelay, RetryBase: cfg.SetAsideRetry, UncertainWindow: cfg.UncertainWindow,
+		LookupEvery: cfg.UncertainWindow / 3,
+	})
 	replies := reply.New(a.Store, ReplyOpener(f), a.Queue, log, owner, reply.Config{Retry: JobRetry(cfg), CommentRecheck: cfg.CommentRecheck})
 	return worker.New(syncer, replies, replies, a.Queue, a.Queue, JobRetry(cfg), log)
 }

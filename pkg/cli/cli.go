@@ -20,6 +20,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
@@ -32,6 +33,8 @@ type Store interface {
 	DeleteConnection(ctx context.Context, id string, purge bool) error
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
 	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
+	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
+	RetrySetAside(ctx context.Context, connID, reviewID string) error
 }
 
 // Secrets stores connection credentials.
@@ -76,7 +79,10 @@ const usage = `usage: pilotdesk <command>
   connection check ID             call Trustpilot and the helpdesk with the stored credentials
   connection delete ID [--purge]  remove a connection (links stay unless --purge)
   sync ID [--kind K] [--since DATE]  enqueue a sync now, or a backfill from DATE (YYYY-MM-DD)
-  status [ID]                     last sync, reviews synced, backfill progress, errors, DLQ depth
+  sync ID --deep [--kind K]       enqueue the deep pass now (the last 30 days of service reviews)
+  sync ID --retry-failed [--review R]  retry the set-aside reviews now (every one, or review R)
+  status [ID]                     last sync, reviews synced, backfill progress, errors, DLQ depth,
+                                  and the reviews set aside with their errors
   dlq redrive                     move dead letters back to the queue
   helpdesk install-webhook ID --url URL   create the helpdesk HTTP integration for replies
 
@@ -323,8 +329,11 @@ func (c *CLI) sync(ctx context.Context, args []string) error {
 	fs.SetOutput(c.Err)
 	kind := fs.String("kind", "", "service or product (default: every kind the connection syncs)")
 	since := fs.String("since", "", "backfill from this date (YYYY-MM-DD or RFC 3339)")
+	deep := fs.Bool("deep", false, "run the deep pass (the last 30 days of service reviews) now")
+	retry := fs.Bool("retry-failed", false, "retry the connection's set-aside reviews now, given-up ones included")
+	only := fs.String("review", "", "with --retry-failed: only this review")
 	pos, err := interleaved(fs, args)
-	if err != nil || len(pos) != 1 {
+	if err != nil || len(pos) != 1 || (*retry && (*since != "" || *deep)) || (*deep && *since != "") || (*only != "" && !*retry) {
 		fmt.Fprint(c.Err, usage)
 		return ErrUsage
 	}
@@ -347,11 +356,17 @@ func (c *CLI) sync(ctx context.Context, args []string) error {
 		// The worker skips jobs of a kind the connection does not sync: say so now.
 		return fmt.Errorf("--kind %s: connection %s does not sync %s reviews (review_kinds in its document)", *kind, r.Connection.ID, *kind)
 	}
+	if *retry {
+		return c.retryFailed(ctx, r.Connection, review.Kind(*kind), *only)
+	}
 	var jobs []queue.Job
 	for _, k := range []review.Kind{review.Service, review.Product} {
 		if (*kind == "" && r.Connection.Kinds(k)) || *kind == string(k) {
 			j := queue.SyncJob(r.Connection.ID, k)
 			j.Since = from
+			if *deep {
+				j.Pass = queue.PassDeep
+			}
 			jobs = append(jobs, j)
 		}
 	}
@@ -360,6 +375,9 @@ func (c *CLI) sync(ctx context.Context, args []string) error {
 	}
 	for _, j := range jobs {
 		what := "sync"
+		if j.Pass == queue.PassDeep {
+			what = "deep pass"
+		}
 		if j.Since != nil {
 			what = "backfill from " + j.Since.Format("2006-01-02")
 			if j.Kind == review.Product {
@@ -372,6 +390,45 @@ func (c *CLI) sync(ctx context.Context, args []string) error {
 		// The worker skips these jobs until the connection is active again.
 		fmt.Fprintf(c.Err, "warning: connection %s is %s: the worker skips its jobs until it is active (`pilotdesk connection check %s`)\n", r.Connection.ID, state(r), r.Connection.ID)
 	}
+	return nil
+}
+
+// retryFailed makes the connection's set-aside reviews (of kind, or every kind; only one when
+// reviewID is set) due now with a fresh attempt budget, and queues the set-aside pass.
+func (c *CLI) retryFailed(ctx context.Context, conn connection.Connection, kind review.Kind, reviewID string) error {
+	list, err := c.Store.ListSetAside(ctx, conn.ID)
+	if err != nil {
+		return err
+	}
+	kinds := map[review.Kind]bool{}
+	n := 0
+	for _, l := range list {
+		if (kind != "" && l.Kind != kind) || (reviewID != "" && l.ReviewID != reviewID) || l.State != link.StateFailed {
+			continue
+		}
+		if err := c.Store.RetrySetAside(ctx, conn.ID, l.ReviewID); err != nil && !errs.Is(err, errs.NotExist) {
+			return err
+		}
+		kinds[l.Kind] = true
+		n++
+	}
+	if reviewID != "" && n == 0 {
+		return errs.E(errs.NotExist, "cli.sync", fmt.Errorf("review %s is not set aside on connection %s (`pilotdesk status %s` lists them)", reviewID, conn.ID, conn.ID))
+	}
+	var jobs []queue.Job
+	for _, k := range []review.Kind{review.Service, review.Product} {
+		if kinds[k] {
+			j := queue.SyncJob(conn.ID, k)
+			j.Pass = queue.PassAside
+			jobs = append(jobs, j)
+		}
+	}
+	if len(jobs) > 0 {
+		if err := c.Queue.Send(ctx, jobs, 0); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(c.Out, "%d set-aside review(s) of %s queued for a retry now\n", n, conn.ID)
 	return nil
 }
 
@@ -425,6 +482,9 @@ func (c *CLI) status(ctx context.Context, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := c.setAside(ctx, recs); err != nil {
+		return err
+	}
 	queued, inFlight, dead, err := c.Queue.Depths(ctx)
 	if err != nil {
 		return err
@@ -435,6 +495,41 @@ func (c *CLI) status(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(c.Out)
 	return nil
+}
+
+// setAside lists the reviews waiting on the set-aside list: what no ticket exists for yet,
+// why, and when it is tried again.
+func (c *CLI) setAside(ctx context.Context, recs []connection.Record) error {
+	var rows []link.Link
+	for _, r := range recs {
+		list, err := c.Store.ListSetAside(ctx, r.Connection.ID)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, list...)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(c.Out, "\nset aside: none")
+		return nil
+	}
+	fmt.Fprintf(c.Out, "\nset aside: %d review(s) without a ticket yet (`pilotdesk sync ID --retry-failed` retries them now)\n", len(rows))
+	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONNECTION\tKIND\tREVIEW\tFAILURES\tNEXT TRY\tERROR")
+	for _, l := range rows {
+		next := l.ClaimExpires.UTC().Format("2006-01-02 15:04:05Z")
+		switch {
+		case l.GivenUp && l.Snapshot == "":
+			next = "when Trustpilot sends it readable"
+		case l.GivenUp:
+			next = "given up"
+		case l.State == link.StateClaimed:
+			next = "retrying now"
+		case !l.ClaimExpires.After(c.now()):
+			next = "due"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", l.ConnectionID, l.Kind, l.ReviewID, l.Failures, next, shorten(l.LastError, 100))
+	}
+	return tw.Flush()
 }
 
 func shorten(s string, n int) string {
@@ -481,4 +576,11 @@ func WebhookIntegration(url, secret string) gorgias.NewHTTPIntegration {
 		Name: "Pilotdesk: replies to Trustpilot", URL: url, SecretHeader: gorgias.SecretHeader, Secret: secret,
 		Triggers: []string{gorgias.EventMessageCreated}, Form: gorgias.WebhookForm(),
 	}
+}
+
+func (c *CLI) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }

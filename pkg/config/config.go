@@ -27,6 +27,9 @@ const (
 	EnvHelpdeskRate     = "HELPDESK_RATE_LIMIT"    // "<calls>/<window>", e.g. "40/20s"
 	EnvRetryDelay       = "SYNC_RETRY_DELAY"       // first delay before a failed job is tried again
 	EnvCommentRecheck   = "COMMENT_RECHECK_WINDOW" // after an uncertain product comment, only look for it this long
+	EnvDeepPass         = "DEEP_PASS_INTERVAL"     // how often the deep pass runs; "off" disables it
+	EnvSetAsideRetry    = "SET_ASIDE_RETRY"        // a set-aside review's first wait (doubling, at most 6 h)
+	EnvUncertainWindow  = "UNCERTAIN_WINDOW"       // after a create with a lost answer, look for its ticket this long
 )
 
 // Defaults.
@@ -45,7 +48,7 @@ var Required = map[string][]string{
 }
 
 // Known is every variable this package reads.
-var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate, EnvRetryDelay, EnvCommentRecheck}
+var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate, EnvRetryDelay, EnvCommentRecheck, EnvDeepPass, EnvSetAsideRetry, EnvUncertainWindow}
 
 // MustLoadFunction is MustLoad with the function's required variables.
 func MustLoadFunction(logicalID string) Config { return MustLoad(Required[logicalID]...) }
@@ -70,6 +73,14 @@ type Config struct {
 	// answer was lost) Pilotdesk only looks for it instead of posting again: Trustpilot may show
 	// a committed comment late, and a second comment cannot be taken back. 0: the default.
 	CommentRecheck time.Duration
+	// DeepPass is how often each connection's deep pass runs (0: the default, daily; negative:
+	// off).
+	DeepPass time.Duration
+	// SetAsideRetry is a set-aside review's first wait (0: the default, 30 s).
+	SetAsideRetry time.Duration
+	// UncertainWindow is how long the ticket of a create whose answer was lost is looked for
+	// before the review is created again (0: the default, 90 s).
+	UncertainWindow time.Duration
 }
 
 // Load reads the environment with getenv (os.Getenv in production). required names the
@@ -106,6 +117,23 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 	if v := getenv(EnvCommentRecheck); strings.TrimSpace(v) != "" {
 		if c.CommentRecheck, err = time.ParseDuration(v); err != nil || c.CommentRecheck <= 0 {
 			return Config{}, fmt.Errorf("%s: %q is not a positive duration like 10m", EnvCommentRecheck, v)
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvDeepPass)); v == "off" {
+		c.DeepPass = -1
+	} else if v != "" {
+		if c.DeepPass, err = time.ParseDuration(v); err != nil || c.DeepPass <= 0 {
+			return Config{}, fmt.Errorf("%s: %q is not a positive duration like 24h, or off", EnvDeepPass, v)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{EnvSetAsideRetry, &c.SetAsideRetry}, {EnvUncertainWindow, &c.UncertainWindow}} {
+		if v := strings.TrimSpace(getenv(d.name)); v != "" {
+			if *d.to, err = time.ParseDuration(v); err != nil || *d.to <= 0 {
+				return Config{}, fmt.Errorf("%s: %q is not a positive duration like 30s", d.name, v)
+			}
 		}
 	}
 	if c.RetryDelay, err = time.ParseDuration(or(getenv(EnvRetryDelay), backoff.DefaultJobBase.String())); err != nil || c.RetryDelay <= 0 {

@@ -54,3 +54,7 @@ const SweepKind review.Kind = "reply-sweep"
 
 // SweepID names the reply sweep's cursor of a helpdesk account (connection.HelpdeskAccountKey).
 func SweepID(account string) string { return "sweep#" + account }
+
+// DeepKind keys the deep pass's cursor and queued mark for a review kind: its LastRunAt says
+// when the pass last ran, and its checkpoints never touch the incremental pass's cursor.
+func DeepKind(k review.Kind) review.Kind { return "deep-" + k }

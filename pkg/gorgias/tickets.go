@@ -212,10 +212,11 @@ func truncateRunes(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// CreateTicket creates the ticket for a review in one call; Gorgias creates the customer from
-// its email when it does not exist. When the outcome of the create is unknown (a 5xx or a
-// dropped connection after sending), it looks the ticket up by ExternalID before trying again,
-// so one review never yields two tickets because of a retry here.
+// CreateTicket creates the ticket for a review in one POST; Gorgias creates the customer from
+// its email when it does not exist. It never sends a second POST itself: when the outcome is
+// unknown (a 5xx or a dropped connection after sending) it fails with ErrUncertain, and the
+// caller looks the ticket up by ExternalID, over a window longer than Gorgias' commit lag,
+// before creating again. A retry here could not wait that long, and would make a twin.
 func (c *Client) CreateTicket(ctx context.Context, t NewTicket) (Ticket, error) {
 	const op = "gorgias.CreateTicket"
 	w, err := buildTicket(t, time.Now())
@@ -223,17 +224,7 @@ func (c *Client) CreateTicket(ctx context.Context, t NewTicket) (Ticket, error) 
 		return Ticket{}, errs.E(errs.Invalid, op, err)
 	}
 	var out Ticket
-	err = c.createOnce(ctx, call{op: op, method: http.MethodPost, path: "/api/tickets", body: w, out: &out},
-		func(ctx context.Context) (bool, error) {
-			if t.ExternalID == "" {
-				return false, nil
-			}
-			found, ok, err := c.FindTicketByExternalID(ctx, t.ExternalID)
-			if ok {
-				out = found
-			}
-			return ok, err
-		})
+	err = c.do(ctx, call{op: op, method: http.MethodPost, path: "/api/tickets", body: w, out: &out})
 	return out, err
 }
 

@@ -24,7 +24,9 @@ const (
 	StateNone    State = ""        // no link yet
 	StateClaimed State = "claimed" // a worker is creating the ticket
 	StateLinked  State = "linked"  // the ticket exists and is recorded
-	StateFailed  State = "failed"  // the helpdesk refused it; not tried again before ClaimExpires
+	// StateFailed: set aside. Its ticket could not be made yet; the sync passes it by and the
+	// set-aside pass tries it again from ClaimExpires on (never, once GivenUp).
+	StateFailed State = "failed"
 )
 
 // ReplyState is where the review's one reply slot stands.
@@ -65,12 +67,30 @@ type Link struct {
 	// LinkedAt is when the ticket was recorded (ConfirmLink); it never changes afterwards, so a
 	// message on the ticket after it is activity the reply sweep must look at.
 	LinkedAt time.Time
+
+	// Set aside (State failed, or claimed again by a retry): kept until the review is linked.
+	Failures  int64     // failed attempts to make its ticket
+	LastError string    // the last one's error, for the operator
+	GivenUp   bool      // no automatic retry any more; `pilotdesk sync ID --retry-failed` forces one
+	Uncertain time.Time // when a create with an unknown outcome was sent; zero once none is pending
+	Snapshot  string    // the review as read from Trustpilot (JSON), so a retry needs no Trustpilot call
 }
 
 // RefusedUntil reports whether the helpdesk refused the review's ticket and the review is
 // left alone at now.
 func (l Link) RefusedUntil(now time.Time) bool {
 	return l.State == StateFailed && l.ClaimExpires.After(now)
+}
+
+// SetAside reports whether the review waits on the set-aside list.
+func (l Link) SetAside() bool {
+	return l.State == StateFailed || (l.State == StateClaimed && l.Failures > 0)
+}
+
+// AsideDue reports whether the set-aside pass should try the review at now: not given up, its
+// wait over (or a retry's claim expired), and it carries the review to try with.
+func (l Link) AsideDue(now time.Time) bool {
+	return l.SetAside() && !l.GivenUp && len(l.Snapshot) > 0 && !l.ClaimExpires.After(now)
 }
 
 // Handled reports whether messageID was already forwarded or refused, so a repeated delivery
@@ -124,9 +144,27 @@ type Confirm struct {
 	CustomerID    int64
 	ReviewVersion time.Time
 	Stars         int
+	// Recovered: the ticket was found by its external id, not created under this claim, so it
+	// may be recorded even after the claim expired (no second ticket can come of it).
+	Recovered bool
 }
 
-// ErrClaimLost means the caller's claim expired and another worker took the review over.
+// Aside sets a claimed review aside: its ticket could not be made in this attempt.
+type Aside struct {
+	ConnectionID string
+	ReviewID     string
+	Owner        string    // the claim's owner; a claim lost to another worker is left alone
+	Reason       string    // the error, for the operator
+	RetryAt      time.Time // when to try again; ignored when GivenUp
+	GivenUp      bool
+	Failed       bool      // the attempt failed (counted in Failures); false: only waiting on a look-up
+	Uncertain    time.Time // non-zero: a create with an unknown outcome was sent at that time
+	Settled      bool      // the last uncertain create is proven absent: forget Uncertain
+	Snapshot     string    // the review (JSON), to retry it without Trustpilot; "" keeps the stored one
+}
+
+// ErrClaimLost means the caller's claim is no longer its own: it expired (and the ticket was not
+// a recovered one), or another worker took the review over.
 var ErrClaimLost = errors.New("claim lost to another worker")
 
 // SlotStatus is the outcome of claiming the reply slot.

@@ -36,6 +36,9 @@ type Job struct {
 	Since        *time.Time `json:"since,omitempty"`
 	Resume       string     `json:"resume,omitempty"`
 	Continuation int        `json:"continuation,omitempty"`
+	// Pass is what a sync job reads: "" the cursor's incremental pass (after the set-aside
+	// pass), PassAside only the set-aside reviews that are due, PassDeep the deep pass.
+	Pass string `json:"pass,omitempty"`
 
 	// reply-retry: the helpdesk message to forward again.
 	ReviewID  string `json:"review_id,omitempty"`
@@ -47,6 +50,16 @@ type Job struct {
 
 	EnqueuedAt time.Time `json:"enqueued_at,omitzero"`
 }
+
+// Sync passes (Job.Pass).
+const (
+	PassCursor = ""
+	PassAside  = "aside" // retry the connection's set-aside reviews that are due
+	PassDeep   = "deep"  // read the last DeepWindow of service reviews again, cursor untouched
+)
+
+// MaxDelay is the longest delay SQS gives a message.
+const MaxDelay = 15 * time.Minute
 
 // MaxJobBytes bounds a job message; SQS allows 256 KiB, ours are tiny.
 const MaxJobBytes = 16 << 10
@@ -87,6 +100,11 @@ func (j Job) Validate() error {
 		}
 		if j.Continuation < 0 {
 			bad = append(bad, "continuation: must not be negative")
+		}
+		switch j.Pass {
+		case PassCursor, PassAside, PassDeep:
+		default:
+			bad = append(bad, fmt.Sprintf("pass: must be %q, %q or empty, got %q", PassAside, PassDeep, j.Pass))
 		}
 	case TypeReplyRetry:
 		if !review.ValidID(j.ReviewID) {

@@ -34,7 +34,9 @@ type Store interface {
 	SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp cursor.Checkpoint) error
 	ClaimReview(ctx context.Context, connID, reviewID string, kind review.Kind, owner string, ttl time.Duration) (link.Claim, error)
 	ReleaseClaim(ctx context.Context, connID, reviewID, owner string) error
-	FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error
+	SetAside(ctx context.Context, a link.Aside) error
+	RecordUnreadable(ctx context.Context, connID, reviewID string, kind review.Kind, reason string) error
+	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 	ConfirmLink(ctx context.Context, c link.Confirm) error
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
@@ -100,8 +102,11 @@ type Config struct {
 	// Overlap is how far before the cursor an incremental service sync starts again, so
 	// reviews that appear late in Trustpilot's index are not missed.
 	Overlap time.Duration
-	// ClaimTTL bounds how long a crashed worker's claim blocks a review.
-	ClaimTTL time.Duration
+	// ReviewBudget bounds one review's helpdesk calls (retries and waits included); its claim
+	// lives that long plus ClaimGrace, so no call outlives the claim that guards it.
+	ReviewBudget time.Duration
+	// ClaimGrace is how much longer than its calls a claim lives: time to record the ticket.
+	ClaimGrace time.Duration
 	// LeaseRetry is how long a job waits (SQS delay) when another worker syncs the same
 	// helpdesk account.
 	LeaseRetry time.Duration
@@ -109,9 +114,21 @@ type Config struct {
 	CustomerDataCap int
 	// MaxContinuations stops a runaway job chain (a bug, not a large backfill).
 	MaxContinuations int
-	// FailedRetry is how long a review the helpdesk refused is left alone before it is tried
-	// again (product scans would otherwise retry it every run).
-	FailedRetry time.Duration
+	// UncertainWindow is how long after a create with an unknown outcome the ticket is looked
+	// for before another create may be sent: longer than a plausible commit lag.
+	UncertainWindow time.Duration
+	// LookupEvery spaces the look-ups within UncertainWindow.
+	LookupEvery time.Duration
+	// RetryBase is a set-aside review's first wait; each further failure doubles it, up to
+	// RetryMax.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// GiveUpAfter failures, a set-aside review is given up (listed, retried only on request);
+	// a review the helpdesk refuses as invalid is given up after GiveUpInvalid.
+	GiveUpAfter   int64
+	GiveUpInvalid int64
+	// DeepWindow is how far back the deep pass reads service reviews.
+	DeepWindow time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -121,8 +138,11 @@ func (c Config) withDefaults() Config {
 	if c.Overlap <= 0 {
 		c.Overlap = 72 * time.Hour
 	}
-	if c.ClaimTTL <= 0 {
-		c.ClaimTTL = 30 * time.Second
+	if c.ReviewBudget <= 0 {
+		c.ReviewBudget = 2 * time.Minute
+	}
+	if c.ClaimGrace <= 0 {
+		c.ClaimGrace = 15 * time.Second
 	}
 	if c.LeaseRetry <= 0 {
 		c.LeaseRetry = 30 * time.Second
@@ -133,8 +153,26 @@ func (c Config) withDefaults() Config {
 	if c.MaxContinuations <= 0 {
 		c.MaxContinuations = 100_000
 	}
-	if c.FailedRetry <= 0 {
-		c.FailedRetry = 24 * time.Hour
+	if c.UncertainWindow <= 0 {
+		c.UncertainWindow = 90 * time.Second
+	}
+	if c.LookupEvery <= 0 {
+		c.LookupEvery = 30 * time.Second
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 30 * time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 6 * time.Hour
+	}
+	if c.GiveUpAfter <= 0 {
+		c.GiveUpAfter = 12
+	}
+	if c.GiveUpInvalid <= 0 {
+		c.GiveUpInvalid = 3
+	}
+	if c.DeepWindow <= 0 {
+		c.DeepWindow = 30 * 24 * time.Hour
 	}
 	return c
 }
@@ -161,6 +199,8 @@ type run struct {
 	resumeAt    string
 	stats       cursor.Checkpoint // this page
 	total       cursor.Checkpoint // this run
+	retryAt     time.Time         // the earliest retry of a review this run set aside
+	failStreak  int               // reviews in a row whose helpdesk calls failed
 }
 
 // Sync runs one sync job. Errors are classified: errs.NotExist when the connection is gone
@@ -168,10 +208,14 @@ type run struct {
 // over (finished, or dropped for good) the scheduler may queue the next one.
 func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
 	over, err := s.sync(ctx, job)
-	if over && err == nil {
+	if over && err == nil && job.Pass != queue.PassAside {
+		kind := job.Kind
+		if job.Pass == queue.PassDeep {
+			kind = cursor.DeepKind(job.Kind)
+		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
-		if cerr := s.Store.ClearQueued(cctx, job.ConnectionID, job.Kind); cerr != nil {
+		if cerr := s.Store.ClearQueued(cctx, job.ConnectionID, kind); cerr != nil {
 			s.Log.Warn("could not clear the queued mark; the scheduler waits for it to go stale", "connection_id", job.ConnectionID, "error", cerr.Error())
 		}
 	}
@@ -227,27 +271,17 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	// invocation does, with time left to record progress and queue the continuation.
 	rctx, cancel := r.runContext(ctx)
 	defer cancel()
-	switch job.Kind {
-	case review.Service:
-		err = r.service(rctx)
-	case review.Product:
-		err = r.product(rctx)
-	}
+	err = r.passes(rctx)
 	if err != nil && ctx.Err() == nil && (rctx.Err() != nil || errors.Is(err, gorgias.ErrPastDeadline)) && !r.continued && !connectionLevel(err) {
 		// Our own bound ran out mid-call (a long Retry-After, a limiter pause), not the call's own
 		// timeout: continue from the current page in a new invocation instead of failing the job.
-		// After a create whose outcome is unknown, wait a claim's life first: the look-up that
-		// recovers the ticket must not come before the helpdesk had time to commit it.
-		delay := time.Duration(0)
-		if errors.Is(err, gorgias.ErrUncertain) {
-			delay = cfg.ClaimTTL
-		}
-		log.Info("run bound reached mid-call; continuing from the checkpoint", "error", err.Error(), "delay_s", int(delay/time.Second))
-		if cerr := r.continueLater(ctx, r.resumeSince, r.resumeAt, delay); cerr != nil {
+		log.Info("run bound reached mid-call; continuing from the checkpoint", "error", err.Error())
+		if cerr := r.continueLater(ctx, r.resumeSince, r.resumeAt, 0); cerr != nil {
 			return false, cerr
 		}
 		err = nil
 	}
+	r.scheduleRetry(ctx)
 	if connectionLevel(err) {
 		return true, s.reauth(ctx, conn, err, log)
 	}
@@ -259,6 +293,84 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	}
 	log.Info("sync run done", "seen", r.total.Seen, "created", r.total.Created, "errors", r.total.Errors, "took_ms", s.now().Sub(start).Milliseconds())
 	return !r.continued, nil
+}
+
+// passes runs the job's passes: the set-aside pass first (a retry job runs only that), then
+// the cursor's incremental pass or the deep pass.
+func (r *run) passes(ctx context.Context) error {
+	if r.job.Continuation == 0 || r.job.Pass == queue.PassAside {
+		if err := r.asidePass(ctx); err != nil || r.job.Pass == queue.PassAside || r.continued {
+			return err
+		}
+	}
+	switch {
+	case r.job.Pass == queue.PassDeep && r.job.Kind == review.Service:
+		return r.deep(ctx)
+	case r.job.Pass == queue.PassDeep:
+		return nil // product runs read every page already
+	case r.job.Kind == review.Service:
+		return r.service(ctx)
+	}
+	return r.product(ctx)
+}
+
+// asidePass retries the connection's set-aside reviews of the job's kind that are due, from
+// the snapshots the list keeps: independent of the cursor, so a review the run passed by is
+// never forgotten.
+func (r *run) asidePass(ctx context.Context) error {
+	list, err := r.s.Store.ListSetAside(ctx, r.conn.ID)
+	if err != nil {
+		return err
+	}
+	now := r.s.now()
+	for _, l := range list {
+		if l.Kind != r.job.Kind || !l.AsideDue(now) {
+			continue
+		}
+		var rv review.Review
+		if err := json.Unmarshal([]byte(l.Snapshot), &rv); err != nil || rv.ID != l.ReviewID {
+			r.log.Error("set-aside review's snapshot unreadable; left for the sync to find again", "review_id", l.ReviewID)
+			continue
+		}
+		if !r.timeLeft(ctx) {
+			next := queue.SyncJob(r.conn.ID, r.job.Kind)
+			next.Pass, next.Continuation = queue.PassAside, r.job.Continuation+1
+			r.continued = true
+			return r.send(ctx, next, 0)
+		}
+		r.stats.Seen++
+		if _, err := r.one(ctx, rv); err != nil {
+			return err
+		}
+	}
+	// Not checkpointed: the cursor's resume point belongs to the cursor's pass. The set-aside
+	// list itself is the record; the run's log line counts the retries.
+	r.flush(time.Time{}, "")
+	return nil
+}
+
+// scheduleRetry queues a set-aside pass for the earliest review this run set aside, when SQS
+// can hold the delay; later ones are picked up by the scheduler's runs, which begin with it.
+func (r *run) scheduleRetry(ctx context.Context) {
+	if r.retryAt.IsZero() {
+		return
+	}
+	delay := max(r.retryAt.Sub(r.s.now()), 0) + time.Second
+	if delay > queue.MaxDelay {
+		return
+	}
+	next := queue.SyncJob(r.conn.ID, r.job.Kind)
+	next.Pass = queue.PassAside
+	if err := r.send(ctx, next, delay); err != nil {
+		r.log.Warn("could not queue the set-aside retry; the next scheduled run does it", "error", err.Error())
+	}
+}
+
+// send enqueues one job, even when the run's own time is up.
+func (r *run) send(ctx context.Context, job queue.Job, delay time.Duration) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return r.s.Queue.Send(sctx, []queue.Job{job}, delay)
 }
 
 // connectionLevel reports errors no review of the connection can get past: refused
@@ -311,7 +423,7 @@ func (r *run) continueLater(ctx context.Context, since time.Time, resume string,
 		s := since.UTC()
 		next.Since = &s
 	}
-	next.Resume = resume
+	next.Resume, next.Pass = resume, r.job.Pass
 	next.Continuation = r.job.Continuation + 1
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -337,6 +449,23 @@ func (r *run) service(ctx context.Context) error {
 			since = cur.Since.Add(-r.cfg.Overlap)
 		}
 	}
+	return r.servicePages(ctx, since, review.Service)
+}
+
+// deep reads the last DeepWindow of service reviews again: a review that first appears with a
+// createdAt older than the overlap (held in moderation, reinstated after a report) and an edit
+// of an older review are found here. Its checkpoints go to a cursor of its own, so the
+// incremental pass's high-water mark is untouched.
+func (r *run) deep(ctx context.Context) error {
+	since := r.s.now().Add(-r.cfg.DeepWindow)
+	if r.job.Since != nil {
+		since = *r.job.Since
+	}
+	return r.servicePages(ctx, since, cursor.DeepKind(review.Service))
+}
+
+// servicePages reads service reviews from since, page by page, checkpointing under key.
+func (r *run) servicePages(ctx context.Context, since time.Time, key review.Kind) error {
 	href := r.job.Resume // "" = the first page from since
 	for {
 		r.resumeSince, r.resumeAt = since, href
@@ -347,7 +476,9 @@ func (r *run) service(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.rejected(page.Rejected)
+		if err := r.rejected(ctx, page.Rejected); err != nil {
+			return err
+		}
 		var mark time.Time
 		stop, err := r.page(ctx, page.Reviews, &mark)
 		if err != nil {
@@ -357,7 +488,7 @@ func (r *run) service(ctx context.Context) error {
 		if stop != nil {
 			cp.Resume = href
 		}
-		if err := r.s.Store.SaveCheckpoint(ctx, r.conn.ID, review.Service, cp); err != nil {
+		if err := r.s.Store.SaveCheckpoint(ctx, r.conn.ID, key, cp); err != nil {
 			return err
 		}
 		if stop != nil {
@@ -390,7 +521,9 @@ func (r *run) product(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.rejected(page.Rejected)
+		if err := r.rejected(ctx, page.Rejected); err != nil {
+			return err
+		}
 		var mark time.Time
 		stop, err := r.page(ctx, page.Reviews, &mark)
 		if err != nil {
@@ -418,13 +551,20 @@ func (r *run) product(ctx context.Context) error {
 }
 
 // rejected records the reviews Trustpilot sent that could not be read (missing id, bad stars):
-// they are counted and logged with their id, never silently dropped.
-func (r *run) rejected(rej []trustpilot.Rejected) {
+// counted, logged, and those with an id put on the set-aside list, so `status` shows them
+// until Trustpilot sends them readable; never silently dropped.
+func (r *run) rejected(ctx context.Context, rej []trustpilot.Rejected) error {
 	for _, x := range rej {
 		r.stats.Errors++
 		r.stats.LastError = trim(fmt.Sprintf("review %s unreadable: %v", x.ID, x.Err))
 		r.log.Error("review from Trustpilot is unreadable; not synced", "review_id", x.ID, "error", x.Err.Error())
+		if review.ValidID(x.ID) {
+			if err := r.s.Store.RecordUnreadable(ctx, r.conn.ID, x.ID, r.job.Kind, trim("unreadable: "+x.Err.Error())); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
 }
 
 // flush returns this page's checkpoint and moves its counters into the run's totals.
@@ -482,15 +622,22 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 	return nil, nil
 }
 
-// one brings one review to a linked ticket. A permanent failure is recorded and skipped; a
-// transient one aborts the run (the job is retried from its checkpoint).
+// one brings one review to a linked ticket, or sets it aside with the reason: a failure of
+// this review never stops the run (the cursor passes it; the set-aside pass retries it). Only
+// what no review can get past ends the run: the connection's credentials, the run's own
+// deadline, or the helpdesk failing for two reviews in a row.
 func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	log := r.log.With("review_id", rv.ID)
 	if rv.Stars < r.conn.MinStars {
 		log.Debug("below the connection's star filter; skipped", "stars", rv.Stars)
 		return nil, nil
 	}
-	claim, err := r.s.Store.ClaimReview(ctx, r.conn.ID, rv.ID, rv.Kind, r.s.Owner, r.cfg.ClaimTTL)
+	// The claim outlives every call it guards: the review's calls end ClaimGrace before it.
+	budget := r.cfg.ReviewBudget
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl))
+	}
+	claim, err := r.s.Store.ClaimReview(ctx, r.conn.ID, rv.ID, rv.Kind, r.s.Owner, budget+r.cfg.ClaimGrace)
 	if err != nil {
 		return nil, err
 	}
@@ -498,7 +645,7 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	case link.ClaimLinked:
 		return nil, r.edited(ctx, rv, claim.Link)
 	case link.ClaimRefused:
-		log.Debug("review refused by the helpdesk earlier; skipped until its retry time", "retry_at", claim.Link.ClaimExpires)
+		log.Debug("review set aside; the set-aside pass retries it", "retry_at", claim.Link.ClaimExpires)
 		return nil, nil
 	case link.ClaimBusy:
 		// Another worker (or a crashed one) holds it: come back when its claim expires.
@@ -506,50 +653,176 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		log.Info("review claimed by another worker; continuing later", "wait_s", int(wait/time.Second))
 		return &stopAt{delay: max(wait, time.Second)}, nil
 	}
-	// The helpdesk call must end before the Lambda does, with time left to release the claim.
-	tctx, cancel := r.reviewContext(ctx)
-	ticket, created, err := r.ticket(tctx, rv, claim.Recover)
-	cancel()
-	if err != nil {
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-		defer rcancel()
-		if errs.Retryable(err) || connectionLevel(err) {
-			if rerr := r.s.Store.ReleaseClaim(rctx, r.conn.ID, rv.ID, r.s.Owner); rerr != nil {
-				log.Warn("claim release failed; it expires on its own", "error", rerr.Error())
-			}
-			return nil, err
-		}
-		// The helpdesk refused this review's ticket: record it, leave it alone for a while,
-		// go on with the others.
-		if rerr := r.s.Store.FailClaim(rctx, r.conn.ID, rv.ID, r.s.Owner, trim(err.Error()), r.cfg.FailedRetry); rerr != nil {
-			log.Warn("could not record the failed review", "error", rerr.Error())
-		}
-		r.stats.Errors++
-		r.stats.LastError = trim(fmt.Sprintf("review %s: %v", rv.ID, err))
-		log.Error("review not synced: the helpdesk refused it", "error", err.Error())
-		return nil, nil
+	// The run's own bound ends the calls when it is the nearer one, so its expiry reads as the
+	// run's (a continuation), not as this review's failure.
+	tctx, cancel := context.WithCancel(ctx)
+	if budget == r.cfg.ReviewBudget {
+		tctx, cancel = context.WithTimeout(ctx, budget)
 	}
-	log = log.With("ticket_id", ticket.ID)
+	res := r.ticket(tctx, rv, claim)
+	cancel()
+	if res.err != nil {
+		return nil, r.setAside(ctx, rv, claim, res, log)
+	}
+	r.failStreak = 0
+	log = log.With("ticket_id", res.ticket.ID)
 	err = r.s.Store.ConfirmLink(ctx, link.Confirm{
 		ConnectionID: r.conn.ID, ReviewID: rv.ID, Owner: r.s.Owner, Account: r.account,
-		TicketID: ticket.ID, CustomerID: ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
+		TicketID: res.ticket.ID, CustomerID: res.ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
+		Recovered: !res.created,
 	})
 	if errors.Is(err, link.ErrClaimLost) {
-		// Our claim expired while we worked; the new owner finds this ticket by external_id.
-		log.Warn("claim lost while creating the ticket; the new owner will recover it")
-		return nil, nil
+		// The claim expired before the new ticket was recorded: whoever claims the review next
+		// must find this ticket, not make another, so it waits on a look-up like any uncertain
+		// create (a takeover already recovers by external id).
+		log.Warn("claim expired before the ticket was recorded; it will be recovered by its external id")
+		return nil, r.aside(ctx, rv, link.Aside{Reason: "ticket created after its claim expired; recovering it by external id",
+			Uncertain: r.s.now(), RetryAt: r.s.now().Add(r.cfg.LookupEvery)})
 	}
 	if err != nil {
 		return nil, err
 	}
-	if created {
+	if res.created {
 		r.stats.Created++
 	}
-	log.Info("review linked to ticket", "created", created, "stars", rv.Stars)
+	log.Info("review linked to ticket", "created", res.created, "stars", rv.Stars, "retry", claim.Link.SetAside())
 	if rv.Email != "" {
-		r.customerData(ctx, rv, ticket, log)
+		r.customerData(ctx, rv, res.ticket, log)
 	}
 	return nil, nil
+}
+
+// attempt is the outcome of one try at a review's ticket.
+type attempt struct {
+	ticket  gorgias.Ticket
+	created bool
+	err     error
+	sent    bool      // a create was sent in this try
+	hold    time.Time // not proven absent yet: look again then, create nothing now
+}
+
+// errNotYetAbsent: an earlier create's outcome is still unknown and its ticket not found yet.
+var errNotYetAbsent = errors.New("an earlier create's ticket may still appear; not created again until proven absent")
+
+// ticket finds the ticket an earlier attempt created or creates one. After a create with an
+// unknown outcome no second create is sent until look-ups spread over UncertainWindow have
+// not found the first: a helpdesk may commit a ticket well after its answer was lost.
+func (r *run) ticket(ctx context.Context, rv review.Review, claim link.Claim) attempt {
+	if claim.Recover {
+		t, found, err := r.hd.FindTicketByExternalID(ctx, link.ExternalID(rv.ID))
+		if err != nil {
+			return attempt{err: err}
+		}
+		if found {
+			r.log.Info("ticket from an earlier attempt recovered", "review_id", rv.ID, "ticket_id", t.ID)
+			return attempt{ticket: t}
+		}
+		if u := claim.Link.Uncertain; !u.IsZero() {
+			if end := u.Add(r.cfg.UncertainWindow); r.s.now().Before(end) {
+				return attempt{err: errNotYetAbsent, hold: minTime(r.s.now().Add(r.cfg.LookupEvery), end)}
+			}
+		}
+	}
+	t, err := r.hd.CreateTicket(ctx, NewTicket(r.conn, rv))
+	if err != nil {
+		return attempt{err: err, sent: true}
+	}
+	return attempt{ticket: t, created: true, sent: true}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// setAside records a failed attempt and decides whether the run goes on (nil) or stops.
+func (r *run) setAside(ctx context.Context, rv review.Review, claim link.Claim, res attempt, log *slog.Logger) error {
+	err := res.err
+	now := r.s.now()
+	uncertain := errors.Is(err, gorgias.ErrUncertain)
+	runLevel := ctx.Err() != nil || errors.Is(err, gorgias.ErrPastDeadline)
+	switch {
+	case errors.Is(err, errNotYetAbsent):
+		log.Info("earlier create not found yet; looking again before creating", "uncertain_since", claim.Link.Uncertain, "next_lookup", res.hold)
+		return r.aside(ctx, rv, link.Aside{Reason: errNotYetAbsent.Error(), RetryAt: res.hold})
+	case connectionLevel(err) || (runLevel && !uncertain):
+		// Nothing was created: the claim goes back, and the run stops (reauth or continuation).
+		r.release(ctx, rv.ID, log)
+		return err
+	}
+	failures := claim.Link.Failures + 1
+	a := link.Aside{Reason: trim(err.Error()), Failed: true, RetryAt: now.Add(r.backoff(failures))}
+	switch {
+	case uncertain:
+		// The ticket may exist: look for it over the window before creating again.
+		a.Uncertain = now
+		a.RetryAt = now.Add(max(r.cfg.LookupEvery, r.backoff(failures)))
+	case res.sent:
+		a.Settled = true // this create certainly failed; no earlier one is pending any more
+	}
+	invalid := !errs.Retryable(err)
+	a.GivenUp = failures >= r.cfg.GiveUpAfter || (invalid && failures >= r.cfg.GiveUpInvalid)
+	r.stats.Errors++
+	r.stats.LastError = trim(fmt.Sprintf("review %s: %v", rv.ID, err))
+	if a.GivenUp {
+		log.Error("review given up after repeated failures; listed by `pilotdesk status`, retried with `pilotdesk sync ID --retry-failed`", "failures", failures, "error", err.Error())
+	} else {
+		log.Warn("review set aside; retried later", "failures", failures, "retry_at", a.RetryAt, "uncertain", uncertain, "error", err.Error())
+	}
+	if aerr := r.aside(ctx, rv, a); aerr != nil {
+		return aerr
+	}
+	if runLevel {
+		return err // our own deadline: the run continues in a new invocation
+	}
+	if errs.Retryable(err) {
+		r.failStreak++
+		if r.failStreak >= 2 {
+			// Two reviews in a row: the helpdesk, not the review, is failing. Stop and let the
+			// job retry from its checkpoint rather than set aside every review of the run.
+			return err
+		}
+	}
+	return nil
+}
+
+// aside puts rv on the set-aside list under the run's claim, with its snapshot so the retry
+// needs no Trustpilot call, and remembers when the run must come back for it.
+func (r *run) aside(ctx context.Context, rv review.Review, a link.Aside) error {
+	snap, err := json.Marshal(rv)
+	if err != nil {
+		return errs.E(errs.Invalid, "reviewsync.aside", err)
+	}
+	a.ConnectionID, a.ReviewID, a.Owner, a.Snapshot = r.conn.ID, rv.ID, r.s.Owner, string(snap)
+	// Recorded even when the run's own time is up: this is what keeps the review from being lost.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.s.Store.SetAside(sctx, a); err != nil {
+		return err
+	}
+	if !a.GivenUp && (r.retryAt.IsZero() || a.RetryAt.Before(r.retryAt)) {
+		r.retryAt = a.RetryAt
+	}
+	return nil
+}
+
+func (r *run) release(ctx context.Context, reviewID string, log *slog.Logger) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := r.s.Store.ReleaseClaim(rctx, r.conn.ID, reviewID, r.s.Owner); err != nil {
+		log.Warn("claim release failed; it expires on its own", "error", err.Error())
+	}
+}
+
+// backoff is a set-aside review's wait after its n-th failure.
+func (r *run) backoff(n int64) time.Duration {
+	d := r.cfg.RetryBase
+	for i := int64(1); i < n && d < r.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, r.cfg.RetryMax)
 }
 
 // runContext bounds the whole run to half the margin before the invocation's deadline.
@@ -558,32 +831,6 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 		return context.WithDeadline(ctx, dl.Add(-r.cfg.Margin/2))
 	}
 	return context.WithCancel(ctx)
-}
-
-// reviewContext is one review's helpdesk calls' context.
-func (r *run) reviewContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	// ctx is the run's context, already bounded by runContext; the claim's release afterwards
-	// does not depend on it.
-	return context.WithCancel(ctx)
-}
-
-// ticket finds the ticket an earlier attempt created (recover) or creates one.
-func (r *run) ticket(ctx context.Context, rv review.Review, recover bool) (gorgias.Ticket, bool, error) {
-	if recover {
-		t, found, err := r.hd.FindTicketByExternalID(ctx, link.ExternalID(rv.ID))
-		if err != nil {
-			return gorgias.Ticket{}, false, err
-		}
-		if found {
-			r.log.Info("ticket from an earlier attempt recovered", "review_id", rv.ID, "ticket_id", t.ID)
-			return t, false, nil
-		}
-	}
-	t, err := r.hd.CreateTicket(ctx, NewTicket(r.conn, rv))
-	if err != nil {
-		return gorgias.Ticket{}, false, err
-	}
-	return t, true, nil
 }
 
 // customerData merges the review into the reviewer's customer data (best effort: the ticket

@@ -88,10 +88,11 @@ func (r *rig) leaseFree(t testing.TB) bool {
 
 // fakeTP serves reviews oldest first, 2 a page; next-page links are page numbers.
 type fakeTP struct {
-	service []review.Review
-	product []review.Review
-	err     error
-	calls   int
+	service  []review.Review
+	product  []review.Review
+	rejected []trustpilot.Rejected // sent with the first service page
+	err      error
+	calls    int
 }
 
 var _ reviewsync.Reviews = (*fakeTP)(nil)
@@ -110,6 +111,9 @@ func (f *fakeTP) ListServiceReviews(_ context.Context, since time.Time, next str
 	p, _ := strconv.Atoi(next)
 	page := all[min(p*2, len(all)):min(p*2+2, len(all))]
 	out := trustpilot.ServicePage{Reviews: page}
+	if p == 0 {
+		out.Rejected = f.rejected
+	}
 	if p*2+2 < len(all) {
 		out.Next = strconv.Itoa(p + 1)
 	}
@@ -215,16 +219,18 @@ func reviews(kind review.Kind, n int) []review.Review {
 }
 
 type rig struct {
-	st *memstore.Store
-	tp *fakeTP
-	hd *fakeHD
-	q  *fakeQueue
-	s  *reviewsync.Syncer
+	clk *clock
+	st  *memstore.Store
+	tp  *fakeTP
+	hd  *fakeHD
+	q   *fakeQueue
+	s   *reviewsync.Syncer
 }
 
 func newRig(t testing.TB, tp *fakeTP) *rig {
 	t.Helper()
-	r := &rig{st: memstore.New(), tp: tp, hd: newFakeHD(), q: &fakeQueue{}}
+	clk := &clock{t: time.Now()}
+	r := &rig{clk: clk, st: memstore.New().WithClock(clk.Now), tp: tp, hd: newFakeHD(), q: &fakeQueue{}}
 	ctx := context.Background()
 	if err := r.st.PutConnection(ctx, conn()); err != nil {
 		t.Fatal(err)
@@ -238,8 +244,19 @@ func newRig(t testing.TB, tp *fakeTP) *rig {
 	r.s = reviewsync.New(r.st, reviewsync.OpenerFunc(func(context.Context, connection.Connection) (reviewsync.Reviews, reviewsync.Helpdesk, error) {
 		return r.tp, r.hd, nil
 	}), r.q, slog.New(slog.NewJSONHandler(io.Discard, nil)), "w1", reviewsync.Config{LeaseRetry: 7 * time.Second})
+	r.s.Now = clk.Now
 	return r
 }
+
+// clock is the time the store and the syncer read; tests move it by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
 func TestServiceSyncStarFilterTagsAndIdempotence(t *testing.T) {
 	t.Parallel()
@@ -344,24 +361,237 @@ func TestTrustpilotNotFoundFlagsTheConnection(t *testing.T) {
 	}
 }
 
-func TestTransientErrorRetriesAndRecovers(t *testing.T) {
+// A review whose create fails is set aside with its error; the run goes on, the cursor passes
+// it, and the set-aside pass queued for its retry time recovers the ticket the failed attempt
+// may have created (look-up first) without reading Trustpilot.
+func TestFailingReviewIsSetAsideAndTheRunGoesOn(t *testing.T) {
 	t.Parallel()
-	rs := reviews(review.Service, 3)
+	rs := reviews(review.Service, 4)
 	r := newRig(t, &fakeTP{service: rs})
 	ext := link.ExternalID(rs[1].ID)
-	r.hd.failOn[ext] = errs.E(errs.Transient, "gorgias", errors.New("connection reset after the request was sent"))
-	err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service))
-	if !errs.Retryable(err) {
-		t.Fatalf("transient failure: %v", err)
+	r.hd.failOn[ext] = errs.E(errs.Transient, "gorgias", errors.New("503 before the request was read"))
+	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatalf("one review's failure failed the run: %v", err)
 	}
-	// The failed attempt may have created the ticket: the retry must look it up first.
+	for _, i := range []int{2, 3} {
+		if l := r.link(t, rs[i].ID); l.State != link.StateLinked {
+			t.Fatalf("review %d after the failing one not linked: %+v", i, l)
+		}
+	}
+	if cur := r.cursor(t, review.Service); !cur.Since.Equal(rs[3].CreatedAt) {
+		t.Fatalf("cursor %v did not pass the set-aside review (want %v)", cur.Since, rs[3].CreatedAt)
+	}
+	l := r.link(t, rs[1].ID)
+	if !l.SetAside() || l.Failures != 1 || !strings.Contains(l.LastError, "503") || l.Snapshot == "" {
+		t.Fatalf("set-aside record: %+v", l)
+	}
+	if len(r.q.jobs) != 1 || r.q.jobs[0].Pass != queue.PassAside || r.q.delays[0] != 31*time.Second {
+		t.Fatalf("retry job %+v delays %v, want one set-aside pass in 31 s", r.q.jobs, r.q.delays)
+	}
+	// Not due yet: the retry job finds nothing to do.
+	calls := r.tp.calls
+	if err := r.s.Sync(context.Background(), r.q.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if r.hd.finds != 0 {
+		t.Fatal("a review was retried before its time")
+	}
 	delete(r.hd.failOn, ext)
 	r.hd.tickets[ext] = gorgias.Ticket{ID: 55, ExternalID: ext, CustomerID: 1}
+	r.clk.Add(31 * time.Second)
+	if err := r.s.Sync(context.Background(), r.q.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.link(t, rs[1].ID); r.hd.finds != 1 || l.TicketID != 55 || l.SetAside() {
+		t.Fatalf("recovery: finds %d link %+v", r.hd.finds, l)
+	}
+	if r.tp.calls != calls {
+		t.Fatal("the set-aside pass read Trustpilot")
+	}
+	if !r.queuedCleared(t, review.Service) {
+		t.Fatal("the first run did not clear its queued mark")
+	}
+}
+
+// The helpdesk failing for two reviews in a row is not the reviews' fault: the run stops for a
+// job retry instead of setting every review aside, and the cursor stays before them.
+func TestTwoFailuresInARowStopTheRun(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 6)
+	r := newRig(t, &fakeTP{service: rs})
+	for _, rv := range rs {
+		r.hd.failOn[link.ExternalID(rv.ID)] = errs.E(errs.Transient, "gorgias", errors.New("502"))
+	}
+	err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service))
+	if !errs.Retryable(err) {
+		t.Fatalf("outage: %v, want a transient error for a job retry", err)
+	}
+	aside := 0
+	for _, l := range r.st.Links("c1") {
+		if l.SetAside() {
+			aside++
+		}
+	}
+	if aside != 2 {
+		t.Fatalf("%d reviews set aside, want the 2 that failed before the run stopped", aside)
+	}
+	// The first failure is on the set-aside list, so the cursor may pass it; not the second.
+	if cur := r.cursor(t, review.Service); !cur.Since.Before(rs[2].CreatedAt) {
+		t.Fatalf("cursor moved to %v during an outage, past the review that stopped the run", cur.Since)
+	}
+}
+
+// An invalid review is given up after GiveUpInvalid attempts: listed, no automatic retry, and
+// the operator's forced retry gives it a fresh budget.
+func TestInvalidReviewIsGivenUp(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 2)[1:]
+	r := newRig(t, &fakeTP{service: rs})
+	ext := link.ExternalID(rs[0].ID)
+	r.hd.failOn[ext] = errs.E(errs.Invalid, "gorgias", errors.New("400 subject: too long"))
+	ctx := context.Background()
+	for i := range 3 {
+		if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+			t.Fatal(err)
+		}
+		l := r.link(t, rs[0].ID)
+		if l.Failures != int64(i+1) || l.GivenUp != (i == 2) {
+			t.Fatalf("after attempt %d: failures %d given up %v", i+1, l.Failures, l.GivenUp)
+		}
+		r.clk.Add(time.Hour)
+	}
+	r.clk.Add(1000 * time.Hour)
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.link(t, rs[0].ID); l.Failures != 3 {
+		t.Fatalf("a given-up review was tried again: %+v", l)
+	}
+	delete(r.hd.failOn, ext)
+	if err := r.st.RetrySetAside(ctx, "c1", rs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Add(time.Millisecond)
+	job := queue.SyncJob("c1", review.Service)
+	job.Pass = queue.PassAside
+	if err := r.s.Sync(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.link(t, rs[0].ID); l.State != link.StateLinked {
+		t.Fatalf("forced retry: %+v", l)
+	}
+}
+
+// After a create with an unknown outcome, no second create is sent until look-ups spread over
+// the uncertain window have not found the first one's ticket.
+func TestUncertainCreateIsLookedForBeforeCreatingAgain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		appearsAt time.Duration // when the lost create's ticket shows in look-ups; 0 = never
+		creates   int64
+	}{
+		{"committed late", 45 * time.Second, 0},
+		{"never committed", 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rs := reviews(review.Service, 2)[1:]
+			r := newRig(t, &fakeTP{service: rs})
+			ext := link.ExternalID(rs[0].ID)
+			r.hd.failOn[ext] = errs.E(errs.Transient, "gorgias", fmt.Errorf("%w: no answer within 20s", gorgias.ErrUncertain))
+			ctx := context.Background()
+			if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+				t.Fatal(err)
+			}
+			delete(r.hd.failOn, ext)
+			start := r.clk.Now()
+			lookups := 0
+			for range 10 {
+				l := r.link(t, rs[0].ID)
+				if l.State == link.StateLinked {
+					break
+				}
+				r.clk.Add(l.ClaimExpires.Sub(r.clk.Now()) + time.Millisecond)
+				if tc.appearsAt > 0 && r.clk.Now().Sub(start) >= tc.appearsAt {
+					r.hd.tickets[ext] = gorgias.Ticket{ID: 77, ExternalID: ext, CustomerID: 1}
+				}
+				job := queue.SyncJob("c1", review.Service)
+				job.Pass = queue.PassAside
+				if err := r.s.Sync(ctx, job); err != nil {
+					t.Fatal(err)
+				}
+				lookups++
+			}
+			l := r.link(t, rs[0].ID)
+			if l.State != link.StateLinked || r.hd.createNo != tc.creates {
+				t.Fatalf("link %+v, %d creates after the lost one; want linked and %d", l, r.hd.createNo, tc.creates)
+			}
+			if tc.appearsAt == 0 && r.clk.Now().Sub(start) < 90*time.Second {
+				t.Fatalf("created again %v after the lost create; want at least the 90 s window", r.clk.Now().Sub(start))
+			}
+			if lookups < 2 {
+				t.Fatalf("%d look-ups, want them spread over the window", lookups)
+			}
+		})
+	}
+}
+
+// Unreadable reviews with an id are listed as set aside, not only logged.
+func TestUnreadableReviewIsListed(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, &fakeTP{service: reviews(review.Service, 2), rejected: []trustpilot.Rejected{{ID: "5f0000000000000000000abc", Err: errors.New("stars: 9")}}})
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
-	if l := r.link(t, rs[1].ID); r.hd.finds != 1 || l.TicketID != 55 {
-		t.Fatalf("recovery: finds %d link %+v", r.hd.finds, l)
+	l := r.link(t, "5f0000000000000000000abc")
+	if !l.SetAside() || !strings.Contains(l.LastError, "stars: 9") {
+		t.Fatalf("unreadable review: %+v", l)
+	}
+}
+
+// The deep pass finds a review that appeared after the cursor passed its createdAt (held in
+// moderation), without moving the incremental pass's cursor.
+func TestDeepPassFindsLateReviews(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 3)
+	for i := range rs {
+		rs[i].CreatedAt = time.Now().Add(-time.Duration(20-i) * 24 * time.Hour)
+	}
+	late := rs[0]
+	late.Stars, late.CreatedAt = 4, time.Now().Add(-25*24*time.Hour) // a week before the cursor's overlap
+	r := newRig(t, &fakeTP{service: rs[1:]})
+	ctx := context.Background()
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	before := r.cursor(t, review.Service)
+	r.tp.service = append([]review.Review{late}, r.tp.service...)
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.GetLink(ctx, "c1", late.ID); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("the incremental pass reached a review older than its overlap: %v", err)
+	}
+	deep := queue.SyncJob("c1", review.Service)
+	deep.Pass = queue.PassDeep
+	if _, err := r.st.MarkQueued(ctx, "c1", cursor.DeepKind(review.Service), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.Sync(ctx, deep); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.link(t, late.ID); l.State != link.StateLinked {
+		t.Fatalf("deep pass: %+v", l)
+	}
+	if after := r.cursor(t, review.Service); !after.Since.Equal(before.Since) {
+		t.Fatalf("the deep pass moved the cursor: %v → %v", before.Since, after.Since)
+	}
+	if d := r.cursor(t, cursor.DeepKind(review.Service)); d.LastRunAt.IsZero() {
+		t.Fatal("the deep pass's own cursor records no run")
+	}
+	if first, err := r.st.MarkQueued(ctx, "c1", cursor.DeepKind(review.Service), time.Hour); err != nil || !first {
+		t.Fatalf("the deep pass did not clear its queued mark: %v %v", first, err)
 	}
 }
 
@@ -548,8 +778,8 @@ func TestRunEndsBeforeTheDeadline(t *testing.T) {
 	}
 }
 
-// A call's own timeout is not the run's bound: the job fails and SQS retries it with backoff,
-// instead of a continuation chain re-creating the same ticket at once.
+// A call's own timeout is not the run's bound: the review whose create timed out is set aside
+// as uncertain (looked for before any new create) and the run goes on, with no continuation.
 func TestCallTimeoutIsNotTheRunBound(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 3)
@@ -557,8 +787,16 @@ func TestCallTimeoutIsNotTheRunBound(t *testing.T) {
 	r.hd.failOn[link.ExternalID(rs[1].ID)] = errs.E(errs.Transient, "gorgias", fmt.Errorf("%w: %w", gorgias.ErrUncertain, context.DeadlineExceeded))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service))
-	if !errs.Retryable(err) || len(r.q.jobs) != 0 {
-		t.Fatalf("err %v, jobs %+v; want the job to fail for a retry, no continuation", err, r.q.jobs)
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.q.jobs) != 1 || r.q.jobs[0].Pass != queue.PassAside {
+		t.Fatalf("jobs %+v; want only the set-aside retry, no continuation", r.q.jobs)
+	}
+	if l := r.link(t, rs[1].ID); !l.SetAside() || l.Uncertain.IsZero() {
+		t.Fatalf("timed-out create: %+v", l)
+	}
+	if l := r.link(t, rs[2].ID); l.State != link.StateLinked {
+		t.Fatalf("the next review waited: %+v", l)
 	}
 }

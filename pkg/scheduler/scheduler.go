@@ -19,6 +19,7 @@ type Connections interface {
 	ListConnections(ctx context.Context) ([]connection.Record, error)
 	MarkQueued(ctx context.Context, connID string, kind review.Kind, staleAfter time.Duration) (bool, error)
 	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
+	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
 }
 
 // StaleAfter is how long a queued job may stay unfinished before the scheduler queues another
@@ -30,11 +31,18 @@ type Sender interface {
 	Send(ctx context.Context, jobs []queue.Job, delay time.Duration) error
 }
 
+// DefaultDeepEvery is how often the deep pass of a connection's service reviews runs.
+const DefaultDeepEvery = 24 * time.Hour
+
 // Scheduler enqueues the periodic sync jobs.
 type Scheduler struct {
 	Connections Connections
 	Queue       Sender
 	Log         *slog.Logger
+	// DeepEvery is how often each connection's deep pass runs (0: DefaultDeepEvery; negative:
+	// never). The first runs one period after the connection's first sync.
+	DeepEvery time.Duration
+	Now       func() time.Time
 }
 
 // Skipped is a connection the scheduler left out, and why.
@@ -47,6 +55,7 @@ type Skipped struct {
 type Result struct {
 	Enqueued int       `json:"enqueued"` // sync jobs and reply sweeps
 	Sweeps   int       `json:"sweeps"`   // reply sweeps among them (one per helpdesk account)
+	Deep     int       `json:"deep"`     // deep passes among them
 	Pending  int       `json:"pending"`  // jobs not queued again: one is still on the queue
 	Skipped  []Skipped `json:"skipped,omitempty"`
 }
@@ -84,6 +93,18 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 			}
 			jobs = append(jobs, queue.SyncJob(c.Connection.ID, k))
 		}
+		if c.Connection.Kinds(review.Service) {
+			deep, err := s.deepDue(ctx, c.Connection.ID)
+			if err != nil {
+				return res, err
+			}
+			if deep {
+				j := queue.SyncJob(c.Connection.ID, review.Service)
+				j.Pass = queue.PassDeep
+				jobs = append(jobs, j)
+				res.Deep++
+			}
+		}
 	}
 	// One reply sweep per helpdesk account (connections may share one), through its first
 	// connection by id.
@@ -114,8 +135,11 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 		defer cancel()
 		for _, j := range jobs {
 			id, kind := j.ConnectionID, j.Kind
-			if j.Type == queue.TypeReplySweep {
+			switch {
+			case j.Type == queue.TypeReplySweep:
 				id, kind = sweepIDs[j.ConnectionID], cursor.SweepKind
+			case j.Pass == queue.PassDeep:
+				kind = cursor.DeepKind(j.Kind)
 			}
 			if cerr := s.Connections.ClearQueued(cctx, id, kind); cerr != nil {
 				s.Log.Warn("could not clear a queued mark after a failed send; it goes stale in an hour", "connection_id", j.ConnectionID, "error", cerr.Error())
@@ -126,4 +150,36 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 	res.Enqueued = len(jobs)
 	s.Log.Info("sync jobs enqueued", "jobs", len(jobs), "still_pending", res.Pending, "connections", len(conns), "skipped", len(res.Skipped))
 	return res, nil
+}
+
+// deepDue reports whether the connection's deep pass is due, and marks it queued if so: a
+// period after it last ran, or at once when it never ran but the connection has synced.
+func (s *Scheduler) deepDue(ctx context.Context, connID string) (bool, error) {
+	every := s.DeepEvery
+	if every == 0 {
+		every = DefaultDeepEvery
+	}
+	if every < 0 {
+		return false, nil
+	}
+	key := cursor.DeepKind(review.Service)
+	deep, err := s.Connections.GetCursor(ctx, connID, key)
+	if err != nil {
+		return false, err
+	}
+	if deep.LastRunAt.IsZero() {
+		main, err := s.Connections.GetCursor(ctx, connID, review.Service)
+		if err != nil || main.LastRunAt.IsZero() {
+			return false, err // never synced: its first sync reads everything anyway
+		}
+	} else {
+		now := time.Now()
+		if s.Now != nil {
+			now = s.Now()
+		}
+		if now.Sub(deep.LastRunAt) < every {
+			return false, nil
+		}
+	}
+	return s.Connections.MarkQueued(ctx, connID, key, StaleAfter)
 }

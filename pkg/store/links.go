@@ -49,8 +49,21 @@ func decodeLink(item map[string]types.AttributeValue) link.Link {
 		ReplyRefused:  getN(item, "reply_refused_id"),
 		UpdatedAt:     parseTime(getS(item, "updated_at")),
 		LinkedAt:      parseTime(getS(item, "linked_at")),
+		Failures:      getN(item, "failures"),
+		LastError:     getS(item, "last_error"),
+		GivenUp:       getB(item, "given_up"),
+		Uncertain:     msTime(getN(item, "uncertain_at")),
+		Snapshot:      getS(item, "review_snapshot"),
 	}
 }
+
+// Set-aside reviews are listed through the ticket index under their connection: a review is
+// either set aside or linked, never both, so its link item holds one index entry at a time and
+// ConfirmLink's ticket entry replaces the set-aside one.
+func asideGSI(connID string) string { return "ASIDE#" + connID }
+
+// givenUpMs is the claim expiry of a review given up: no claim ever passes it.
+const givenUpMs = 253402300799000 // 9999-12-31T23:59:59Z
 
 // ClaimReview takes the right to create the ticket for a review, with a conditional write:
 // it succeeds when no link exists or the previous claim expired.
@@ -112,40 +125,144 @@ func (s *Store) ReleaseClaim(ctx context.Context, connID, reviewID, owner string
 	return classify("store.ReleaseClaim", err)
 }
 
-// FailClaim records that creating the review's ticket failed for good (the helpdesk refused
-// it): the review is skipped until retryAfter, then tried again (looking for a ticket first).
-func (s *Store) FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error {
+// SetAside records that the caller's attempt at a review's ticket did not end in a ticket: the
+// review goes on the set-aside list (indexed under its connection), not to be claimed before
+// a.RetryAt (never when given up), with the reason for the operator. A claim the caller no
+// longer holds is left alone.
+func (s *Store) SetAside(ctx context.Context, a link.Aside) error {
+	until := ms(a.RetryAt)
+	if a.GivenUp {
+		until = givenUpMs
+	}
+	set := "#state = :failed, claim_expires = :until, last_error = :r, given_up = :gu, updated_at = :now, #g1pk = :apk, #g1sk = :ask"
+	vals := map[string]types.AttributeValue{
+		":failed": str(string(link.StateFailed)), ":until": num(until), ":r": str(a.Reason), ":gu": boolean(a.GivenUp),
+		":now": str(fmtTime(s.now())), ":apk": str(asideGSI(a.ConnectionID)), ":ask": str(a.ReviewID),
+		":claimed": str(string(link.StateClaimed)), ":owner": str(a.Owner),
+	}
+	if len(a.Snapshot) > 0 {
+		set += ", review_snapshot = :snap"
+		vals[":snap"] = str(a.Snapshot)
+	}
+	if !a.Uncertain.IsZero() {
+		set += ", uncertain_at = :u"
+		vals[":u"] = num(ms(a.Uncertain))
+	}
+	expr := "SET " + set
+	if a.Failed {
+		expr += " ADD failures :one"
+		vals[":one"] = num(1)
+	}
+	if a.Settled && a.Uncertain.IsZero() {
+		expr += " REMOVE uncertain_at"
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(linkPK(connID), reviewID),
-		UpdateExpression:          aws.String("SET #state = :failed, claim_expires = :until, last_error = :r"),
+		Key:                       key(linkPK(a.ConnectionID), a.ReviewID),
+		UpdateExpression:          aws.String(expr),
 		ConditionExpression:       aws.String("#state = :claimed AND #owner = :owner"),
-		ExpressionAttributeNames:  map[string]string{"#state": "state", "#owner": "owner"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":failed": str(string(link.StateFailed)), ":until": num(ms(s.now().Add(retryAfter))), ":r": str(reason), ":claimed": str(string(link.StateClaimed)), ":owner": str(owner)},
+		ExpressionAttributeNames:  map[string]string{"#state": "state", "#owner": "owner", "#g1pk": AttrGSI1PK, "#g1sk": AttrGSI1SK},
+		ExpressionAttributeValues: vals,
 	})
 	if isCondFailed(err) {
 		return nil
 	}
-	return classify("store.FailClaim", err)
+	return classify("store.SetAside", err)
 }
 
-// ConfirmLink turns the caller's claim into a link. It fails with link.ErrClaimLost (errs.Conflict)
-// when the claim is no longer the caller's.
+// RecordUnreadable lists a review Trustpilot sent but that could not be read (no snapshot to
+// retry it with): given up for the set-aside pass, yet claimable at once, so the sync links it
+// as soon as Trustpilot sends it readable. A linked or claimed review is left alone.
+func (s *Store) RecordUnreadable(ctx context.Context, connID, reviewID string, kind review.Kind, reason string) error {
+	now := s.now()
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table),
+		Key:       key(linkPK(connID), reviewID),
+		UpdateExpression: aws.String("SET #state = :failed, claim_expires = :zero, last_error = :r, given_up = :t, connection_id = :conn, " +
+			"kind = :kind, updated_at = :now, #g1pk = :apk, #g1sk = :ask ADD failures :one"),
+		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR #state = :failed"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#state": "state", "#g1pk": AttrGSI1PK, "#g1sk": AttrGSI1SK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":failed": str(string(link.StateFailed)), ":zero": num(0), ":r": str(reason), ":t": boolean(true),
+			":conn": str(connID), ":kind": str(string(kind)), ":now": str(fmtTime(now)),
+			":apk": str(asideGSI(connID)), ":ask": str(reviewID), ":one": num(1),
+		},
+	})
+	if isCondFailed(err) {
+		return nil
+	}
+	return classify("store.RecordUnreadable", err)
+}
+
+// ListSetAside returns a connection's set-aside reviews (from the index: eventually consistent;
+// the claim decides).
+func (s *Store) ListSetAside(ctx context.Context, connID string) ([]link.Link, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(IndexGSI1),
+		KeyConditionExpression:    aws.String("#g = :g"),
+		ExpressionAttributeNames:  map[string]string{"#g": AttrGSI1PK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(asideGSI(connID))},
+	}
+	var links []link.Link
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, classify("store.ListSetAside", err)
+		}
+		for _, item := range out.Items {
+			links = append(links, decodeLink(item))
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return links, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// RetrySetAside makes a set-aside review due now with a fresh attempt budget (the operator's
+// --retry-failed). errs.NotExist when the review is not set aside.
+func (s *Store) RetrySetAside(ctx context.Context, connID, reviewID string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(linkPK(connID), reviewID),
+		UpdateExpression:          aws.String("SET claim_expires = :zero, given_up = :f, failures = :zero, updated_at = :now"),
+		ConditionExpression:       aws.String("#state = :failed"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":zero": num(0), ":f": boolean(false), ":now": str(fmtTime(s.now())), ":failed": str(string(link.StateFailed))},
+	})
+	if isCondFailed(err) {
+		return errs.E(errs.NotExist, "store.RetrySetAside", fmt.Errorf("review %s is not set aside", reviewID))
+	}
+	return classify("store.RetrySetAside", err)
+}
+
+// ConfirmLink turns the caller's claim into a link and takes the review off the set-aside list.
+// It fails with link.ErrClaimLost (errs.Conflict) when the claim is no longer the caller's, or
+// has expired and the ticket is not a recovered one: a ticket created after the claim expired
+// may have a twin another worker created meanwhile.
 func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	now := s.now()
+	vals := map[string]types.AttributeValue{
+		":linked": str(string(link.StateLinked)), ":claimed": str(string(link.StateClaimed)), ":owner": str(c.Owner),
+		":t": num(c.TicketID), ":cu": num(c.CustomerID), ":acct": str(c.Account), ":v": str(fmtTime(c.ReviewVersion)),
+		":stars": num(int64(c.Stars)), ":now": str(fmtTime(now)),
+		":g1pk": str(ticketGSI(c.TicketID)), ":g1sk": str(ticketGSISort(c.Account, c.ConnectionID, c.ReviewID)),
+	}
+	cond := "#state = :claimed AND #owner = :owner"
+	if !c.Recovered {
+		cond += " AND claim_expires >= :nowms"
+		vals[":nowms"] = num(ms(now))
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table),
 		Key:       key(linkPK(c.ConnectionID), c.ReviewID),
 		UpdateExpression: aws.String("SET #state = :linked, ticket_id = :t, customer_id = :cu, account = :acct, review_version = :v, " +
-			"stars = :stars, updated_at = :now, linked_at = :now, #g1pk = :g1pk, #g1sk = :g1sk REMOVE claim_expires"),
-		ConditionExpression:      aws.String("#state = :claimed AND #owner = :owner"),
-		ExpressionAttributeNames: map[string]string{"#state": "state", "#owner": "owner", "#g1pk": AttrGSI1PK, "#g1sk": AttrGSI1SK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":linked": str(string(link.StateLinked)), ":claimed": str(string(link.StateClaimed)), ":owner": str(c.Owner),
-			":t": num(c.TicketID), ":cu": num(c.CustomerID), ":acct": str(c.Account), ":v": str(fmtTime(c.ReviewVersion)),
-			":stars": num(int64(c.Stars)), ":now": str(fmtTime(now)),
-			":g1pk": str(ticketGSI(c.TicketID)), ":g1sk": str(ticketGSISort(c.Account, c.ConnectionID, c.ReviewID)),
-		},
+			"stars = :stars, updated_at = :now, linked_at = :now, #g1pk = :g1pk, #g1sk = :g1sk " +
+			"REMOVE claim_expires, failures, last_error, given_up, uncertain_at, review_snapshot"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#state": "state", "#owner": "owner", "#g1pk": AttrGSI1PK, "#g1sk": AttrGSI1SK},
+		ExpressionAttributeValues: vals,
 	})
 	if isCondFailed(err) {
 		return errs.E(errs.Conflict, "store.ConfirmLink", fmt.Errorf("review %s: %w", c.ReviewID, link.ErrClaimLost))

@@ -275,6 +275,12 @@ type linkItem struct {
 	reviewVersion string // fixed-width time string, compared as a string like on DynamoDB
 	stars         int
 	indexed       bool // on the ticket index (gsi1), set by ConfirmLink
+	aside         bool // on the set-aside index (gsi1 too), until ConfirmLink
+	failures      int64
+	lastError     string
+	givenUp       bool
+	uncertainAt   int64 // Unix ms; 0 = none
+	snapshot      string
 	replyState    link.ReplyState
 	replyMessage  int64
 	replyExpires  int64 // Unix ms
@@ -308,8 +314,16 @@ func (l *linkItem) decode(reviewID string) link.Link {
 		ReplyRefused:  l.replyRefused,
 		UpdatedAt:     parseTime(l.updatedAt),
 		LinkedAt:      parseTime(l.linkedAt),
+		Failures:      l.failures,
+		LastError:     l.lastError,
+		GivenUp:       l.givenUp,
+		Uncertain:     msTime(l.uncertainAt),
+		Snapshot:      l.snapshot,
 	}
 }
+
+// givenUpMs is the DynamoDB store's claim expiry of a review given up.
+const givenUpMs = 253402300799000
 
 // ClaimReview takes the right to create the ticket for a review: granted when no link exists
 // or the previous claim (or failure's wait) expired.
@@ -370,18 +384,91 @@ func (s *Store) ReleaseClaim(ctx context.Context, connID, reviewID, owner string
 	return nil
 }
 
-// FailClaim records that the helpdesk refused the review's ticket: it is skipped until
-// retryAfter has passed. The reason is not kept: DynamoDB stores it for people reading the
-// table, and no method returns it.
-func (s *Store) FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error {
-	unlock, err := s.enter(ctx, "store.FailClaim", reviewID)
+// SetAside puts a claimed review on the set-aside list until a.RetryAt (never when given up);
+// a claim the caller no longer holds is left alone.
+func (s *Store) SetAside(ctx context.Context, a link.Aside) error {
+	unlock, err := s.enter(ctx, "store.SetAside", a.ReviewID)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if l := s.claimedBy(connID, reviewID, owner); l != nil {
-		l.state, l.claimExpires = link.StateFailed, ms(s.now().Add(retryAfter))
+	l := s.claimedBy(a.ConnectionID, a.ReviewID, a.Owner)
+	if l == nil {
+		return nil
 	}
+	l.state, l.claimExpires, l.lastError, l.givenUp = link.StateFailed, ms(a.RetryAt), a.Reason, a.GivenUp
+	if a.GivenUp {
+		l.claimExpires = givenUpMs
+	}
+	l.updatedAt, l.aside = fmtTime(s.now()), true
+	if len(a.Snapshot) > 0 {
+		l.snapshot = a.Snapshot
+	}
+	switch {
+	case !a.Uncertain.IsZero():
+		l.uncertainAt = ms(a.Uncertain)
+	case a.Settled:
+		l.uncertainAt = 0
+	}
+	if a.Failed {
+		l.failures++
+	}
+	return nil
+}
+
+// RecordUnreadable lists a review that could not be read: given up for the set-aside pass but
+// claimable at once. A linked or claimed review is left alone.
+func (s *Store) RecordUnreadable(ctx context.Context, connID, reviewID string, kind review.Kind, reason string) error {
+	unlock, err := s.enter(ctx, "store.RecordUnreadable", reviewID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	k := linkKey{connID, reviewID}
+	l, ok := s.d.links[k]
+	if ok && l.state != link.StateFailed {
+		return nil
+	}
+	if !ok {
+		l = &linkItem{}
+		s.d.links[k] = l
+	}
+	l.state, l.claimExpires, l.lastError, l.givenUp = link.StateFailed, 0, reason, true
+	l.connectionID, l.kind, l.updatedAt, l.aside = connID, kind, fmtTime(s.now()), true
+	l.failures++
+	return nil
+}
+
+// ListSetAside returns a connection's set-aside reviews, ordered by review id.
+func (s *Store) ListSetAside(ctx context.Context, connID string) ([]link.Link, error) {
+	if err := live(ctx, "store.ListSetAside"); err != nil {
+		return nil, err
+	}
+	defer s.lock()()
+	var out []link.Link
+	for k, l := range s.d.links {
+		if k.conn == connID && l.aside {
+			out = append(out, l.decode(k.review))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ReviewID < out[j].ReviewID })
+	return out, nil
+}
+
+// RetrySetAside makes a set-aside review due now with a fresh attempt budget; errs.NotExist
+// when it is not set aside.
+func (s *Store) RetrySetAside(ctx context.Context, connID, reviewID string) error {
+	const op = "store.RetrySetAside"
+	unlock, err := s.enter(ctx, op, reviewID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	if !ok || l.state != link.StateFailed {
+		return errs.E(errs.NotExist, op, fmt.Errorf("review %s is not set aside", reviewID))
+	}
+	l.claimExpires, l.givenUp, l.failures, l.updatedAt = 0, false, 0, fmtTime(s.now())
 	return nil
 }
 
@@ -397,13 +484,14 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	}
 	defer s.lock()()
 	l := s.claimedBy(c.ConnectionID, c.ReviewID, c.Owner)
-	if l == nil {
+	if l == nil || (!c.Recovered && l.claimExpires < ms(s.now())) {
 		return errs.E(errs.Conflict, op, fmt.Errorf("review %s: %w", c.ReviewID, link.ErrClaimLost))
 	}
 	l.state, l.ticketID, l.customerID, l.account = link.StateLinked, c.TicketID, c.CustomerID, c.Account
 	l.reviewVersion, l.stars, l.updatedAt = fmtTime(c.ReviewVersion), c.Stars, fmtTime(s.now())
 	l.linkedAt = l.updatedAt
 	l.indexed, l.claimExpires = true, 0
+	l.aside, l.failures, l.lastError, l.givenUp, l.uncertainAt, l.snapshot = false, 0, "", false, 0, ""
 	return nil
 }
 

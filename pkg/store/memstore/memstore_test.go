@@ -64,13 +64,15 @@ func TestEmptyKeysRefused(t *testing.T) {
 	ctx := context.Background()
 	s := memstore.New()
 	checks := map[string]error{
-		"ReleaseClaim": s.ReleaseClaim(ctx, "c", "", "w"),
-		"FailClaim":    s.FailClaim(ctx, "c", "", "w", "x", time.Hour),
-		"ConfirmLink":  s.ConfirmLink(ctx, link.Confirm{ConnectionID: "c", Owner: "w"}),
-		"FinishReply":  s.FinishReply(ctx, "c", "", 1, link.ReplyPosted, "x"),
-		"ReleaseReply": s.ReleaseReply(ctx, "c", "", 1),
-		"ReopenReply":  s.ReopenReply(ctx, "c", "", 1, "x"),
-		"SetReauth":    s.SetReauth(ctx, "", true, "x"),
+		"ReleaseClaim":     s.ReleaseClaim(ctx, "c", "", "w"),
+		"SetAside":         s.SetAside(ctx, link.Aside{ConnectionID: "c", Owner: "w"}),
+		"RecordUnreadable": s.RecordUnreadable(ctx, "c", "", review.Service, "x"),
+		"RetrySetAside":    s.RetrySetAside(ctx, "c", ""),
+		"ConfirmLink":      s.ConfirmLink(ctx, link.Confirm{ConnectionID: "c", Owner: "w"}),
+		"FinishReply":      s.FinishReply(ctx, "c", "", 1, link.ReplyPosted, "x"),
+		"ReleaseReply":     s.ReleaseReply(ctx, "c", "", 1),
+		"ReopenReply":      s.ReopenReply(ctx, "c", "", 1, "x"),
+		"SetReauth":        s.SetReauth(ctx, "", true, "x"),
 	}
 	_, checks["ClaimReview"] = s.ClaimReview(ctx, "c", "", review.Service, "w", time.Minute)
 	_, checks["ClaimReply"] = s.ClaimReply(ctx, "c", "", 1, "h", time.Minute)

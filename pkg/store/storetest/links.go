@@ -73,49 +73,196 @@ func testReleaseAndFailByNonOwner(t *testing.T, e *env) {
 	conn, rid := e.conn(), e.review()
 	held := e.claim(conn, rid, "w1", link.ClaimGranted)
 	e.must(e.s.ReleaseClaim(e.ctx, conn, rid, "w2"))
-	e.must(e.s.FailClaim(e.ctx, conn, rid, "w2", "not mine", time.Hour))
-	e.sameLink("after a stranger's release and fail", e.getLink(conn, rid), held.Link)
+	e.must(e.s.SetAside(e.ctx, aside(conn, rid, "w2", e.now().Add(time.Hour))))
+	e.sameLink("after a stranger's release and set-aside", e.getLink(conn, rid), held.Link)
 	e.claim(conn, rid, "w3", link.ClaimBusy)
 
 	// Nothing to release or fail: no error, and nothing is created.
 	missing := e.review()
 	e.must(e.s.ReleaseClaim(e.ctx, conn, missing, "w1"))
-	e.must(e.s.FailClaim(e.ctx, conn, missing, "w1", "x", time.Hour))
+	e.must(e.s.SetAside(e.ctx, aside(conn, missing, "w1", e.now().Add(time.Hour))))
 	if _, err := e.s.GetLink(e.ctx, conn, missing); !errs.Is(err, errs.NotExist) {
-		t.Fatalf("release/fail of a missing link created it: %v", err)
+		t.Fatalf("release/set-aside of a missing link created it: %v", err)
 	}
 
 	// A linked review is no claim any more, not even its creator's.
 	lrid := e.review()
 	l := e.linked(conn, lrid, e.ticket())
 	e.must(e.s.ReleaseClaim(e.ctx, conn, lrid, "creator"))
-	e.must(e.s.FailClaim(e.ctx, conn, lrid, "creator", "late", time.Hour))
-	e.sameLink("linked after release/fail", e.getLink(conn, lrid), l)
+	e.must(e.s.SetAside(e.ctx, aside(conn, lrid, "creator", e.now().Add(time.Hour))))
+	e.sameLink("linked after release/set-aside", e.getLink(conn, lrid), l)
 }
 
-func testFailRefusesUntilExpiry(t *testing.T, e *env) {
+// aside is a set-aside of a failed attempt with a snapshot, due at retry.
+func aside(conn, rid, owner string, retry time.Time) link.Aside {
+	return link.Aside{ConnectionID: conn, ReviewID: rid, Owner: owner, Reason: "500 from the helpdesk",
+		RetryAt: retry, Failed: true, Snapshot: `{"id":"` + rid + `"}`}
+}
+
+func testSetAsideRefusesUntilRetry(t *testing.T, e *env) {
 	conn, rid := e.conn(), e.review()
 	first := e.claim(conn, rid, "w1", link.ClaimGranted)
 	const wait = 24 * time.Hour
-	e.must(e.s.FailClaim(e.ctx, conn, rid, "w1", "400 subject too long", wait))
+	e.must(e.s.SetAside(e.ctx, aside(conn, rid, "w1", e.now().Add(wait))))
 	want := first.Link
-	want.State, want.ClaimExpires = link.StateFailed, msT(e.now().Add(wait))
+	want.State, want.ClaimExpires, want.UpdatedAt = link.StateFailed, msT(e.now().Add(wait)), nsT(e.now())
+	want.Failures, want.LastError, want.Snapshot = 1, "500 from the helpdesk", `{"id":"`+rid+`"}`
 	got := e.getLink(conn, rid)
-	e.sameLink("failed", got, want)
-	if !got.RefusedUntil(e.now()) {
-		t.Fatal("failed link not refused now")
+	e.sameLink("set aside", got, want)
+	if !got.RefusedUntil(e.now()) || !got.SetAside() || got.AsideDue(e.now()) {
+		t.Fatalf("set-aside link: refused %v, set aside %v, due %v; want true, true, false", got.RefusedUntil(e.now()), got.SetAside(), got.AsideDue(e.now()))
 	}
 
 	c := e.claim(conn, rid, "w2", link.ClaimRefused)
 	e.sameLink("refused claim", c.Link, want)
 	e.clk.Add(wait)
 	e.claim(conn, rid, "w2", link.ClaimRefused)
+	if !e.getLink(conn, rid).AsideDue(e.now()) {
+		t.Fatal("set-aside review not due at its retry time")
+	}
 	e.clk.Add(time.Millisecond)
 	c = e.claim(conn, rid, "w2", link.ClaimGranted)
 	if !c.Recover {
 		t.Fatal("claim after a failure must recover")
 	}
-	e.sameLink("claim after the wait", c.Link, claimedLink(conn, rid, "w2", e.now(), 2))
+	// The retry's claim keeps what the set-aside recorded: a crash now leaves it on the list.
+	want = claimedLink(conn, rid, "w2", e.now(), 2)
+	want.Failures, want.LastError, want.Snapshot = 1, "500 from the helpdesk", `{"id":"`+rid+`"}`
+	want.UpdatedAt = nsT(e.now())
+	e.sameLink("claim after the wait", c.Link, want)
+	if !c.Link.SetAside() {
+		t.Fatal("a retry's claim is off the set-aside list")
+	}
+}
+
+func testSetAsideList(t *testing.T, e *env) {
+	conn, other := e.conn(), e.conn()
+	r1, r2, r3, linked := e.review(), e.review(), e.review(), e.review()
+	for _, rid := range []string{r1, r2, r3, linked} {
+		e.claim(conn, rid, "w", link.ClaimGranted)
+		e.must(e.s.SetAside(e.ctx, aside(conn, rid, "w", e.now().Add(time.Minute))))
+	}
+	e.claim(other, r1, "w", link.ClaimGranted)
+	e.must(e.s.SetAside(e.ctx, aside(other, r1, "w", e.now().Add(time.Minute))))
+	e.claim(conn, e.review(), "w", link.ClaimGranted) // claimed, never set aside: not listed
+
+	// A set-aside review that is linked leaves the list; its attempt record goes with it.
+	e.clk.Add(time.Minute + time.Millisecond)
+	e.claim(conn, linked, "w", link.ClaimGranted)
+	tk := e.ticket()
+	e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: linked, Owner: "w", Account: "a", TicketID: tk}))
+	l := e.getLink(conn, linked)
+	if l.SetAside() || l.Failures != 0 || l.LastError != "" || l.Snapshot != "" || !l.Uncertain.IsZero() {
+		t.Fatalf("linked review keeps its set-aside record: %+v", l)
+	}
+	if got, err := e.s.LinksByTicket(e.ctx, tk); err != nil || len(got) != 1 {
+		t.Fatalf("LinksByTicket after a set-aside review was linked: %v %+v", err, got)
+	}
+
+	got, err := e.s.ListSetAside(e.ctx, conn)
+	e.must(err)
+	ids := map[string]bool{}
+	for _, l := range got {
+		if l.ConnectionID != conn || l.State != link.StateFailed || l.Failures != 1 {
+			t.Fatalf("listed: %+v", l)
+		}
+		ids[l.ReviewID] = true
+	}
+	if len(got) != 3 || !ids[r1] || !ids[r2] || !ids[r3] {
+		t.Fatalf("ListSetAside = %v, want %s %s %s", ids, r1, r2, r3)
+	}
+	empty, err := e.s.ListSetAside(e.ctx, e.conn())
+	e.must(err)
+	if len(empty) != 0 {
+		t.Fatalf("ListSetAside of a connection without any: %+v", empty)
+	}
+}
+
+func testSetAsideGivenUpAndForcedRetry(t *testing.T, e *env) {
+	conn, rid := e.conn(), e.review()
+	e.claim(conn, rid, "w", link.ClaimGranted)
+	a := aside(conn, rid, "w", time.Time{})
+	a.GivenUp = true
+	e.must(e.s.SetAside(e.ctx, a))
+	e.clk.Add(100 * 365 * 24 * time.Hour)
+	e.claim(conn, rid, "w2", link.ClaimRefused)
+	if l := e.getLink(conn, rid); !l.GivenUp || l.AsideDue(e.now()) || !l.SetAside() {
+		t.Fatalf("given up: %+v", l)
+	}
+	e.must(e.s.RetrySetAside(e.ctx, conn, rid))
+	l := e.getLink(conn, rid)
+	if l.GivenUp || l.Failures != 0 || !l.AsideDue(e.now()) || l.Snapshot == "" {
+		t.Fatalf("after a forced retry: %+v", l)
+	}
+	e.clk.Add(time.Millisecond)
+	e.claim(conn, rid, "w2", link.ClaimGranted)
+
+	linked := e.review()
+	e.linked(conn, linked, e.ticket())
+	e.wantKind("retry of a linked review", e.s.RetrySetAside(e.ctx, conn, linked), errs.NotExist)
+	e.wantKind("retry of a missing review", e.s.RetrySetAside(e.ctx, conn, e.review()), errs.NotExist)
+}
+
+func testSetAsideUncertain(t *testing.T, e *env) {
+	conn, rid := e.conn(), e.review()
+	e.claim(conn, rid, "w", link.ClaimGranted)
+	sent := e.now()
+	a := aside(conn, rid, "w", sent.Add(20*time.Second))
+	a.Uncertain, a.Failed = sent, false
+	e.must(e.s.SetAside(e.ctx, a))
+	l := e.getLink(conn, rid)
+	if !l.Uncertain.Equal(msT(sent)) || l.Failures != 0 {
+		t.Fatalf("uncertain set-aside: uncertain %v failures %d", l.Uncertain, l.Failures)
+	}
+	// A look-up that finds nothing yet keeps the time of the create it waits on.
+	e.clk.Add(21 * time.Second)
+	e.claim(conn, rid, "w", link.ClaimGranted)
+	e.must(e.s.SetAside(e.ctx, link.Aside{ConnectionID: conn, ReviewID: rid, Owner: "w", Reason: "not found yet", RetryAt: e.now().Add(30 * time.Second)}))
+	l = e.getLink(conn, rid)
+	if !l.Uncertain.Equal(msT(sent)) || l.Snapshot == "" || l.LastError != "not found yet" {
+		t.Fatalf("after a look-up: %+v", l)
+	}
+	// Proven absent, the create fails for sure this time: the pending create is forgotten.
+	e.clk.Add(31 * time.Second)
+	e.claim(conn, rid, "w", link.ClaimGranted)
+	e.must(e.s.SetAside(e.ctx, link.Aside{ConnectionID: conn, ReviewID: rid, Owner: "w", Reason: "400", RetryAt: e.now().Add(time.Hour), Failed: true, Settled: true}))
+	if l = e.getLink(conn, rid); !l.Uncertain.IsZero() || l.Failures != 1 {
+		t.Fatalf("after a settled failure: %+v", l)
+	}
+}
+
+func testRecordUnreadable(t *testing.T, e *env) {
+	conn, rid := e.conn(), e.review()
+	e.must(e.s.RecordUnreadable(e.ctx, conn, rid, review.Product, "stars: 9 is not 1 to 5"))
+	l := e.getLink(conn, rid)
+	if !l.SetAside() || !l.GivenUp || l.LastError != "stars: 9 is not 1 to 5" || l.AsideDue(e.now()) || l.Kind != review.Product {
+		t.Fatalf("unreadable: %+v", l)
+	}
+	listed, err := e.s.ListSetAside(e.ctx, conn)
+	e.must(err)
+	if len(listed) != 1 || listed[0].ReviewID != rid {
+		t.Fatalf("unreadable review not listed: %+v", listed)
+	}
+	// Readable later, it is claimed and linked at once like any other.
+	c := e.claim(conn, rid, "w", link.ClaimGranted)
+	if c.Recover {
+		t.Fatal("an unreadable review was never sent to the helpdesk: nothing to recover")
+	}
+	e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w", Account: "a", TicketID: e.ticket()}))
+	if listed, _ = e.s.ListSetAside(e.ctx, conn); len(listed) != 0 {
+		t.Fatalf("linked review still listed: %+v", listed)
+	}
+	// Linked or claimed reviews are not set aside by a late unreadable copy.
+	e.must(e.s.RecordUnreadable(e.ctx, conn, rid, review.Product, "x"))
+	if l := e.getLink(conn, rid); l.State != link.StateLinked {
+		t.Fatalf("unreadable copy of a linked review: %+v", l)
+	}
+	busy := e.review()
+	e.claim(conn, busy, "w", link.ClaimGranted)
+	e.must(e.s.RecordUnreadable(e.ctx, conn, busy, review.Product, "x"))
+	if l := e.getLink(conn, busy); l.State != link.StateClaimed {
+		t.Fatalf("unreadable copy of a claimed review: %+v", l)
+	}
 }
 
 func testConfirmLinks(t *testing.T, e *env) {
@@ -169,14 +316,26 @@ func testConfirmAfterTakeover(t *testing.T, e *env) {
 
 // Only a takeover ends a claim: its owner may still confirm after the expiry when nobody else
 // claimed the review meanwhile.
-func testConfirmAfterExpiryWithoutTakeover(t *testing.T, e *env) {
+func testConfirmAfterExpiryOnlyWhenRecovered(t *testing.T, e *env) {
 	conn, rid, tk := e.conn(), e.review(), e.ticket()
 	e.claim(conn, rid, "w1", link.ClaimGranted)
-	e.clk.Add(10 * ttl)
-	e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", Account: "a", TicketID: tk}))
-	if l := e.getLink(conn, rid); l.State != link.StateLinked {
-		t.Fatalf("late confirm: %+v", l)
+	e.clk.Add(ttl)
+	e.clk.Add(time.Millisecond)
+	// Created under an expired claim: another worker may have made a twin meanwhile.
+	err := e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", Account: "a", TicketID: tk})
+	if !errs.Is(err, errs.Conflict) || !errors.Is(err, link.ErrClaimLost) {
+		t.Fatalf("confirm of a created ticket after the claim expired: %v, want link.ErrClaimLost", err)
 	}
+	// Found by its external id, the ticket is the one: recorded even late.
+	e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", Account: "a", TicketID: tk, Recovered: true}))
+	if l := e.getLink(conn, rid); l.State != link.StateLinked {
+		t.Fatalf("late confirm of a recovered ticket: %+v", l)
+	}
+	// At its expiry to the millisecond the claim still holds.
+	r2 := e.review()
+	e.claim(conn, r2, "w1", link.ClaimGranted)
+	e.clk.Add(ttl)
+	e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: r2, Owner: "w1", Account: "a", TicketID: e.ticket()}))
 }
 
 func testConfirmWithoutClaim(t *testing.T, e *env) {
@@ -192,8 +351,8 @@ func testConfirmWithoutClaim(t *testing.T, e *env) {
 		t.Fatalf("confirm of a missing link created it: %v", err)
 	}
 	e.claim(conn, rid, "w1", link.ClaimGranted)
-	e.must(e.s.FailClaim(e.ctx, conn, rid, "w1", "refused", time.Hour))
-	lost("confirm of a failed claim", e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", TicketID: 1}))
+	e.must(e.s.SetAside(e.ctx, aside(conn, rid, "w1", e.now().Add(time.Hour))))
+	lost("confirm of a set-aside claim", e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", TicketID: 1}))
 }
 
 func testLinksByTicketOrder(t *testing.T, e *env) {

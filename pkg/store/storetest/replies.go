@@ -29,7 +29,7 @@ func testReplySlotNeedsLink(t *testing.T, e *env) {
 
 	failed := e.review()
 	e.claim(conn, failed, "w", link.ClaimGranted)
-	e.must(e.s.FailClaim(e.ctx, conn, failed, "w", "refused", time.Hour))
+	e.must(e.s.SetAside(e.ctx, aside(conn, failed, "w", e.now().Add(time.Hour))))
 	e.slot(conn, failed, 100, "h", link.SlotNoLink)
 }
 

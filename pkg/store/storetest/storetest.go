@@ -38,7 +38,10 @@ type Store interface {
 
 	ClaimReview(ctx context.Context, connID, reviewID string, kind review.Kind, owner string, ttl time.Duration) (link.Claim, error)
 	ReleaseClaim(ctx context.Context, connID, reviewID, owner string) error
-	FailClaim(ctx context.Context, connID, reviewID, owner, reason string, retryAfter time.Duration) error
+	SetAside(ctx context.Context, a link.Aside) error
+	RecordUnreadable(ctx context.Context, connID, reviewID string, kind review.Kind, reason string) error
+	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
+	RetrySetAside(ctx context.Context, connID, reviewID string) error
 	ConfirmLink(ctx context.Context, c link.Confirm) error
 	GetLink(ctx context.Context, connID, reviewID string) (link.Link, error)
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
@@ -85,10 +88,14 @@ var cases = []struct {
 	{"ClaimLinked", testClaimLinked},
 	{"ReleaseKeepsAttempts", testReleaseKeepsAttempts},
 	{"ReleaseAndFailByNonOwnerAreNoops", testReleaseAndFailByNonOwner},
-	{"FailRefusesUntilExpiry", testFailRefusesUntilExpiry},
+	{"SetAsideRefusesUntilRetry", testSetAsideRefusesUntilRetry},
+	{"SetAsideList", testSetAsideList},
+	{"SetAsideGivenUpAndForcedRetry", testSetAsideGivenUpAndForcedRetry},
+	{"SetAsideUncertain", testSetAsideUncertain},
+	{"RecordUnreadable", testRecordUnreadable},
 	{"ConfirmLinksAndIndexesByTicket", testConfirmLinks},
 	{"ConfirmAfterTakeoverIsClaimLost", testConfirmAfterTakeover},
-	{"ConfirmAfterExpiryWithoutTakeover", testConfirmAfterExpiryWithoutTakeover},
+	{"ConfirmAfterExpiryOnlyWhenRecovered", testConfirmAfterExpiryOnlyWhenRecovered},
 	{"ConfirmWithoutClaimIsClaimLost", testConfirmWithoutClaim},
 	{"LinksByTicketOrder", testLinksByTicketOrder},
 	{"GetLinkMissing", testGetLinkMissing},
