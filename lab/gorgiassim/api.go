@@ -99,16 +99,23 @@ func pathID(r *http.Request, name string) (int64, bool) {
 
 // ticketOf finds the request's ticket in the caller's account; the caller holds s.mu.
 func (s *Server) ticketOf(r *http.Request) *Ticket {
-	id, ok := pathID(r, "id")
-	if !ok {
-		return nil
-	}
+	id, _ := pathID(r, "id")
+	return s.apiTicket(accountOf(r), id)
+}
+
+// apiTicket is the account's ticket id as the API sees it: nil when missing or still hidden
+// after a late commit (Fault.HiddenFor); the caller holds s.mu.
+func (s *Server) apiTicket(a *account, id int64) *Ticket {
 	t := s.tickets[id]
-	if t == nil || t.Account != accountOf(r).cfg.ID {
+	if t == nil || t.Account != a.cfg.ID || !visible(t.hiddenUntil) {
 		return nil
 	}
 	return t
 }
+
+// visible reports whether an item hidden until hiddenUntil (zero: never hidden) shows in API
+// reads by now.
+func visible(hiddenUntil time.Time) bool { return !time.Now().Before(hiddenUntil) }
 
 func notFound(w http.ResponseWriter) { writeError(w, http.StatusNotFound, "Resource not found.", nil) }
 
@@ -247,7 +254,7 @@ func (s *Server) customerFor(a *account, p *inPerson, now time.Time) (*Customer,
 		if c == nil || c.Account != a.cfg.ID {
 			return nil, "Customer not found."
 		}
-		return c, ""
+		return s.finalCustomer(c), ""
 	}
 	email := strings.TrimSpace(deref(p.Email))
 	if email == "" {
@@ -263,10 +270,12 @@ func (s *Server) customerFor(a *account, p *inPerson, now time.Time) (*Customer,
 	return c, ""
 }
 
+// customerByEmail is the account's oldest live customer with that email, its own or one
+// merged into it; the caller holds s.mu.
 func (s *Server) customerByEmail(a *account, email string) *Customer {
 	var best *Customer
 	for _, c := range s.customers {
-		if c.Account == a.cfg.ID && strings.EqualFold(c.Email, email) && (best == nil || c.ID < best.ID) {
+		if c.Account == a.cfg.ID && c.MergedInto == 0 && c.hasEmail(email) && (best == nil || c.ID < best.ID) {
 			best = c
 		}
 	}
@@ -343,8 +352,16 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	now := time.Now().UTC()
+	s.commit(w, r, func(now, hiddenUntil time.Time) (int, any) {
+		return s.storeTicket(a, &in, msgs, raw, created, opened, now, hiddenUntil)
+	})
+}
+
+// storeTicket stores a validated ticket, resolving its customer and tags; the caller holds s.mu.
+func (s *Server) storeTicket(a *account, in *inTicket, msgs []inMessage, raw json.RawMessage, created, opened, now, hiddenUntil time.Time) (int, any) {
+	refused := func(field, msg string) (int, any) {
+		return http.StatusBadRequest, errorJSON("Failed to create ticket", fieldErrs{field: {msg}})
+	}
 	if created.IsZero() {
 		created = now
 	}
@@ -359,24 +376,18 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if custRef == nil {
-		s.mu.Unlock()
-		writeError(w, http.StatusBadRequest, "Failed to create ticket", fieldErrs{"customer": {"Missing data for required field."}})
-		return
+		return refused("customer", "Missing data for required field.")
 	}
 	cust, msg := s.customerFor(a, custRef, now)
 	if cust == nil {
-		s.mu.Unlock()
-		writeError(w, http.StatusBadRequest, "Failed to create ticket", fieldErrs{"customer": {msg}})
-		return
+		return refused("customer", msg)
 	}
 	var tags []string
 	for _, tg := range in.Tags {
 		name := strings.TrimSpace(tg.Name)
 		if tg.ID != nil {
 			if name = s.tagByID(a, *tg.ID); name == "" {
-				s.mu.Unlock()
-				writeError(w, http.StatusBadRequest, "Failed to create ticket", fieldErrs{"tags": {"Tag not found."}})
-				return
+				return refused("tags", "Tag not found.")
 			}
 		}
 		s.ensureTag(a, name, now)
@@ -390,21 +401,18 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 		Channel: cmpOr(deref(in.Channel), deref(msgs[0].Channel)), Via: *in.Via, FromAgent: deref(in.FromAgent),
 		Spam: deref(in.Spam), Subject: deref(in.Subject), Language: deref(in.Language), Meta: in.Meta,
 		CustomerID: cust.ID, Tags: tags, CreatedDatetime: created, OpenedDatetime: cmpTime(opened, created),
-		Request: raw, // UpdatedDatetime: set by storing the messages
+		Request: raw, hiddenUntil: hiddenUntil, // UpdatedDatetime: set by storing the messages
 	}
 	s.tickets[t.ID] = t
-	var created2 []*Message
+	var stored []*Message
 	for i := range msgs {
-		m := s.storeMessage(a, t, &msgs[i], in.Messages[i], now)
-		created2 = append(created2, m)
+		stored = append(stored, s.storeMessage(a, t, &msgs[i], in.Messages[i], now))
 	}
-	s.fire(a, "ticket-created", t, created2[0])
-	for _, m := range created2 {
+	s.fire(a, "ticket-created", t, stored[0])
+	for _, m := range stored {
 		s.fire(a, "ticket-message-created", t, m)
 	}
-	out := s.ticketJSON(a, t, true)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, out)
+	return http.StatusCreated, s.ticketJSON(a, t, true)
 }
 
 func cmpOr(a, b string) string {
@@ -494,6 +502,18 @@ func (s *Server) storeMessage(a *account, t *Ticket, in *inMessage, raw json.Raw
 	return m
 }
 
+// apiMessages are t's messages as API reads see them, in order: without those still hidden
+// after a late commit (Fault.HiddenFor); the caller holds s.mu.
+func (s *Server) apiMessages(t *Ticket) []*Message {
+	var out []*Message
+	for _, id := range t.messageIDs {
+		if m := s.messages[id]; visible(m.hiddenUntil) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // touch moves t.UpdatedDatetime to now, or 1µs past its current value when the clock has not
 // moved on as rendered (Gorgias prints microseconds): every change is visible to a client that
 // compares updated_datetime.
@@ -539,7 +559,7 @@ func (s *Server) listTickets(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	var items []*Ticket
 	for _, t := range s.tickets {
-		if t.Account != a.cfg.ID {
+		if t.Account != a.cfg.ID || !visible(t.hiddenUntil) {
 			continue
 		}
 		if v := q.Get("external_id"); v != "" && t.ExternalID != v {
@@ -658,19 +678,18 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Failed to create message", errs)
 		return
 	}
-	s.mu.Lock()
 	a := accountOf(r)
-	t := s.ticketOf(r)
-	if t == nil {
-		s.mu.Unlock()
-		notFound(w)
-		return
-	}
-	m := s.storeMessage(a, t, &in, raw, time.Now().UTC())
-	s.fire(a, "ticket-message-created", t, m)
-	out := messageJSON(m)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, out)
+	id, _ := pathID(r, "id")
+	s.commit(w, r, func(now, hiddenUntil time.Time) (int, any) {
+		t := s.apiTicket(a, id)
+		if t == nil {
+			return http.StatusNotFound, errorJSON("Resource not found.", nil)
+		}
+		m := s.storeMessage(a, t, &in, raw, now)
+		m.hiddenUntil = hiddenUntil
+		s.fire(a, "ticket-message-created", t, m)
+		return http.StatusCreated, messageJSON(m)
+	})
 }
 
 func (s *Server) listTicketMessages(w http.ResponseWriter, r *http.Request) {
@@ -683,8 +702,8 @@ func (s *Server) listTicketMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	// Deprecated and unpaginated (reference §4.2).
 	data := make([]any, 0, len(t.messageIDs))
-	for _, id := range t.messageIDs {
-		data = append(data, messageJSON(s.messages[id]))
+	for _, m := range s.apiMessages(t) {
+		data = append(data, messageJSON(m))
 	}
 	writeJSON(w, http.StatusOK, listJSON(r, data, ""))
 }
@@ -694,7 +713,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	t := s.ticketOf(r)
 	mid, ok := pathID(r, "mid")
-	if t == nil || !ok || s.messages[mid] == nil || s.messages[mid].TicketID != t.ID {
+	if t == nil || !ok || s.messages[mid] == nil || s.messages[mid].TicketID != t.ID || !visible(s.messages[mid].hiddenUntil) {
 		notFound(w)
 		return
 	}
@@ -721,8 +740,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	var items []*Message
 	for _, m := range s.messages {
-		t := s.tickets[m.TicketID]
-		if t == nil || t.Account != a.cfg.ID || (ticketID != 0 && m.TicketID != ticketID) {
+		if s.apiTicket(a, m.TicketID) == nil || !visible(m.hiddenUntil) || (ticketID != 0 && m.TicketID != ticketID) {
 			continue
 		}
 		items = append(items, m)
@@ -822,10 +840,10 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	var items []*Customer
 	for _, c := range s.customers {
-		if c.Account != a.cfg.ID {
+		if c.Account != a.cfg.ID || c.MergedInto != 0 {
 			continue
 		}
-		if v := q.Get("email"); v != "" && !strings.EqualFold(c.Email, v) {
+		if v := q.Get("email"); v != "" && !c.hasEmail(v) {
 			continue
 		}
 		if v := q.Get("external_id"); v != "" && c.ExternalID != v {
@@ -903,8 +921,8 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.customerJSON(c))
 }
 
-// putCustomerData replaces the whole data object; an older version than the stored one is
-// accepted and ignored (last write wins by version, reference §3).
+// putCustomerData replaces the whole data object, at once or after the account's
+// CustomerDataApplyDelay (writeData, applyData).
 func (s *Server) putCustomerData(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Data    json.RawMessage `json:"data"`
@@ -931,6 +949,9 @@ func (s *Server) putCustomerData(w http.ResponseWriter, r *http.Request) {
 		}
 		version = v
 	}
+	var compact bytes.Buffer
+	_ = json.Compact(&compact, d)
+	dw := dataWrite{data: compact.Bytes(), version: deref(in.Version), versionTime: version}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.customerOf(r)
@@ -938,21 +959,49 @@ func (s *Server) putCustomerData(w http.ResponseWriter, r *http.Request) {
 		notFound(w)
 		return
 	}
-	if !version.IsZero() && !c.dataVersionTime.IsZero() && version.Before(c.dataVersionTime) {
-		c.DataIgnored++
-		writeEmpty(w, http.StatusAccepted)
+	s.writeData(c, dw, accountOf(r).cfg.CustomerDataApplyDelay)
+	writeEmpty(w, http.StatusAccepted)
+}
+
+// dataWrite is an accepted PUT /api/customers/{id}/data.
+type dataWrite struct {
+	data        json.RawMessage // compacted
+	version     string
+	versionTime time.Time // zero without a version
+}
+
+// writeData applies a data write now or, with a delay (Switches.CustomerDataApplyDelay), that
+// much later; a write never overtakes an earlier one to the same customer still waiting, even
+// when the delay has changed meanwhile. The caller holds s.mu.
+func (s *Server) writeData(c *Customer, dw dataWrite, delay time.Duration) {
+	now := time.Now()
+	if delay <= 0 && c.dataPending == 0 {
+		applyData(c, dw, now.UTC())
 		return
 	}
-	var compact bytes.Buffer
-	_ = json.Compact(&compact, d)
-	c.Data = compact.Bytes()
-	c.DataVersion = deref(in.Version)
-	if !version.IsZero() {
-		c.dataVersionTime = version
+	if due := now.Add(delay); due.After(c.dataDue) {
+		c.dataDue = due
+	}
+	c.dataPending++
+	s.later(c.dataDue, func(now time.Time) {
+		c.dataPending--
+		applyData(c, dw, now)
+	})
+}
+
+// applyData stores a data write on c, unless c holds a newer version: an older one is accepted
+// and ignored (last write wins by version, reference §3). The caller holds s.mu.
+func applyData(c *Customer, dw dataWrite, now time.Time) {
+	if !dw.versionTime.IsZero() && !c.dataVersionTime.IsZero() && dw.versionTime.Before(c.dataVersionTime) {
+		c.DataIgnored++
+		return
+	}
+	c.Data, c.DataVersion = dw.data, dw.version
+	if !dw.versionTime.IsZero() {
+		c.dataVersionTime = dw.versionTime
 	}
 	c.DataWrites++
-	c.UpdatedDatetime = time.Now().UTC()
-	writeEmpty(w, http.StatusAccepted)
+	c.UpdatedDatetime = now
 }
 
 type inIntegration struct {

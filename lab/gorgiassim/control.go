@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -311,7 +312,7 @@ func (s *Server) controlRoutes() *http.ServeMux {
 	m.HandleFunc("GET /_sim/accounts", func(w http.ResponseWriter, r *http.Request) { ok(w, s.Accounts()) })
 	m.HandleFunc("POST /_sim/accounts", func(w http.ResponseWriter, r *http.Request) {
 		var ac AccountConfig
-		if err := json.NewDecoder(r.Body).Decode(&ac); err != nil {
+		if err := decodeControl(r.Body, &ac, false, switchDurations...); err != nil {
 			bad(w, err)
 			return
 		}
@@ -331,9 +332,8 @@ func (s *Server) controlRoutes() *http.ServeMux {
 	})
 	m.HandleFunc("PUT /_sim/accounts/{id}/switches", func(w http.ResponseWriter, r *http.Request) {
 		var sw Switches
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields() // a misspelt switch must not pass silently
-		if err := dec.Decode(&sw); err != nil {
+		// A misspelt switch must not pass silently.
+		if err := decodeControl(r.Body, &sw, true, switchDurations...); err != nil {
 			bad(w, err)
 			return
 		}
@@ -383,6 +383,23 @@ func (s *Server) controlRoutes() *http.ServeMux {
 		writeJSON(w, http.StatusCreated, msg)
 	})
 	m.HandleFunc("GET /_sim/customers", func(w http.ResponseWriter, r *http.Request) { ok(w, nonNil(s.Customers(acct(r)))) })
+	m.HandleFunc("POST /_sim/customers/merge", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Source int64 `json:"source_id"`
+			Target int64 `json:"target_id"`
+		}
+		if err := decodeControl(r.Body, &in, true); err != nil {
+			bad(w, err)
+			return
+		}
+		if err := s.MergeCustomers(in.Source, in.Target); err != nil {
+			writeError(w, http.StatusConflict, err.Error(), nil)
+			return
+		}
+		src, _ := s.Customer(in.Source)
+		target, _ := s.Customer(src.MergedInto)
+		ok(w, target)
+	})
 	m.HandleFunc("GET /_sim/integrations", func(w http.ResponseWriter, r *http.Request) { ok(w, nonNil(s.Integrations(acct(r)))) })
 	m.HandleFunc("GET /_sim/deliveries", func(w http.ResponseWriter, r *http.Request) { ok(w, nonNil(s.Deliveries())) })
 	m.HandleFunc("GET /_sim/deliveries/wait", func(w http.ResponseWriter, r *http.Request) {
@@ -408,30 +425,12 @@ func (s *Server) controlRoutes() *http.ServeMux {
 	})
 	m.HandleFunc("GET /_sim/faults", func(w http.ResponseWriter, r *http.Request) { ok(w, nonNil(s.Faults())) })
 	m.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		// latency may be given as a Go duration string ("250ms") as well as nanoseconds.
-		var in struct {
-			Fault
-			Latency json.RawMessage `json:"latency"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		var f Fault
+		if err := decodeControl(r.Body, &f, false, "latency", "commit_after", "hidden_for"); err != nil {
 			bad(w, err)
 			return
 		}
-		if l := bytes.TrimSpace(in.Latency); len(l) > 0 {
-			var str string
-			if json.Unmarshal(l, &str) == nil {
-				d, err := time.ParseDuration(str)
-				if err != nil {
-					bad(w, err)
-					return
-				}
-				in.Fault.Latency = d
-			} else if err := json.Unmarshal(l, &in.Fault.Latency); err != nil {
-				bad(w, err)
-				return
-			}
-		}
-		writeJSON(w, http.StatusCreated, map[string]int{"id": s.AddFault(in.Fault)})
+		writeJSON(w, http.StatusCreated, map[string]int{"id": s.AddFault(f)})
 	})
 	m.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults()
@@ -446,6 +445,35 @@ func (s *Server) controlRoutes() *http.ServeMux {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return m
+}
+
+// switchDurations are the Switches fields holding a duration.
+var switchDurations = []string{"customer_data_apply_delay"}
+
+// decodeControl reads a control-API JSON object into v, refusing unknown fields when strict.
+// The fields named in durations may be Go duration strings ("25s") as well as nanoseconds.
+func decodeControl(body io.Reader, v any, strict bool, durations ...string) error {
+	var obj map[string]json.RawMessage
+	if err := json.NewDecoder(body).Decode(&obj); err != nil {
+		return err
+	}
+	for _, k := range durations {
+		var str string
+		if json.Unmarshal(obj[k], &str) != nil {
+			continue // absent, or nanoseconds
+		}
+		d, err := time.ParseDuration(str)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		obj[k] = json.RawMessage(strconv.FormatInt(int64(d), 10))
+	}
+	b, _ := json.Marshal(obj)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	return dec.Decode(v)
 }
 
 func nonNil[T any](s []T) []T {

@@ -1,6 +1,7 @@
 package gorgiassim
 
 import (
+	"bytes"
 	"net/http"
 	"path"
 	"strconv"
@@ -18,26 +19,41 @@ type Fault struct {
 	// Path is a path.Match pattern ("/api/tickets/*/messages"), or a prefix ending in "/**";
 	// "" = every API path.
 	Path string `json:"path,omitempty"`
+	// BodyContains narrows the fault to requests whose raw body holds this substring, e.g. one
+	// ticket's external_id; "" = any body.
+	BodyContains string `json:"body_contains,omitempty"`
 
 	Status      int           `json:"status,omitempty"`       // answer this status without applying the request
 	RetryAfter  int           `json:"retry_after,omitempty"`  // seconds, sent with Status (429 defaults to 1)
 	Body        string        `json:"body,omitempty"`         // raw body for Status; default {"error":{"msg":...}}
 	ContentType string        `json:"content_type,omitempty"` // of Body; default application/json
 	Latency     time.Duration `json:"latency,omitempty"`      // wait before answering (ns in JSON)
-	Drop        bool          `json:"drop,omitempty"`         // close the connection unanswered; the request is not applied
+	Drop        bool          `json:"drop,omitempty"`         // close the connection unanswered; the request is not applied (but see CommitAfter)
 	DropAfter   bool          `json:"drop_after,omitempty"`   // apply the request, then close the connection unanswered
 	Times       int           `json:"times,omitempty"`        // requests affected; 0 = until removed
+
+	// CommitAfter and HiddenFor turn Drop or Latency on a create (POST /api/tickets, POST
+	// /api/tickets/{id}/messages) into a late commit: the request is validated at once but applied
+	// CommitAfter after it arrived, while the client gets no answer (after Latency); once applied,
+	// the ticket or message stays out of the API (lists, filters, reads by id: 404) for HiddenFor
+	// more. A request failing validation is answered at once. Without Drop or Latency, or on
+	// other requests, they do nothing.
+	CommitAfter time.Duration `json:"commit_after,omitempty"`
+	HiddenFor   time.Duration `json:"hidden_for,omitempty"`
 
 	Hits int `json:"hits"`
 }
 
 type faultState struct{ Fault }
 
-func (f *Fault) matches(a *account, r *http.Request) bool {
+func (f *Fault) matches(a *account, r *http.Request, body []byte) bool {
 	if f.Account != "" && f.Account != a.cfg.ID {
 		return false
 	}
 	if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
+		return false
+	}
+	if f.BodyContains != "" && !bytes.Contains(body, []byte(f.BodyContains)) {
 		return false
 	}
 	switch {
@@ -50,12 +66,20 @@ func (f *Fault) matches(a *account, r *http.Request) bool {
 	return ok || f.Path == r.URL.Path
 }
 
-// matchFault finds and consumes the first fault matching r.
-func (s *Server) matchFault(a *account, r *http.Request) (Fault, bool) {
+// lateRoutes are the creates a fault can commit late (Fault.CommitAfter, HiddenFor).
+var lateRoutes = map[string]bool{"POST /api/tickets": true, "POST /api/tickets/{id}/messages": true}
+
+// commitsLate reports whether f plays a late commit of a request to the route pattern.
+func (f *Fault) commitsLate(pattern string) bool {
+	return (f.CommitAfter > 0 || f.HiddenFor > 0) && (f.Drop || f.Latency > 0) && lateRoutes[pattern]
+}
+
+// matchFault finds and consumes the first fault matching r, whose body is body.
+func (s *Server) matchFault(a *account, r *http.Request, body []byte) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if !f.matches(a, r) {
+		if !f.matches(a, r, body) {
 			continue
 		}
 		f.Hits++

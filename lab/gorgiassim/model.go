@@ -34,7 +34,8 @@ type Ticket struct {
 	// Request is the create-ticket body exactly as received, so tests can check its shape.
 	Request json.RawMessage `json:"request,omitempty"`
 
-	messageIDs []int64
+	messageIDs  []int64
+	hiddenUntil time.Time // a late commit's (Fault.HiddenFor): out of API reads until then
 }
 
 // Person is a message's sender or receiver.
@@ -74,6 +75,8 @@ type Message struct {
 	SendingError      string          `json:"last_sending_error,omitempty"`
 	// Request is the message body as received (for messages of a created ticket: that message).
 	Request json.RawMessage `json:"request,omitempty"`
+
+	hiddenUntil time.Time // a late commit's (Fault.HiddenFor): out of API reads until then
 }
 
 // Customer is a stored customer.
@@ -91,7 +94,14 @@ type Customer struct {
 	DataIgnored     int             `json:"data_ignored"` // PUT .../data with an older version
 	CreatedDatetime time.Time       `json:"created_datetime"`
 	UpdatedDatetime time.Time       `json:"updated_datetime"`
+	// MergedInto is the customer this one was merged into (MergeCustomers), 0 if none; a merged
+	// customer is out of API lists and its paths answer 301.
+	MergedInto int64 `json:"merged_into,omitempty"`
+
 	dataVersionTime time.Time
+	mergedEmails    []string  // the emails of customers merged into this one
+	dataPending     int       // data writes waiting (Switches.CustomerDataApplyDelay)
+	dataDue         time.Time // when the last of them applies
 }
 
 // Tag is an account's tag.

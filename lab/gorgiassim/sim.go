@@ -15,10 +15,27 @@
 //     "None" (null with Config.TypedWebhookValues). ticket.* and event.object_id stay.
 //   - no_redelivery (Switches.NoRedelivery): a failed delivery (no answer, timeout, any non-2xx)
 //     is not resent, whatever Config.DeliveryRetries says.
+//   - customer_data_apply_delay (Switches.CustomerDataApplyDelay): PUT /api/customers/{id}/data
+//     is validated and answered 202 at once but applied that long later, writes to a customer in
+//     arrival order, last write by version winning when applied; GET /api/customers/{id} shows
+//     the old data until then.
+//   - merge_location (Switches.MergeLocation): the Location of a merged customer's 301 (below):
+//     "" an absolute URL on the simulator's host (http://127.0.0.1:PORT/api/customers/M/data),
+//     "relative" (MergeLocationRelative) the path alone (/api/customers/M/data).
 //
 // Over HTTP: GET /_sim/accounts/{id}/switches, and PUT /_sim/accounts/{id}/switches with
-// {"webhook_message_vars":"empty","no_redelivery":true} (replaces all switches; unknown fields
-// are refused); POST /_sim/accounts adds an account, switches given at the top level.
+// {"webhook_message_vars":"empty","no_redelivery":true,"customer_data_apply_delay":"2s",
+// "merge_location":"relative"} (replaces all switches; unknown fields are refused; a delay is a
+// Go duration string or nanoseconds); POST /_sim/accounts adds an account, switches given at the
+// top level.
+//
+// Customers merge (Server.MergeCustomers, POST /_sim/customers/merge with
+// {"source_id":N,"target_id":M}; 409 when N == M, either is unknown, N was already merged or
+// they are in different accounts): the source's tickets move to the target, which keeps its data
+// and gains the data keys only the source had; a target that was merged itself stands for the
+// customer it was merged into. From then on GET and PUT of /api/customers/N and
+// /api/customers/N/data answer 301 with an empty JSON object and the same path on the target as
+// Location, and GET /api/customers?email= of the source's email finds the target.
 //
 // Per message, AgentReply (POST /_sim/agent-reply) writes the agent reply variants: plain, with
 // stripped_text/stripped_html set (default); "quote": true, a body quoting the previous message
@@ -29,7 +46,19 @@
 //
 // Faults (Fault, POST /_sim/faults) cover failed reads, e.g. failing one message read:
 // {"method":"GET","path":"/api/tickets/*/messages/*","status":503,"times":1} or
-// {"method":"GET","path":"/api/messages","status":503,"times":1}.
+// {"method":"GET","path":"/api/messages","status":503,"times":1}. They can single out one
+// request body: {"method":"POST","path":"/api/tickets","body_contains":"trustpilot:REVIEW123",
+// "status":500} fails every create of that review's ticket while other creates succeed. And they
+// play a create Gorgias commits after the client gave up:
+// {"method":"POST","path":"/api/tickets","drop":true,"commit_after":"25s","hidden_for":"10s"}
+// (or "latency" instead of "drop": held that long, then dropped) validates the create at once
+// but applies it (ids, webhooks) 25 s after it arrived, and keeps the ticket out of the API
+// (lists, external_id filters; GET /api/tickets/{id} and the paths below it answer 404) for 10 s
+// more, while /_sim/tickets shows it as soon as it is committed; the same for POST
+// /api/tickets/{id}/messages and its message. The request counts as unanswered (status 0) in
+// Stats. A request failing validation is answered as usual. Durations ("latency", "commit_after",
+// "hidden_for") are Go duration strings or nanoseconds. Server.ApplyPending does every late
+// commit and delayed data write now; Server.WaitPending waits for them.
 //
 // Every new message moves its ticket's updated_datetime (strictly, by at least the 1µs Gorgias
 // prints) and last_message_datetime, so GET /api/tickets?order_by=updated_datetime:desc finds
@@ -40,11 +69,13 @@
 package gorgiassim
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -99,7 +130,18 @@ type Switches struct {
 	// NoRedelivery: a failed webhook delivery (no answer, timeout, non-2xx) is never resent;
 	// reference §5.4 leaves Gorgias' retry policy open.
 	NoRedelivery bool `json:"no_redelivery,omitempty"`
+	// CustomerDataApplyDelay makes PUT /api/customers/{id}/data answer 202 at once but apply the
+	// data this long later (in arrival order, last write by version still winning then), as an
+	// eventually consistent store would; GET /api/customers/{id} shows the old data meanwhile.
+	CustomerDataApplyDelay time.Duration `json:"customer_data_apply_delay,omitempty"`
+	// MergeLocation is the form of the Location header of the 301 a merged customer's paths
+	// answer (MergeCustomers): "" an absolute URL on the simulator's host, MergeLocationRelative
+	// a path.
+	MergeLocation string `json:"merge_location,omitempty"`
 }
+
+// MergeLocationRelative is the Switches.MergeLocation value for a path-only Location.
+const MergeLocationRelative = "relative"
 
 // MessageVarsMode is the value of Switches.WebhookMessageVars.
 type MessageVarsMode string
@@ -117,6 +159,12 @@ func (sw Switches) check() error {
 	default:
 		return fmt.Errorf("gorgiassim: webhook_message_vars %q is not one of \"\", %q, %q",
 			sw.WebhookMessageVars, MessageVarsEmpty, MessageVarsNone)
+	}
+	if sw.CustomerDataApplyDelay < 0 {
+		return fmt.Errorf("gorgiassim: customer_data_apply_delay %s is negative", sw.CustomerDataApplyDelay)
+	}
+	if sw.MergeLocation != "" && sw.MergeLocation != MergeLocationRelative {
+		return fmt.Errorf("gorgiassim: merge_location %q is not one of \"\", %q", sw.MergeLocation, MergeLocationRelative)
 	}
 	return nil
 }
@@ -160,6 +208,9 @@ type Server struct {
 	delivChanged chan struct{} // closed when delivered changes
 	faults       []*faultState
 	nextFault    int
+	pending      []*pending // work due later, in due order (later.go)
+	nextPending  int64
+	pendChanged  chan struct{} // closed when pending shrinks
 	closed       bool
 
 	ctx    context.Context // ends on Close: stops delivery retries
@@ -201,6 +252,7 @@ func New(cfg Config) (*Server, error) {
 		customers:    map[int64]*Customer{},
 		integrations: map[int64]*Integration{},
 		delivChanged: make(chan struct{}),
+		pendChanged:  make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, ac := range cfg.Accounts {
@@ -296,10 +348,12 @@ func (s *Server) StartOn(addr string) (string, error) {
 // URL is the base URL Start returned.
 func (s *Server) URL() string { return s.url }
 
-// Close stops serving and waits for deliveries in flight (their retries are abandoned).
+// Close stops serving and waits for deliveries in flight (their retries are abandoned); late
+// commits and customer-data writes still waiting are dropped.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	s.dropPending()
 	s.mu.Unlock()
 	s.cancel()
 	var err error
@@ -348,6 +402,7 @@ func (s *Server) authenticate(r *http.Request) *account {
 
 // serveAPI authenticates, rate-limits, applies faults, counts, then routes.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	a := s.authenticate(r)
 	if a == nil {
 		writeError(w, http.StatusUnauthorized, "Not authenticated.", nil)
@@ -368,16 +423,19 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusTooManyRequests, "Too many requests. Please retry later.", nil)
 		return
 	}
-	f, faulty := s.matchFault(a, r)
+	body, err := bufferBody(r)
+	if err != nil {
+		writeError(rec, http.StatusBadRequest, "Could not read the request body.", nil)
+		return
+	}
+	f, faulty := s.matchFault(a, r, body)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, a))
+	if faulty && f.commitsLate(pattern) {
+		s.serveLate(rec, r, f, arrived)
+		return
+	}
 	if faulty {
-		if f.Latency > 0 {
-			t := time.NewTimer(f.Latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-			}
-		}
+		sleep(r.Context(), f.Latency)
 		if f.Drop {
 			rec.status = 0 // counted as "no answer"
 			panic(http.ErrAbortHandler)
@@ -386,6 +444,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			writeFault(rec, f)
 			return
 		}
+	}
+	if s.redirectMerged(rec, r) {
+		return
 	}
 	if pattern == "" {
 		// Let the mux say 404 or 405, in Gorgias' JSON shape.
@@ -398,7 +459,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, probe.status, msg, nil)
 		return
 	}
-	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, a))
 	if faulty && f.DropAfter {
 		// Applied, but the client never hears of it: the crash-recovery case.
 		s.api.ServeHTTP(discardWriter{h: http.Header{}}, r)
@@ -406,6 +466,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	s.api.ServeHTTP(rec, r)
+}
+
+// bufferBody reads the request body, so a fault can match on it (Fault.BodyContains), and puts
+// it back for the handler; a body over the limit is cut just past it, for decodeBody to refuse.
+func bufferBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return b, err
 }
 
 // CallLimitHeader is the header telling "used/limit" of the account's bucket.

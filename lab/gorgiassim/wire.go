@@ -70,6 +70,9 @@ func (s *Server) customerJSON(c *Customer) map[string]any {
 	if c.Email != "" {
 		channels = append(channels, map[string]any{"type": "email", "address": c.Email, "preferred": true})
 	}
+	for _, e := range c.mergedEmails {
+		channels = append(channels, map[string]any{"type": "email", "address": e, "preferred": false})
+	}
 	return map[string]any{
 		"id": c.ID, "email": nullString(c.Email), "name": nullString(c.Name),
 		"firstname": c.Firstname, "lastname": c.Lastname, "external_id": nullString(c.ExternalID),
@@ -141,8 +144,8 @@ func (s *Server) ticketJSON(a *account, t *Ticket, withMessages bool) map[string
 	}
 	if withMessages {
 		msgs := make([]any, 0, len(t.messageIDs))
-		for _, id := range t.messageIDs {
-			msgs = append(msgs, messageJSON(s.messages[id]))
+		for _, m := range s.apiMessages(t) {
+			msgs = append(msgs, messageJSON(m))
 		}
 		out["messages"] = msgs
 	}
@@ -171,11 +174,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError writes the documented legacy shape {"error": {"msg", "data"}}.
 func writeError(w http.ResponseWriter, status int, msg string, data map[string][]string) {
+	writeJSON(w, status, errorJSON(msg, data))
+}
+
+func errorJSON(msg string, data map[string][]string) map[string]any {
 	e := map[string]any{"msg": msg}
 	if len(data) > 0 {
 		e["data"] = data
 	}
-	writeJSON(w, status, map[string]any{"error": e})
+	return map[string]any{"error": e}
 }
 
 func writeEmpty(w http.ResponseWriter, status int) { w.WriteHeader(status) }
