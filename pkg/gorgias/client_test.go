@@ -1,6 +1,7 @@
 package gorgias_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,8 +305,8 @@ func TestMergeCustomerDataKeepsForeignKeys(t *testing.T) {
 	}
 	for i, id := range []string{"eeeeeeeeeeeeeeeeeeeeeee1", "eeeeeeeeeeeeeeeeeeeeeee2", "eeeeeeeeeeeeeeeeeeeeeee1"} {
 		e := gorgias.ReviewEntry{ReviewID: id, Stars: i + 1, Text: "t", CreatedAt: time.Date(2025, 1, 1+i%2, 0, 0, 0, 0, time.UTC)}
-		err := c.MergeCustomerData(ctx, cu.ID, gorgias.DataKey, func(old json.RawMessage) (json.RawMessage, error) {
-			return gorgias.UpsertReview(old, e, 0)
+		_, err := c.MergeCustomerData(ctx, cu.ID, gorgias.DataKey, func(old json.RawMessage, room int) (json.RawMessage, error) {
+			return gorgias.UpsertReview(old, e, min(room, gorgias.DefaultDataCap))
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -332,6 +333,100 @@ func TestMergeCustomerDataKeepsForeignKeys(t *testing.T) {
 	if _, found, err := c.FindCustomerByEmail(ctx, "nobody@example.com"); err != nil || found {
 		t.Fatalf("unknown email: found=%v err=%v", found, err)
 	}
+}
+
+// A customer merged into another answers 301 with a Location, absolute or relative: the write
+// follows it to the customer the data now lives on, keeping that customer's own keys.
+func TestMergeCustomerDataFollowsAMergedCustomer(t *testing.T) {
+	t.Parallel()
+	for _, loc := range []string{"", gorgiassim.MergeLocationRelative} {
+		t.Run("location "+cmp.Or(loc, "absolute"), func(t *testing.T) {
+			t.Parallel()
+			sim := startSim(t, gorgiassim.Config{})
+			if err := sim.SetSwitches("", gorgiassim.Switches{MergeLocation: loc}); err != nil {
+				t.Fatal(err)
+			}
+			c := newClient(t, sim, fastOptions())
+			ctx := context.Background()
+			old, err := sim.CreateCustomer("", "jane@old.example", "Jane", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target, err := sim.CreateCustomer("", "jane@example.com", "Jane", json.RawMessage(`{"shopify":{"orders":3}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sim.MergeCustomers(old.ID, target.ID); err != nil {
+				t.Fatal(err)
+			}
+			e := gorgias.ReviewEntry{ReviewID: "eeeeeeeeeeeeeeeeeeeeeee3", Stars: 4, CreatedAt: time.Now()}
+			to, err := c.MergeCustomerData(ctx, old.ID, gorgias.DataKey, func(old json.RawMessage, room int) (json.RawMessage, error) {
+				return gorgias.UpsertReview(old, e, room)
+			})
+			if err != nil || to != target.ID {
+				t.Fatalf("merge write: to %d err %v, want %d", to, err, target.ID)
+			}
+			data := simData(t, sim, target.ID)
+			d, err := gorgias.DecodeReviewData(data[gorgias.DataKey])
+			if err != nil || len(d.Reviews) != 1 || string(data["shopify"]) != `{"orders":3}` {
+				t.Fatalf("target's data: %s (%v)", mustJSON(data), err)
+			}
+		})
+	}
+}
+
+// Another app's keys near the 250 kB limit: Pilotdesk's part shrinks to the room left (oldest
+// entries first), and when there is none the write is refused before it is sent.
+func TestMergeCustomerDataFitsBesideOtherKeys(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, gorgiassim.Config{})
+	c := newClient(t, sim, fastOptions())
+	ctx := context.Background()
+	other := func(n int) json.RawMessage { return json.RawMessage(`{"crm":"` + strings.Repeat("x", n) + `"}`) }
+	cu, err := sim.CreateCustomer("", "big@example.com", "Big", other(200_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []gorgias.ReviewEntry
+	for i := range 30 {
+		entries = append(entries, gorgias.ReviewEntry{ReviewID: fmt.Sprintf("%024x", i+1), Stars: 3, Text: strings.Repeat("long review ", 200),
+			CreatedAt: time.Date(2025, 1, 1, i, 0, 0, 0, time.UTC)})
+	}
+	if _, err := c.MergeCustomerData(ctx, cu.ID, gorgias.DataKey, func(old json.RawMessage, room int) (json.RawMessage, error) {
+		return gorgias.UpsertReviews(old, entries, min(room, gorgias.DefaultDataCap))
+	}); err != nil {
+		t.Fatalf("write beside 200 kB of other data: %v", err)
+	}
+	data := simData(t, sim, cu.ID)
+	whole, _ := json.Marshal(data)
+	d, _ := gorgias.DecodeReviewData(data[gorgias.DataKey])
+	if len(whole) > gorgias.MaxCustomerDataBytes || len(d.Reviews) == 0 || len(d.Reviews) == 30 || d.Reviews[0].ReviewID != entries[29].ReviewID || d.Total != 30 {
+		t.Fatalf("whole object %d bytes, %d of 30 entries kept (newest %s), total %d", len(whole), len(d.Reviews), d.Reviews[0].ReviewID, d.Total)
+	}
+	if err := sim.SetCustomerData(cu.ID, other(249_000)); err != nil {
+		t.Fatal(err)
+	}
+	before := sim.Stats("").Requests
+	_, err = c.MergeCustomerData(ctx, cu.ID, gorgias.DataKey, func(old json.RawMessage, room int) (json.RawMessage, error) {
+		return gorgias.UpsertReviews(old, entries, room)
+	})
+	if !errs.Is(err, errs.Invalid) || sim.Stats("").Requests-before != 1 {
+		t.Fatalf("no room: err %v, %d calls; want errs.Invalid after the read alone", err, sim.Stats("").Requests-before)
+	}
+}
+
+// simData is a customer's data object as the simulator stores it.
+func simData(t *testing.T, sim *gorgiassim.Server, id int64) map[string]json.RawMessage {
+	t.Helper()
+	cu, ok := sim.Customer(id)
+	if !ok {
+		t.Fatalf("customer %d not in the simulator", id)
+	}
+	var data map[string]json.RawMessage
+	if err := json.Unmarshal(cu.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func mustJSON(v any) string {

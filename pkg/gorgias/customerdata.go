@@ -71,10 +71,12 @@ func DecodeReviewData(raw json.RawMessage) (ReviewData, error) {
 // than the cap has its text cut. A part that is not ours to read (corrupted by hand) is started
 // afresh: the key is Pilotdesk's.
 func UpsertReview(old json.RawMessage, e ReviewEntry, capBytes int) (json.RawMessage, error) {
+	return UpsertReviews(old, []ReviewEntry{e}, capBytes)
+}
+
+// UpsertReviews is UpsertReview for several entries at once.
+func UpsertReviews(old json.RawMessage, entries []ReviewEntry, capBytes int) (json.RawMessage, error) {
 	const op = "gorgias.UpsertReview"
-	if e.ReviewID == "" {
-		return nil, errs.E(errs.Invalid, op, errors.New("review id is required"))
-	}
 	if capBytes <= 0 {
 		capBytes = DefaultDataCap
 	}
@@ -82,18 +84,28 @@ func UpsertReview(old json.RawMessage, e ReviewEntry, capBytes int) (json.RawMes
 	if err != nil {
 		d = ReviewData{}
 	}
+	byID := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if e.ReviewID == "" {
+			return nil, errs.E(errs.Invalid, op, errors.New("review id is required"))
+		}
+		byID[e.ReviewID] = true
+	}
 	kept := d.Reviews[:0:0]
-	isNew := true
 	for _, r := range d.Reviews {
-		if r.ReviewID == e.ReviewID {
-			isNew = false
+		if byID[r.ReviewID] {
+			delete(byID, r.ReviewID) // not new: replaced below
 			continue
 		}
 		kept = append(kept, r)
 	}
-	kept = append(kept, e)
-	if isNew {
-		d.Total++
+	d.Total += len(byID)
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if !seen[e.ReviewID] {
+			seen[e.ReviewID] = true
+			kept = append(kept, e)
+		}
 	}
 	d.Total = max(d.Total, len(kept)+d.Trimmed)
 	sort.SliceStable(kept, func(i, j int) bool {

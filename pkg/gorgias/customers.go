@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,17 +44,52 @@ func (c *Client) GetCustomer(ctx context.Context, id int64) (Customer, error) {
 	return cu, err
 }
 
-// MergeCustomerData reads the customer's data, replaces only data[key] with update(old value)
-// (old is nil when the key is absent; returning nil removes the key), keeps every other key, and
-// PUTs {data, version} with version = now. Gorgias applies writes last-write-wins by version, so
-// two merges racing on one customer can lose one update; Pilotdesk's writers for a customer are
-// the sync of its reviews, and the next sync of a review rewrites its entry.
+// MaxCustomerDataBytes is the limit of a customer's whole data object (every app's keys
+// together; reference §10: 250 kB). Merges keep the object a little under it.
+const MaxCustomerDataBytes = 250_000
+
+// dataHeadroom is what a merge leaves under MaxCustomerDataBytes: the version field, JSON
+// punctuation, and another app growing its key meanwhile.
+const dataHeadroom = 4_000
+
+// maxMergeHops bounds how many merged customers a write follows (a merge of a merge...).
+const maxMergeHops = 3
+
+// MergeCustomerData reads the customer's data, replaces only data[key] with update(old, room)
+// (old is nil when the key is absent; room is how many bytes the value may take so that the
+// whole object stays under MaxCustomerDataBytes with the other keys as they are; returning nil
+// removes the key), keeps every other key, and PUTs {data, version} with version = now.
+//
+// A customer merged into another (301 with Location, on the read or the write) is followed to
+// the customer it was merged into; the merged-into id is returned, so the caller can record it.
+// When the other keys alone leave no room, nothing is written: errs.Invalid says so, and the
+// caller's entry is kept elsewhere (the ticket shows the review). Gorgias applies writes
+// last-write-wins by version, and may apply them after its 202: the caller keeps its own
+// list of what it wrote, so a read that does not show an earlier write yet loses nothing.
 func (c *Client) MergeCustomerData(ctx context.Context, customerID int64, key string,
-	update func(old json.RawMessage) (json.RawMessage, error)) error {
+	update func(old json.RawMessage, room int) (json.RawMessage, error)) (int64, error) {
 	const op = "gorgias.MergeCustomerData"
 	if key == "" {
-		return errs.E(errs.Invalid, op, errors.New("empty key"))
+		return customerID, errs.E(errs.Invalid, op, errors.New("empty key"))
 	}
+	for hop := 0; ; hop++ {
+		err := c.mergeData(ctx, customerID, key, update)
+		to, moved := mergedInto(err)
+		if !moved {
+			return customerID, err
+		}
+		if hop+1 >= maxMergeHops || to == customerID {
+			return customerID, errs.E(errs.Invalid, op, fmt.Errorf("customer %d: merged customers lead nowhere after %d hops: %w", customerID, hop+1, err))
+		}
+		c.log.LogAttrs(ctx, slog.LevelInfo, "customer merged into another; writing its data there",
+			slog.Int64("customer_id", customerID), slog.Int64("merged_into", to))
+		customerID = to
+	}
+}
+
+func (c *Client) mergeData(ctx context.Context, customerID int64, key string,
+	update func(old json.RawMessage, room int) (json.RawMessage, error)) error {
+	const op = "gorgias.MergeCustomerData"
 	cu, err := c.GetCustomer(ctx, customerID)
 	if err != nil {
 		return err
@@ -59,18 +98,29 @@ func (c *Client) MergeCustomerData(ctx context.Context, customerID int64, key st
 	if data == nil {
 		data = map[string]json.RawMessage{}
 	}
-	val, err := update(data[key])
+	old := data[key]
+	delete(data, key)
+	others, err := json.Marshal(data)
+	if err != nil {
+		return errs.E(errs.Invalid, op, err)
+	}
+	room := MaxCustomerDataBytes - dataHeadroom - len(others) - len(key) - 4 // "key": and a comma
+	if room <= 0 {
+		return errs.E(errs.Invalid, op, fmt.Errorf("customer %d: other apps' data takes %d bytes of the %d allowed; no room for ours", customerID, len(others), MaxCustomerDataBytes))
+	}
+	val, err := update(old, room)
 	if err != nil {
 		if errs.KindOf(err) == errs.Other {
 			err = errs.E(errs.Invalid, op, err)
 		}
 		return err
 	}
-	if val == nil {
-		delete(data, key)
-	} else {
+	if val != nil {
 		if !json.Valid(val) {
 			return errs.E(errs.Invalid, op, errors.New("update returned invalid JSON"))
+		}
+		if len(val) > room {
+			return errs.E(errs.Invalid, op, fmt.Errorf("update returned %d bytes, room for %d", len(val), room))
 		}
 		data[key] = val
 	}
@@ -79,4 +129,26 @@ func (c *Client) MergeCustomerData(ctx context.Context, customerID int64, key st
 		Version string                     `json:"version"`
 	}{data, time.Now().UTC().Format(time.RFC3339Nano)}
 	return c.do(ctx, call{op: op, method: http.MethodPut, path: idPath("/api/customers/%s/data", customerID), body: body, idempotent: true})
+}
+
+// customerPath matches the customer id in a merge's Location, absolute or relative; only the
+// id is used, so the write never leaves the account's own base URL.
+var customerPath = regexp.MustCompile(`/api/customers/([0-9]+)(?:/data)?/?(?:[?#].*)?$`)
+
+// mergedInto reads the customer a 301 points to.
+func mergedInto(err error) (int64, bool) {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusMovedPermanently {
+		return 0, false
+	}
+	loc := ae.Location
+	if u, perr := url.Parse(loc); perr == nil {
+		loc = u.Path
+	}
+	m := customerPath.FindStringSubmatch(loc)
+	if m == nil {
+		return 0, false
+	}
+	id, perr := strconv.ParseInt(m[1], 10, 64)
+	return id, perr == nil && id > 0
 }

@@ -37,6 +37,7 @@ type Store interface {
 	SetAside(ctx context.Context, a link.Aside) error
 	RecordUnreadable(ctx context.Context, connID, reviewID string, kind review.Kind, reason string) error
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
+	RecordCustomerEntry(ctx context.Context, account string, customerID int64, reviewID, entry string) (map[string]string, error)
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 	ConfirmLink(ctx context.Context, c link.Confirm) error
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
@@ -57,7 +58,7 @@ type Helpdesk interface {
 	CreateTicket(ctx context.Context, t gorgias.NewTicket) (gorgias.Ticket, error)
 	FindTicketByExternalID(ctx context.Context, externalID string) (gorgias.Ticket, bool, error)
 	PostInternalNote(ctx context.Context, ticketID int64, text string) (gorgias.Message, error)
-	MergeCustomerData(ctx context.Context, customerID int64, key string, update func(old json.RawMessage) (json.RawMessage, error)) error
+	MergeCustomerData(ctx context.Context, customerID int64, key string, update func(old json.RawMessage, room int) (json.RawMessage, error)) (int64, error)
 }
 
 // Opener builds a connection's clients from its stored record (credentials come from the
@@ -834,17 +835,37 @@ func (r *run) runContext(ctx context.Context) (context.Context, context.CancelFu
 }
 
 // customerData merges the review into the reviewer's customer data (best effort: the ticket
-// already shows the review).
+// already shows the review, and a failure here never fails the review). Every entry Pilotdesk
+// wrote for the customer is merged again from the store's list, so a write the helpdesk
+// applies late (after its 202) cannot make the next one drop an entry; the part is cut to the
+// room the customer's other keys leave, and a merged customer is followed.
 func (r *run) customerData(ctx context.Context, rv review.Review, t gorgias.Ticket, log *slog.Logger) {
 	if t.CustomerID == 0 {
 		return
 	}
 	entry := gorgias.EntryFromReview(rv, t.ID)
-	err := r.hd.MergeCustomerData(ctx, t.CustomerID, metaKey, func(old json.RawMessage) (json.RawMessage, error) {
-		return gorgias.UpsertReview(old, entry, r.cfg.CustomerDataCap)
+	entries := []gorgias.ReviewEntry{entry}
+	if raw, err := json.Marshal(entry); err == nil {
+		list, err := r.s.Store.RecordCustomerEntry(ctx, r.account, t.CustomerID, rv.ID, string(raw))
+		if err != nil {
+			log.Warn("customer's entry list not updated; writing this review's entry alone", "customer_id", t.CustomerID, "error", err.Error())
+		}
+		for id, v := range list {
+			var e gorgias.ReviewEntry
+			if id != rv.ID && json.Unmarshal([]byte(v), &e) == nil && e.ReviewID == id {
+				entries = append(entries, e)
+			}
+		}
+	}
+	to, err := r.hd.MergeCustomerData(ctx, t.CustomerID, metaKey, func(old json.RawMessage, room int) (json.RawMessage, error) {
+		return gorgias.UpsertReviews(old, entries, min(r.cfg.CustomerDataCap, room))
 	})
 	if err != nil {
 		log.Warn("customer data not updated", "customer_id", t.CustomerID, "error", err.Error())
+		return
+	}
+	if to != t.CustomerID {
+		log.Info("customer data written to the customer it was merged into", "customer_id", t.CustomerID, "merged_into", to)
 	}
 }
 

@@ -134,6 +134,7 @@ type fakeHD struct {
 	notes    map[int64][]string
 	failOn   map[string]error // by external id: CreateTicket fails
 	merges   int
+	data     map[int64]json.RawMessage // the last customer data written, by customer
 	finds    int
 	createNo int64
 	stall    bool // CreateTicket waits until its context ends
@@ -142,7 +143,7 @@ type fakeHD struct {
 var _ reviewsync.Helpdesk = (*fakeHD)(nil)
 
 func newFakeHD() *fakeHD {
-	return &fakeHD{tickets: map[string]gorgias.Ticket{}, notes: map[int64][]string{}, failOn: map[string]error{}}
+	return &fakeHD{tickets: map[string]gorgias.Ticket{}, notes: map[int64][]string{}, failOn: map[string]error{}, data: map[int64]json.RawMessage{}}
 }
 
 func (f *fakeHD) CreateTicket(ctx context.Context, t gorgias.NewTicket) (gorgias.Ticket, error) {
@@ -174,12 +175,16 @@ func (f *fakeHD) PostInternalNote(_ context.Context, id int64, text string) (gor
 	f.notes[id] = append(f.notes[id], text)
 	return gorgias.Message{}, nil
 }
-func (f *fakeHD) MergeCustomerData(_ context.Context, _ int64, _ string, update func(json.RawMessage) (json.RawMessage, error)) error {
+func (f *fakeHD) MergeCustomerData(_ context.Context, id int64, _ string, update func(json.RawMessage, int) (json.RawMessage, error)) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.merges++
-	_, err := update(nil)
-	return err
+	// A helpdesk that applies writes late: every read shows no data yet.
+	out, err := update(nil, gorgias.MaxCustomerDataBytes)
+	if err == nil {
+		f.data[id] = out
+	}
+	return id, err
 }
 
 type fakeQueue struct {
@@ -358,6 +363,22 @@ func TestTrustpilotNotFoundFlagsTheConnection(t *testing.T) {
 	}
 	if reason := r.reauth(t); !strings.Contains(reason, "404") {
 		t.Fatalf("not flagged: %q", reason)
+	}
+}
+
+// Two reviews of one customer while the helpdesk applies data writes late: the second write
+// still carries the first review's entry, from the store's list of what was written.
+func TestCustomerDataKeepsEntriesTheHelpdeskHasNotAppliedYet(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 5)
+	rs[2].Email, rs[4].Email = "same@example.com", "same@example.com" // the fake gives every ticket customer 1
+	r := newRig(t, &fakeTP{service: []review.Review{rs[2], rs[4]}})
+	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := gorgias.DecodeReviewData(r.hd.data[1])
+	if err != nil || len(d.Reviews) != 2 || r.hd.merges != 2 {
+		t.Fatalf("last write %s (%v) after %d merges; want both reviews' entries", r.hd.data[1], err, r.hd.merges)
 	}
 }
 

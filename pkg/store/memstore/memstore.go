@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -40,6 +41,12 @@ type data struct {
 	tokens  map[string]tokenItem
 	leases  map[string]leaseItem
 	once    map[string]int64 // key -> until, Unix ms
+	custs   map[custKey]map[string]string
+}
+
+type custKey struct {
+	account string
+	id      int64
 }
 
 type linkKey struct{ conn, review string }
@@ -58,6 +65,7 @@ func New() *Store {
 		tokens:  map[string]tokenItem{},
 		leases:  map[string]leaseItem{},
 		once:    map[string]int64{},
+		custs:   map[custKey]map[string]string{},
 	}}
 }
 
@@ -846,6 +854,22 @@ func (s *Store) SaveToken(ctx context.Context, connID string, t token.Token) err
 	}
 	s.d.tokens[connID] = tokenItem{access: t.AccessToken, refresh: t.RefreshToken, expires: exp}
 	return nil
+}
+
+// RecordCustomerEntry adds or replaces one review's entry in the list of what was written to a
+// helpdesk customer's data and returns the whole list.
+func (s *Store) RecordCustomerEntry(ctx context.Context, account string, customerID int64, reviewID, entry string) (map[string]string, error) {
+	unlock, err := s.enter(ctx, "store.RecordCustomerEntry", reviewID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	k := custKey{account, customerID}
+	if s.d.custs[k] == nil {
+		s.d.custs[k] = map[string]string{}
+	}
+	s.d.custs[k][reviewID] = entry
+	return maps.Clone(s.d.custs[k]), nil
 }
 
 // enter checks a call on one review (a live context, a review id) and takes the lock.

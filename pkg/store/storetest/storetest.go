@@ -62,6 +62,7 @@ type Store interface {
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	RecordCustomerEntry(ctx context.Context, account string, customerID int64, reviewID, entry string) (map[string]string, error)
 	LoadToken(ctx context.Context, connID string) (token.Token, bool, error)
 	SaveToken(ctx context.Context, connID string, t token.Token) error
 }
@@ -115,6 +116,8 @@ var cases = []struct {
 	{"Lease", testLease},
 	{"MarkOnce", testMarkOnce},
 	{"Tokens", testTokens},
+	{"CustomerEntries", testCustomerEntries},
+	{"ConcurrentCustomerEntriesAllKept", testConcurrentCustomerEntries},
 	{"PutConnectionRefusesSecrets", testPutRefusesSecrets},
 	{"PutGetListConnections", testPutGetList},
 	{"GetConnectionMissing", testGetConnectionMissing},
