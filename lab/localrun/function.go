@@ -52,13 +52,14 @@ type Function struct {
 	env       []string
 	log       io.Writer
 
-	mu      sync.Mutex // one invocation at a time, like one Lambda instance
-	pmu     sync.Mutex // guards cmd, so Kill can run during an invocation
-	cmd     *exec.Cmd
-	done    chan struct{}
-	addr    string
-	inits   int
-	invokes int
+	mu       sync.Mutex // one invocation at a time, like one Lambda instance
+	pmu      sync.Mutex // guards cmd, so Kill can run during an invocation
+	cmd      *exec.Cmd
+	done     chan struct{}
+	addr     string
+	inits    int
+	invokes  int
+	timeouts int
 }
 
 // FunctionError is a function's error result (RIE answers 200 with errorMessage/errorType).
@@ -166,6 +167,14 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		}
 	}
 	f.invokes++
+	start := time.Now()
+	defer func() {
+		// RIE ends an invocation that outlives AWS_LAMBDA_FUNCTION_TIMEOUT ("Task timed out"),
+		// as Lambda does; count it however RIE phrased the answer.
+		if limit := f.timeout(); limit > 0 && time.Since(start) >= limit {
+			f.timeouts++
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+f.addr+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
 	if err != nil {
 		return nil, err
@@ -222,6 +231,24 @@ func (f *Function) Stop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.kill()
+}
+
+// timeout is the function's Lambda timeout from its environment (0 when unset).
+func (f *Function) timeout() time.Duration {
+	for _, kv := range f.env {
+		if v, ok := strings.CutPrefix(kv, "AWS_LAMBDA_FUNCTION_TIMEOUT="); ok {
+			n, _ := strconv.Atoi(v)
+			return time.Duration(n) * time.Second
+		}
+	}
+	return 0
+}
+
+// Timeouts reports how many invocations ran into the function's timeout.
+func (f *Function) Timeouts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.timeouts
 }
 
 // Stats reports how many times the function was started (cold starts) and invoked.
