@@ -8,12 +8,14 @@
 package reviewsync
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
@@ -226,7 +228,7 @@ func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
 // sync runs the job and reports whether it is over (no continuation or retry of it follows).
 func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	cfg := s.cfg
-	log := s.Log.With("connection_id", job.ConnectionID, "kind", job.Kind)
+	log := s.Log.With("connection_id", job.ConnectionID, "kind", job.Kind, "pass", cmp.Or(job.Pass, "cursor"))
 	rec, err := s.Store.GetConnection(ctx, job.ConnectionID)
 	if err != nil {
 		return false, err
@@ -754,7 +756,7 @@ func (r *run) setAside(ctx context.Context, rv review.Review, claim link.Claim, 
 		return err
 	}
 	failures := claim.Link.Failures + 1
-	a := link.Aside{Reason: trim(err.Error()), Failed: true, RetryAt: now.Add(r.backoff(failures))}
+	a := link.Aside{Reason: reason(err, uncertain), Failed: true, RetryAt: now.Add(r.backoff(failures))}
 	switch {
 	case uncertain:
 		// The ticket may exist: look for it over the window before creating again.
@@ -787,6 +789,28 @@ func (r *run) setAside(ctx context.Context, rv review.Review, claim link.Claim, 
 		}
 	}
 	return nil
+}
+
+// reason is what the operator reads about a failed attempt: the helpdesk's own answer first
+// (status and message), then the whole chain.
+func reason(err error, uncertain bool) string {
+	var b strings.Builder
+	var ae *gorgias.APIError
+	if errors.As(err, &ae) {
+		fmt.Fprintf(&b, "helpdesk answered %d", ae.Status)
+		if ae.Message != "" {
+			b.WriteString(": " + ae.Message)
+		}
+	} else {
+		b.WriteString(err.Error())
+	}
+	if uncertain {
+		b.WriteString(" (outcome unknown: the ticket is looked for before any new create)")
+	}
+	if ae != nil {
+		b.WriteString(" — " + err.Error())
+	}
+	return trim(b.String())
 }
 
 // aside puts rv on the set-aside list under the run's claim, with its snapshot so the retry

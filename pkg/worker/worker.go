@@ -117,27 +117,14 @@ func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {
 		log.Info("not enough time left to start; job requeued")
 		return nil
 	}
-	switch job.Type {
-	case queue.TypeSync:
-		if h.Sync == nil {
-			err = fmt.Errorf("sync job: %w", ErrNotConfigured)
-		} else {
-			err = h.Sync.Sync(ctx, job)
-		}
-	case queue.TypeReplyRetry:
+	// Every job ends before the invocation does, whatever its calls wait for (a Retry-After, a
+	// paused rate limiter): what is left is for recording the outcome and redelivery.
+	jctx, cancel := h.jobContext(ctx)
+	defer cancel()
+	if job.Type == queue.TypeReplyRetry {
 		log = log.With("review_id", job.ReviewID, "ticket_id", job.TicketID)
-		if h.Replies == nil {
-			err = fmt.Errorf("reply-retry job: %w", ErrNotConfigured)
-		} else {
-			err = h.Replies.RetryReply(ctx, job)
-		}
-	case queue.TypeReplySweep:
-		if h.Sweeps == nil {
-			err = fmt.Errorf("reply-sweep job: %w", ErrNotConfigured)
-		} else {
-			err = h.Sweeps.SweepReplies(ctx, job)
-		}
 	}
+	err = h.run(jctx, job)
 	switch {
 	case err == nil:
 		return nil
@@ -159,4 +146,39 @@ func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {
 		h.fastTrack(ctx, rec, log)
 		return err
 	}
+}
+
+// JobMargin is how long before the invocation's deadline a job's own context ends.
+const JobMargin = 2 * time.Second
+
+func (h *Handler) jobContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-JobMargin))
+	}
+	return context.WithCancel(ctx)
+}
+
+// run runs one job by its type.
+func (h *Handler) run(ctx context.Context, job queue.Job) (err error) {
+	switch job.Type {
+	case queue.TypeSync:
+		if h.Sync == nil {
+			err = fmt.Errorf("sync job: %w", ErrNotConfigured)
+		} else {
+			err = h.Sync.Sync(ctx, job)
+		}
+	case queue.TypeReplyRetry:
+		if h.Replies == nil {
+			err = fmt.Errorf("reply-retry job: %w", ErrNotConfigured)
+		} else {
+			err = h.Replies.RetryReply(ctx, job)
+		}
+	case queue.TypeReplySweep:
+		if h.Sweeps == nil {
+			err = fmt.Errorf("reply-sweep job: %w", ErrNotConfigured)
+		} else {
+			err = h.Sweeps.SweepReplies(ctx, job)
+		}
+	}
+	return err
 }

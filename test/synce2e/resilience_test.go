@@ -142,8 +142,16 @@ func TestPagingVariantsSyncEveryReview(t *testing.T) {
 // 4. A review that appears after the first sync with a createdAt 10 days old (held in
 // moderation): the incremental pass cannot see it; the deep pass gives it its ticket.
 func TestLateReviewFoundByTheDeepPass(t *testing.T) {
-	s := start(t, devstack.Options{}, 10, 0)
+	s := start(t, devstack.Options{}, 0, 0)
 	s.serviceOnly(t)
+	// Recent reviews, so the cursor's overlap reaches days, not months, back.
+	for i, u := range s.units {
+		fx := trustpilotsim.Generate(u, 5, 0, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour), int64(40+i))
+		if err := s.TP.Load(fx); err != nil {
+			t.Fatal(err)
+		}
+		s.fixtures[i] = fx
+	}
 	want := s.expected(t, 10, 0)
 	s.tick(t, 5*time.Minute) // first sync; the deep pass is not due before one
 	s.exactlyOnce(t, want)
@@ -168,7 +176,7 @@ func TestLateReviewFoundByTheDeepPass(t *testing.T) {
 	}
 	s.tick(t, 5*time.Minute) // the scheduler sees the deep pass due
 	s.exactlyOnce(t, want)
-	if !strings.Contains(s.output(), `"pass":"deep"`) && !strings.Contains(s.output(), "deep") {
+	if !strings.Contains(s.output(), `"pass":"deep"`) {
 		t.Fatalf("no deep pass in the output\n%s", tail(s.output(), 2000))
 	}
 }
@@ -181,7 +189,7 @@ func TestLongRetryAfterNeverReachesTheTimeout(t *testing.T) {
 	worker := s.Runtime.Functions["SyncWorkerFunction"]
 	before := worker.Timeouts()
 	// Let the run get going, then answer a burst of calls with 429 and Retry-After: 60.
-	s.hdFault(gorgiassim.Fault{Path: "/api/**", Status: 429, RetryAfter: 60, Latency: 2 * time.Second, Times: 4})
+	s.hdFault(gorgiassim.Fault{Path: "/api/**", Status: 429, RetryAfter: 60, Latency: 2 * time.Second, Times: 2})
 	s.tick(t, 8*time.Minute)
 	s.exactlyOnce(t, want)
 	if n := worker.Timeouts() - before; n != 0 {
