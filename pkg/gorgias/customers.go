@@ -150,5 +150,8 @@ func mergedInto(err error) (int64, bool) {
 		return 0, false
 	}
 	id, perr := strconv.ParseInt(m[1], 10, 64)
-	return id, perr == nil && id > 0
+	if perr != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -89,6 +91,21 @@ func FuzzParseAPIError(f *testing.F) {
 		var ae *APIError
 		if !errors.As(errs.E(kindForStatus(status), "op", e), &ae) {
 			t.Fatal("not unwrappable")
+		}
+	})
+}
+
+// FuzzMergedInto: a merge's Location is the helpdesk's text; reading it never panics, and an id
+// read from it is positive and appears in it.
+func FuzzMergedInto(f *testing.F) {
+	for _, s := range []string{"/api/customers/42/data", "https://a.gorgias.com/api/customers/1", "/api/customers/%zz", "", "/api/customers/-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, loc string) {
+		id, ok := mergedInto(&APIError{Status: http.StatusMovedPermanently, Location: loc})
+		path, _ := url.PathUnescape(loc)
+		if n := strconv.FormatInt(id, 10); ok && (id <= 0 || !(strings.Contains(loc, n) || strings.Contains(path, n))) {
+			t.Fatalf("Location %q read as customer %d", loc, id)
 		}
 	})
 }

@@ -178,3 +178,31 @@ func TestLimiterWaitAndPause(t *testing.T) {
 		}
 	}
 }
+
+func TestMergedInto(t *testing.T) {
+	t.Parallel()
+	moved := func(loc string) error {
+		return &APIError{Status: http.StatusMovedPermanently, Location: loc}
+	}
+	for _, tc := range []struct {
+		err  error
+		want int64
+		ok   bool
+	}{
+		{moved("https://acme.gorgias.com/api/customers/42/data"), 42, true},
+		{moved("/api/customers/42"), 42, true},
+		{moved("/api/customers/42/"), 42, true},
+		{moved("https://elsewhere.example/api/customers/7?x=1"), 7, true}, // only the id is used
+		{moved(""), 0, false},
+		{moved("/api/tickets/42"), 0, false},
+		{moved("/api/customers/0"), 0, false},
+		{moved("/api/customers/99999999999999999999"), 0, false},
+		{&APIError{Status: 404, Location: "/api/customers/42"}, 0, false},
+		{fmt.Errorf("plain"), 0, false},
+	} {
+		got, ok := mergedInto(tc.err)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("mergedInto(%v) = %d %v, want %d %v", tc.err, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package reviewsync_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,6 +92,7 @@ type fakeTP struct {
 	service  []review.Review
 	product  []review.Review
 	rejected []trustpilot.Rejected // sent with the first service page
+	perPage  int                   // 0: 2
 	err      error
 	calls    int
 }
@@ -108,13 +110,14 @@ func (f *fakeTP) ListServiceReviews(_ context.Context, since time.Time, next str
 			all = append(all, r)
 		}
 	}
+	n := cmp.Or(f.perPage, 2)
 	p, _ := strconv.Atoi(next)
-	page := all[min(p*2, len(all)):min(p*2+2, len(all))]
+	page := all[min(p*n, len(all)):min(p*n+n, len(all))]
 	out := trustpilot.ServicePage{Reviews: page}
 	if p == 0 {
 		out.Rejected = f.rejected
 	}
-	if p*2+2 < len(all) {
+	if p*n+n < len(all) {
 		out.Next = strconv.Itoa(p + 1)
 	}
 	return out, nil
@@ -820,4 +823,32 @@ func TestCallTimeoutIsNotTheRunBound(t *testing.T) {
 	if l := r.link(t, rs[2].ID); l.State != link.StateLinked {
 		t.Fatalf("the next review waited: %+v", l)
 	}
+}
+
+// BenchmarkDeepPassCost reports what the daily deep pass costs a shop with 1 000 service
+// reviews a month, all synced already: Trustpilot calls per day (pages of 100 over the 30-day
+// window) and helpdesk calls (none: links are read from the store).
+func BenchmarkDeepPassCost(b *testing.B) {
+	var rs []review.Review
+	for i := range 1000 {
+		rs = append(rs, review.Review{ID: fmt.Sprintf("%024x", i+1), Kind: review.Service, Stars: 4, Text: "x",
+			CreatedAt: time.Now().Add(-30 * 24 * time.Hour).Add(time.Duration(i) * 43 * time.Minute)})
+	}
+	r := newRig(b, &fakeTP{service: rs, perPage: 100})
+	ctx := context.Background()
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		b.Fatal(err)
+	}
+	created := r.hd.createNo
+	deep := queue.SyncJob("c1", review.Service)
+	deep.Pass = queue.PassDeep
+	b.ResetTimer()
+	r.tp.calls = 0
+	for range b.N {
+		if err := r.s.Sync(ctx, deep); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(r.tp.calls)/float64(b.N), "trustpilot_calls/day")
+	b.ReportMetric(float64(r.hd.createNo-created+int64(r.hd.finds)), "helpdesk_calls")
 }
