@@ -9,6 +9,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
 var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
@@ -55,6 +56,46 @@ func BenchmarkSync(b *testing.B) {
 			}
 			b.ReportMetric(mx, "cold-start-init-ms-max")
 		}
+		s.Stop()
+	}
+}
+
+// BenchmarkBackfillAtGorgiasRate is the backfill of issue 11's measurement, scaled down: 150
+// service reviews through a worker whose Lambda timeout is 15 s, against a helpdesk simulator
+// with Gorgias' own allowance (40 calls per 20 s). It reports how many invocations ran into
+// the timeout (the measurement found 32 of 147), the average and peak share of the ceiling
+// used, and reviews per minute.
+func BenchmarkBackfillAtGorgiasRate(b *testing.B) {
+	for range b.N {
+		s := startB(b, devstack.Options{Name: "bench-backfill", WorkerTimeout: 15 * time.Second, QueueVisibility: 20 * time.Second,
+			Env:      map[string]string{"HELPDESK_RATE_LIMIT": "40/20s"},
+			Helpdesk: gorgiassim.Config{RateCalls: 40, RateWindow: 20 * time.Second}}, 150, 0)
+		for i := range s.conns {
+			s.conns[i].ReviewKinds = []review.Kind{review.Service}
+			if err := s.PutConnection(context.Background(), s.conns[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		worker := s.Runtime.Functions["SyncWorkerFunction"]
+		start := time.Now()
+		if _, err := s.Runtime.Tick(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Drain(context.Background(), 20*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		took := time.Since(start)
+		st := s.HD.Stats(s.account)
+		if n := len(s.HD.Tickets(s.account)); n != 150 {
+			b.Fatalf("%d tickets, want 150", n)
+		}
+		_, invokes := worker.Stats()
+		ceiling := took.Seconds() / st.RateWindow.Seconds() * float64(st.RateCalls)
+		b.ReportMetric(float64(invokes), "worker-invocations")
+		b.ReportMetric(float64(worker.Timeouts()), "invocations-at-timeout")
+		b.ReportMetric(100*float64(st.Requests)/ceiling, "%-of-ceiling-avg")
+		b.ReportMetric(100*float64(st.MaxInWindow)/float64(st.RateCalls), "%-of-ceiling-peak")
+		b.ReportMetric(150/took.Minutes(), "reviews/min@40per20s")
 		s.Stop()
 	}
 }

@@ -48,6 +48,7 @@ func (s *system) serviceOnly(t *testing.T) {
 // look-ups for 20 s more: the review waits on look-ups spread over the uncertain window and
 // ends with exactly one ticket.
 func TestLateCommitMakesNoSecondTicket(t *testing.T) {
+	t.Parallel() // with the scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 6, 0)
 	s.serviceOnly(t)
 	want := s.expected(t, 6, 0)
@@ -71,6 +72,7 @@ func TestLateCommitMakesNoSecondTicket(t *testing.T) {
 // 2. One review's create always fails: every other review has its ticket within two runs, the
 // failed one is listed by `status` with its error, and `sync ID --retry-failed` retries it.
 func TestOneFailingReviewDoesNotStallTheOthers(t *testing.T) {
+	t.Parallel() // with the scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{Env: map[string]string{"SET_ASIDE_RETRY": "20m", "UNCERTAIN_WINDOW": "60s"}}, 10, 0)
 	s.serviceOnly(t)
 	want := s.expected(t, 10, 0)
@@ -123,6 +125,7 @@ func TestOneFailingReviewDoesNotStallTheOthers(t *testing.T) {
 // 3. Product perPage silently capped at 20 and relative next-page hrefs on service reviews:
 // every review is synced.
 func TestPagingVariantsSyncEveryReview(t *testing.T) {
+	t.Parallel() // with the scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 250, 90)
 	want := s.expected(t, 250, 90)
 	for _, u := range s.units {
@@ -142,6 +145,7 @@ func TestPagingVariantsSyncEveryReview(t *testing.T) {
 // 4. A review that appears after the first sync with a createdAt 10 days old (held in
 // moderation): the incremental pass cannot see it; the deep pass gives it its ticket.
 func TestLateReviewFoundByTheDeepPass(t *testing.T) {
+	t.Parallel() // with the scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 0, 0)
 	s.serviceOnly(t)
 	// Recent reviews, so the cursor's overlap reaches days, not months, back.
@@ -184,6 +188,7 @@ func TestLateReviewFoundByTheDeepPass(t *testing.T) {
 // 5. Retry-After: 60 on helpdesk calls near the worker's deadline: every call and wait ends
 // inside the invocation; the RIE counts no timeout; every review still gets its ticket.
 func TestLongRetryAfterNeverReachesTheTimeout(t *testing.T) {
+	t.Parallel() // with the scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{WorkerTimeout: 20 * time.Second, QueueVisibility: 25 * time.Second}, 20, 10)
 	want := s.expected(t, 20, 10)
 	worker := s.Runtime.Functions["SyncWorkerFunction"]
@@ -203,6 +208,7 @@ func TestLongRetryAfterNeverReachesTheTimeout(t *testing.T) {
 // 6. Two reviews of one customer 1 s apart while the helpdesk applies customer-data writes 5 s
 // after its 202: both entries end in the customer's sidebar data.
 func TestDelayedCustomerDataKeepsBothEntries(t *testing.T) {
+	t.Parallel() // with the scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 0, 0)
 	s.serviceOnly(t)
 	if err := s.HD.SetSwitches(s.account, gorgiassim.Switches{CustomerDataApplyDelay: 5 * time.Second}); err != nil {
