@@ -103,7 +103,8 @@ func Webhook(a Adapters, cfg config.Config, log *slog.Logger) *webhook.Handler {
 	replies := reply.New(a.Store, ReplyOpener(f), a.Queue, log, InstanceID("webhook"),
 		reply.Config{Retry: JobRetry(cfg), PostTimeout: reply.WebhookPostTimeout, HelpdeskWait: reply.WebhookHelpdeskWait,
 			CommentRecheck: cfg.CommentRecheck})
-	return &webhook.Handler{SecretID: cfg.WebhookSecretARN, Secrets: a.Secrets, Processor: replies, Log: log}
+	inbox := &reviewsync.Inbox{Connections: a.Store, Queue: a.Queue, Log: log}
+	return &webhook.Handler{SecretID: cfg.WebhookSecretARN, Secrets: a.Secrets, Processor: replies, Trustpilot: inbox, Log: log}
 }
 
 // Logger is the function's JSON logger on w.

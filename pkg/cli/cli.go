@@ -206,6 +206,7 @@ type ConnectionWriter interface {
 // SecretWriter stores a connection's credentials.
 type SecretWriter interface {
 	PutConnection(ctx context.Context, connID string, s connection.Secrets) error
+	Connection(ctx context.Context, connID string) (connection.Secrets, error)
 }
 
 // SaveConnection is the one way a connection is written (the CLI's `connection put`, the dev
@@ -214,6 +215,20 @@ type SecretWriter interface {
 func SaveConnection(ctx context.Context, st ConnectionWriter, sec SecretWriter, conn connection.Connection) error {
 	if err := conn.Validate(); err != nil {
 		return err
+	}
+	if conn.Trustpilot.WebhookSecret == "" {
+		// Saving a connection again must not change its Trustpilot webhook URL.
+		old, err := sec.Connection(ctx, conn.ID)
+		switch {
+		case err == nil && old.TrustpilotWebhook != "":
+			conn.Trustpilot.WebhookSecret = old.TrustpilotWebhook
+		case err == nil || errs.Is(err, errs.NotExist):
+			if conn.Trustpilot.WebhookSecret, err = connection.NewWebhookSecret(); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
 	}
 	bare, secrets := conn.SplitSecrets()
 	if err := sec.PutConnection(ctx, conn.ID, secrets); err != nil {

@@ -5,6 +5,10 @@ package connection
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +51,12 @@ type Trustpilot struct {
 	APIKey         string `json:"api_key,omitempty"`
 	APISecret      string `json:"api_secret,omitempty"`
 	RefreshToken   string `json:"refresh_token,omitempty"` // connections made through the login flow
+	// WebhookSecret is the unguessable part of the connection's Trustpilot webhook URL
+	// (Trustpilot does not sign its webhooks); generated when the connection is saved without
+	// one, kept in the secret store. WebhookHash is its SHA-256, all the table keeps: the
+	// webhook compares against it without reading the secret store.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+	WebhookHash   string `json:"webhook_hash,omitempty"`
 }
 
 // ReplyPolicy says which agent reply goes to Trustpilot, per review kind.
@@ -67,6 +77,7 @@ type Secrets struct {
 	TrustpilotAPIKey     string `json:"trustpilot_api_key"`
 	TrustpilotAPISecret  string `json:"trustpilot_api_secret"`
 	TrustpilotRefreshTok string `json:"trustpilot_refresh_token,omitempty"`
+	TrustpilotWebhook    string `json:"trustpilot_webhook_secret,omitempty"`
 }
 
 // FieldError names one bad field.
@@ -246,8 +257,13 @@ func (c Connection) SplitSecrets() (Connection, Secrets) {
 		TrustpilotAPIKey:     c.Trustpilot.APIKey,
 		TrustpilotAPISecret:  c.Trustpilot.APISecret,
 		TrustpilotRefreshTok: c.Trustpilot.RefreshToken,
+		TrustpilotWebhook:    c.Trustpilot.WebhookSecret,
+	}
+	if c.Trustpilot.WebhookSecret != "" {
+		c.Trustpilot.WebhookHash = WebhookHash(c.Trustpilot.WebhookSecret)
 	}
 	c.Helpdesk.APIKey, c.Trustpilot.APIKey, c.Trustpilot.APISecret, c.Trustpilot.RefreshToken = "", "", "", ""
+	c.Trustpilot.WebhookSecret = ""
 	c.Tags = slices.Clone(c.Tags)
 	c.ReviewKinds = slices.Clone(c.ReviewKinds)
 	return c, s
@@ -259,7 +275,32 @@ func (c Connection) WithSecrets(s Secrets) Connection {
 	c.Trustpilot.APIKey = s.TrustpilotAPIKey
 	c.Trustpilot.APISecret = s.TrustpilotAPISecret
 	c.Trustpilot.RefreshToken = s.TrustpilotRefreshTok
+	c.Trustpilot.WebhookSecret = s.TrustpilotWebhook
 	return c
+}
+
+// WebhookHash is what the table keeps of a webhook secret.
+func WebhookHash(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// WebhookSecretOK reports, in constant time, whether secret is the one whose hash the stored
+// connection keeps. A connection without one accepts nothing.
+func (c Connection) WebhookSecretOK(secret string) bool {
+	if c.Trustpilot.WebhookHash == "" || secret == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(WebhookHash(secret)), []byte(c.Trustpilot.WebhookHash)) == 1
+}
+
+// NewWebhookSecret returns a fresh random webhook secret (256 bits, hex).
+func NewWebhookSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // Masked returns the connection with every secret replaced by a mask that only says whether
@@ -275,6 +316,7 @@ func (c Connection) Masked() Connection {
 	c.Trustpilot.APIKey = m(c.Trustpilot.APIKey)
 	c.Trustpilot.APISecret = m(c.Trustpilot.APISecret)
 	c.Trustpilot.RefreshToken = m(c.Trustpilot.RefreshToken)
+	c.Trustpilot.WebhookSecret = m(c.Trustpilot.WebhookSecret)
 	return c
 }
 

@@ -39,6 +39,8 @@ type Job struct {
 	// Pass is what a sync job reads: "" the cursor's incremental pass (after the set-aside
 	// pass), PassAside only the set-aside reviews that are due, PassDeep the deep pass.
 	Pass string `json:"pass,omitempty"`
+	// Events are a Trustpilot webhook batch's review events (PassEvents), one job per batch.
+	Events []Event `json:"events,omitempty"`
 
 	// reply-retry: the helpdesk message to forward again.
 	ReviewID  string `json:"review_id,omitempty"`
@@ -54,9 +56,19 @@ type Job struct {
 // Sync passes (Job.Pass).
 const (
 	PassCursor = ""
-	PassAside  = "aside" // retry the connection's set-aside reviews that are due
-	PassDeep   = "deep"  // read the last DeepWindow of service reviews again, cursor untouched
+	PassAside  = "aside"  // retry the connection's set-aside reviews that are due
+	PassDeep   = "deep"   // read the last DeepWindow of service reviews again, cursor untouched
+	PassEvents = "events" // the reviews a Trustpilot webhook named, read again from the API
 )
+
+// Event is one review event of a Trustpilot webhook batch, as queued.
+type Event struct {
+	ReviewID string `json:"review_id"`
+	Name     string `json:"event"` // service-review-created, -updated or -deleted
+}
+
+// MaxJobEvents bounds the events of one job; a larger batch becomes several jobs.
+const MaxJobEvents = 100
 
 // MaxDelay is the longest delay SQS gives a message.
 const MaxDelay = 15 * time.Minute
@@ -103,8 +115,18 @@ func (j Job) Validate() error {
 		}
 		switch j.Pass {
 		case PassCursor, PassAside, PassDeep:
+		case PassEvents:
+			if len(j.Events) == 0 || len(j.Events) > MaxJobEvents {
+				bad = append(bad, fmt.Sprintf("events: 1 to %d required, got %d", MaxJobEvents, len(j.Events)))
+			}
+			for _, e := range j.Events {
+				if !review.ValidID(e.ReviewID) {
+					bad = append(bad, fmt.Sprintf("events: review_id %.30q is not a Trustpilot id", e.ReviewID))
+					break
+				}
+			}
 		default:
-			bad = append(bad, fmt.Sprintf("pass: must be %q, %q or empty, got %q", PassAside, PassDeep, j.Pass))
+			bad = append(bad, fmt.Sprintf("pass: must be %q, %q, %q or empty, got %q", PassAside, PassDeep, PassEvents, j.Pass))
 		}
 	case TypeReplyRetry:
 		if !review.ValidID(j.ReviewID) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -175,7 +176,7 @@ func TestTrustpilotFailures(t *testing.T) {
 			}
 			if tc.queued {
 				want := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: connID, ReviewID: serviceReview, TicketID: serviceTicket, MessageID: 7, Attempt: 1}
-				if len(w.q.jobs) != 1 || w.q.jobs[0] != want {
+				if len(w.q.jobs) != 1 || !reflect.DeepEqual(w.q.jobs[0], want) {
 					t.Fatalf("jobs %+v, want %+v", w.q.jobs, want)
 				}
 				if !l.ReplyExpires.IsZero() {

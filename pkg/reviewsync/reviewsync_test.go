@@ -123,6 +123,16 @@ func (f *fakeTP) ListServiceReviews(_ context.Context, since time.Time, next str
 	return out, nil
 }
 
+func (f *fakeTP) GetServiceReview(_ context.Context, id string) (review.Review, error) {
+	f.calls++
+	for _, r := range f.service {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return review.Review{}, errs.E(errs.NotExist, "trustpilot", errors.New("404"))
+}
+
 func (f *fakeTP) ListProductReviews(_ context.Context, page int) (trustpilot.ProductPage, error) {
 	f.calls++
 	lo := min((page-1)*2, len(f.product))
@@ -851,4 +861,85 @@ func BenchmarkDeepPassCost(b *testing.B) {
 	}
 	b.ReportMetric(float64(r.tp.calls)/float64(b.N), "trustpilot_calls/day")
 	b.ReportMetric(float64(r.hd.createNo-created+int64(r.hd.finds)), "helpdesk_calls")
+}
+
+// A webhook batch: each review is read again from the API before anything is created; a
+// forged id and another business unit's review create nothing; an update of a linked review
+// adds its edit note; the batch sent twice makes nothing new.
+func TestWebhookEventsReadTheReviewFirst(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 5)
+	for i := range rs {
+		rs[i].Stars, rs[i].BusinessUnitID = 4, conn().Trustpilot.BusinessUnitID
+	}
+	rs[4].BusinessUnitID = "5f0c0000000000000000ffff"
+	r := newRig(t, &fakeTP{service: rs[:1]})
+	ctx := context.Background()
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	edited := rs[0]
+	edited.UpdatedAt, edited.Stars = edited.CreatedAt.Add(time.Hour), 2
+	r.tp.service = []review.Review{edited, rs[1], rs[2], rs[4]}
+	job := queue.SyncJob("c1", review.Service)
+	job.Pass = queue.PassEvents
+	for _, e := range []queue.Event{{rs[1].ID, trustpilot.EventCreated}, {rs[2].ID, trustpilot.EventCreated}, {rs[0].ID, trustpilot.EventUpdated},
+		{"5f0000000000000000000bad", trustpilot.EventCreated}, {rs[4].ID, trustpilot.EventCreated}} {
+		job.Events = append(job.Events, e)
+	}
+	for range 2 {
+		if err := r.s.Sync(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.hd.tickets) != 3 {
+		t.Fatalf("%d tickets, want 3 (the polled one and the two created events)", len(r.hd.tickets))
+	}
+	if _, err := r.st.GetLink(ctx, "c1", rs[4].ID); !errs.Is(err, errs.NotExist) {
+		t.Fatal("another business unit's review was linked")
+	}
+	first := r.link(t, rs[0].ID)
+	if notes := r.hd.notes[first.TicketID]; len(notes) != 1 || !strings.Contains(notes[0], "2★") {
+		t.Fatalf("edit notes %q, want one", notes)
+	}
+	if r.tp.calls < 10 {
+		t.Fatalf("%d Trustpilot calls: every event's review must be read from the API", r.tp.calls)
+	}
+}
+
+func TestInboxChecksTheKeyAndQueuesOneJobPerBatch(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	ctx := context.Background()
+	c := conn()
+	c.Trustpilot.WebhookHash = connection.WebhookHash("right-key")
+	if err := st.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	q := &fakeQueue{}
+	in := &reviewsync.Inbox{Connections: st, Queue: q, Log: slog.New(slog.DiscardHandler)}
+	var evs []trustpilot.Event
+	for i := range 150 {
+		evs = append(evs, trustpilot.Event{Name: trustpilot.EventCreated, ReviewID: fmt.Sprintf("%024x", i+1)})
+	}
+	for _, bad := range []struct{ conn, key string }{{"c1", "wrong-key"}, {"c1", ""}, {"nope", "right-key"}} {
+		if _, err := in.Receive(ctx, bad.conn, bad.key, evs); !errs.Is(err, errs.Permission) {
+			t.Fatalf("Receive(%s, %q) = %v, want errs.Permission", bad.conn, bad.key, err)
+		}
+	}
+	if len(q.jobs) != 0 {
+		t.Fatal("a refused call queued work")
+	}
+	n, err := in.Receive(ctx, "c1", "right-key", evs)
+	if err != nil || n != 150 {
+		t.Fatalf("Receive = %d %v", n, err)
+	}
+	if len(q.jobs) != 2 || len(q.jobs[0].Events) != 100 || len(q.jobs[1].Events) != 50 || q.jobs[0].Pass != queue.PassEvents {
+		t.Fatalf("jobs %+v, want 2 event jobs of 100 and 50", q.jobs)
+	}
+	for _, j := range q.jobs {
+		if err := j.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

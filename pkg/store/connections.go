@@ -18,7 +18,7 @@ const connectionsPK = "CONNECTION"
 // PutConnection creates or replaces a connection. Secrets must already be removed: the table
 // never holds them (connection.SplitSecrets).
 func (s *Store) PutConnection(ctx context.Context, c connection.Connection) error {
-	if c.Helpdesk.APIKey != "" || c.Trustpilot.APIKey != "" || c.Trustpilot.APISecret != "" || c.Trustpilot.RefreshToken != "" {
+	if c.Helpdesk.APIKey != "" || c.Trustpilot.APIKey != "" || c.Trustpilot.APISecret != "" || c.Trustpilot.RefreshToken != "" || c.Trustpilot.WebhookSecret != "" {
 		return errs.E(errs.Invalid, "store.PutConnection", fmt.Errorf("connection %s still holds secrets; split them off first", c.ID))
 	}
 	doc, err := json.Marshal(c)

@@ -1,7 +1,8 @@
 // Package webhook is the HTTP function's handler for the helpdesk's calls to
-// POST /helpdesk/events: it authenticates the shared secret in constant time, bounds the body,
-// and maps the reply use case's outcome to a status. Bad input is a 4xx with a JSON message,
-// never a 5xx.
+// POST /helpdesk/events and Trustpilot's to POST /trustpilot/events: it authenticates the
+// caller in constant time (the helpdesk's shared header secret; the connection's URL key for
+// Trustpilot, which signs nothing), bounds the body, and maps the use case's outcome to a
+// status. Bad input is a 4xx with a JSON message, never a 5xx.
 package webhook
 
 import (
@@ -10,6 +11,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
 // SecretHeader carries the shared secret: the header the installer configures.
@@ -37,12 +40,24 @@ type Processor interface {
 	Process(ctx context.Context, ev gorgias.WebhookEvent) (outcome string, err error)
 }
 
+// TrustpilotInbox takes an authenticated Trustpilot webhook batch for a connection: it checks
+// secret against the connection's (errs.Permission when it is wrong or the connection unknown)
+// and queues the events.
+type TrustpilotInbox interface {
+	Receive(ctx context.Context, connID, secret string, evs []trustpilot.Event) (queued int, err error)
+}
+
+// TrustpilotPath is the route of Trustpilot's webhook calls; the connection and its key are
+// query parameters (TrustpilotURL builds the URL).
+const TrustpilotPath = "/trustpilot/events"
+
 // Handler is the webhook function.
 type Handler struct {
-	SecretID  string
-	Secrets   Secrets
-	Processor Processor
-	Log       *slog.Logger
+	SecretID   string
+	Secrets    Secrets
+	Processor  Processor
+	Trustpilot TrustpilotInbox
+	Log        *slog.Logger
 }
 
 type response struct {
@@ -67,6 +82,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		r.Headers["Allow"] = http.MethodPost
 		return r, nil
 	}
+	if strings.TrimSuffix(req.RawPath, "/") == TrustpilotPath {
+		return h.trustpilot(ctx, req, log), nil
+	}
 	secret, err := h.Secrets.Value(ctx, h.SecretID)
 	if err != nil {
 		// Our own failure, not the caller's: 503 lets the helpdesk retry.
@@ -77,22 +95,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		log.Warn("webhook call rejected: bad or missing secret", "source_ip", req.RequestContext.HTTP.SourceIP)
 		return reply(http.StatusUnauthorized, "error", "missing or wrong "+SecretHeader+" header"), nil
 	}
-	body := []byte(req.Body)
-	if req.IsBase64Encoded {
-		if len(req.Body) > base64.StdEncoding.EncodedLen(MaxBody)+4 {
-			return reply(http.StatusRequestEntityTooLarge, "error", "body larger than 1 MiB"), nil
-		}
-		b, err := base64.StdEncoding.DecodeString(req.Body)
-		if err != nil {
-			return reply(http.StatusBadRequest, "error", "body is not valid base64"), nil
-		}
-		body = b
-	}
-	if len(body) > MaxBody {
-		return reply(http.StatusRequestEntityTooLarge, "error", "body larger than 1 MiB"), nil
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return reply(http.StatusBadRequest, "error", "empty body: expected the JSON event"), nil
+	body, bad := readBody(req)
+	if bad != nil {
+		return *bad, nil
 	}
 	ev, err := gorgias.ParseWebhook(body)
 	if err != nil {
@@ -114,6 +119,64 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return reply(code, "error", clientMessage(err)), nil
 	}
 	return reply(http.StatusOK, "ok", outcome), nil
+}
+
+// readBody decodes and bounds a request's body; a bad one gets its answer.
+func readBody(req events.APIGatewayV2HTTPRequest) ([]byte, *events.APIGatewayV2HTTPResponse) {
+	fail := func(code int, msg string) ([]byte, *events.APIGatewayV2HTTPResponse) {
+		r := reply(code, "error", msg)
+		return nil, &r
+	}
+	body := []byte(req.Body)
+	if req.IsBase64Encoded {
+		if len(req.Body) > base64.StdEncoding.EncodedLen(MaxBody)+4 {
+			return fail(http.StatusRequestEntityTooLarge, "body larger than 1 MiB")
+		}
+		b, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
+			return fail(http.StatusBadRequest, "body is not valid base64")
+		}
+		body = b
+	}
+	if len(body) > MaxBody {
+		return fail(http.StatusRequestEntityTooLarge, "body larger than 1 MiB")
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return fail(http.StatusBadRequest, "empty body: expected the JSON event")
+	}
+	return body, nil
+}
+
+// trustpilot answers one Trustpilot webhook call: the key first (nothing is read or done for
+// a wrong one), then the body, then the batch is queued.
+func (h *Handler) trustpilot(ctx context.Context, req events.APIGatewayV2HTTPRequest, log *slog.Logger) events.APIGatewayV2HTTPResponse {
+	if h.Trustpilot == nil {
+		return reply(http.StatusNotFound, "error", "Trustpilot webhooks are not enabled on this deployment")
+	}
+	connID, key := req.QueryStringParameters["connection"], req.QueryStringParameters["key"]
+	if connID == "" || key == "" {
+		return reply(http.StatusUnauthorized, "error", "the URL needs its connection and key (`pilotdesk trustpilot webhook-url ID` prints it)")
+	}
+	log = log.With("connection_id", connID)
+	body, bad := readBody(req)
+	if bad != nil {
+		return *bad
+	}
+	evs, err := trustpilot.ParseEvents(body)
+	if err != nil {
+		log.Info("Trustpilot webhook refused: unreadable body", "reason", err.Error())
+		return reply(http.StatusBadRequest, "error", clientMessage(err))
+	}
+	n, err := h.Trustpilot.Receive(ctx, connID, key, evs.Events)
+	switch {
+	case errs.Is(err, errs.Permission):
+		log.Warn("Trustpilot webhook rejected: unknown connection or wrong key", "source_ip", req.RequestContext.HTTP.SourceIP)
+		return reply(http.StatusUnauthorized, "error", clientMessage(err))
+	case err != nil:
+		log.Error("Trustpilot webhook batch not queued", "error", err.Error())
+		return reply(http.StatusServiceUnavailable, "error", "temporarily unavailable; retry later")
+	}
+	return reply(http.StatusOK, "ok", fmt.Sprintf("%d event(s) queued, %d ignored", n, evs.Ignored))
 }
 
 // statusFor maps a processing error: the caller's mistakes are 4xx; what a retry cannot fix

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 	"github.com/pilotdesk/pilotdesk/pkg/webhook"
 )
 
@@ -104,6 +105,71 @@ func TestStatuses(t *testing.T) {
 			}
 			if strings.Contains(resp.Body, "dynamodb") || strings.Contains(resp.Body, "s3cret") {
 				t.Fatalf("internal detail or secret in the answer: %s", resp.Body)
+			}
+		})
+	}
+}
+
+type fakeInbox struct {
+	calls  int
+	conn   string
+	key    string
+	events []trustpilot.Event
+	err    error
+}
+
+func (f *fakeInbox) Receive(_ context.Context, connID, key string, evs []trustpilot.Event) (int, error) {
+	f.calls++
+	f.conn, f.key, f.events = connID, key, evs
+	return len(evs), f.err
+}
+
+func tpReq(query map[string]string, body string) events.APIGatewayV2HTTPRequest {
+	r := events.APIGatewayV2HTTPRequest{RawPath: webhook.TrustpilotPath, Body: body, QueryStringParameters: query, Headers: map[string]string{}}
+	r.RequestContext.HTTP.Method = "POST"
+	return r
+}
+
+// Trustpilot's calls: the connection's URL key is the only authentication; bad input is a 4xx
+// and reaches nothing; a wrong key is refused by the inbox without anything queued.
+func TestTrustpilotRoute(t *testing.T) {
+	t.Parallel()
+	const batch = `{"events":[{"eventName":"service-review-created","version":"1","eventData":{"id":"5f0000000000000000000001"}},` +
+		`{"eventName":"service-review-created","eventData":{"id":"5f0000000000000000000001"}},` +
+		`{"eventName":"service-review-liked","eventData":{"id":"5f0000000000000000000002"}}]}`
+	ok := map[string]string{"connection": "shop", "key": "k3y"}
+	big := `{"events":[],"pad":"` + strings.Repeat("a", webhook.MaxBody) + `"}`
+	for _, tc := range []struct {
+		name   string
+		req    events.APIGatewayV2HTTPRequest
+		err    error
+		status int
+		queued bool
+	}{
+		{"batch", tpReq(ok, batch), nil, 200, true},
+		{"no key", tpReq(map[string]string{"connection": "shop"}, batch), nil, 401, false},
+		{"no connection", tpReq(map[string]string{"key": "k3y"}, batch), nil, 401, false},
+		{"wrong key", tpReq(ok, batch), errs.E(errs.Permission, "inbox", errors.New("wrong key")), 401, true},
+		{"not JSON", tpReq(ok, "{"), nil, 400, false},
+		{"no events array", tpReq(ok, `{"event":"x"}`), nil, 400, false},
+		{"empty", tpReq(ok, ""), nil, 400, false},
+		{"too large", tpReq(ok, big), nil, 413, false},
+		{"queue down", tpReq(ok, batch), errs.E(errs.Transient, "queue", errors.New("503")), 503, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			inbox := &fakeInbox{err: tc.err}
+			h := &webhook.Handler{Secrets: fakeSecrets{err: errors.New("the helpdesk secret must not be read")}, Processor: &fakeProcessor{},
+				Trustpilot: inbox, Log: slog.New(slog.DiscardHandler)}
+			resp, err := h.Handle(context.Background(), tc.req)
+			if err != nil || resp.StatusCode != tc.status {
+				t.Fatalf("status %d (%v) %s, want %d", resp.StatusCode, err, resp.Body, tc.status)
+			}
+			if (inbox.calls == 1) != tc.queued {
+				t.Fatalf("inbox called %d times, want called: %v", inbox.calls, tc.queued)
+			}
+			if tc.name == "batch" && (len(inbox.events) != 1 || inbox.conn != "shop" || inbox.key != "k3y" || !strings.Contains(resp.Body, "1 ignored")) {
+				t.Fatalf("inbox got %+v for %s/%s; answer %s", inbox.events, inbox.conn, inbox.key, resp.Body)
 			}
 		})
 	}

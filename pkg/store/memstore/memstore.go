@@ -140,7 +140,7 @@ type connItem struct {
 // tombstone, as the DynamoDB PutItem does). Secrets must already be removed.
 func (s *Store) PutConnection(ctx context.Context, c connection.Connection) error {
 	const op = "store.PutConnection"
-	if c.Helpdesk.APIKey != "" || c.Trustpilot.APIKey != "" || c.Trustpilot.APISecret != "" || c.Trustpilot.RefreshToken != "" {
+	if c.Helpdesk.APIKey != "" || c.Trustpilot.APIKey != "" || c.Trustpilot.APISecret != "" || c.Trustpilot.RefreshToken != "" || c.Trustpilot.WebhookSecret != "" {
 		return errs.E(errs.Invalid, op, fmt.Errorf("connection %s still holds secrets; split them off first", c.ID))
 	}
 	doc, err := json.Marshal(c)

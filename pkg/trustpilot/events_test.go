@@ -1,0 +1,71 @@
+package trustpilot
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+)
+
+func TestParseEvents(t *testing.T) {
+	t.Parallel()
+	// The documented shape (reference §5.3), with its extra fields, duplicates and odd events.
+	body := `{"events":[
+	  {"eventName":"service-review-created","version":"1","eventData":{"id":"507f191e810c19729de860ea","language":"en","stars":5,
+	   "consumer":{"id":"507f191e810c19729de860eb","name":"A"},"tags":[]}},
+	  {"eventName":"service-review-updated","version":"1","eventData":{"id":"507f191e810c19729de860ea","stars":2}},
+	  {"eventName":"service-review-created","eventData":{"id":"507f191e810c19729de860ea"}},
+	  {"eventName":"service-review-deleted","eventData":{"id":"507f191e810c19729de860ec"}},
+	  {"eventName":"service-review-created","eventData":{"id":"../../admin"}},
+	  {"eventName":"service-review-created","eventData":{"id":12}},
+	  {"eventName":"product-review-created","eventData":{"id":"507f191e810c19729de860ed"}},
+	  "not an object"
+	]}`
+	got, err := ParseEvents([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Event{{EventCreated, "507f191e810c19729de860ea"}, {EventUpdated, "507f191e810c19729de860ea"}, {EventDeleted, "507f191e810c19729de860ec"}}
+	if len(got.Events) != len(want) || got.Ignored != 4 {
+		t.Fatalf("events %+v ignored %d, want %+v and 4 ignored", got.Events, got.Ignored, want)
+	}
+	for i := range want {
+		if got.Events[i] != want[i] {
+			t.Fatalf("event %d = %+v, want %+v", i, got.Events[i], want[i])
+		}
+	}
+	for _, bad := range []string{"", "{", "[]", `{"events":{}}`, `{"nothing":1}`, `{"events":[]} {}`,
+		`{"events":[` + strings.Repeat(`{},`, MaxEvents) + `{}]}`} {
+		if _, err := ParseEvents([]byte(bad)); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ParseEvents(%.40q) = %v, want errs.Invalid", bad, err)
+		}
+	}
+	if got, err := ParseEvents([]byte(`{"events":[]}`)); err != nil || len(got.Events) != 0 {
+		t.Fatalf("empty batch: %+v %v", got, err)
+	}
+}
+
+// FuzzParseEvents: a webhook body is anyone's text (Trustpilot signs nothing). Parsing never
+// panics, errors are errs.Invalid, and every event it keeps is known and names a valid id once.
+func FuzzParseEvents(f *testing.F) {
+	f.Add([]byte(`{"events":[{"eventName":"service-review-created","eventData":{"id":"507f191e810c19729de860ea"}}]}`))
+	f.Add([]byte(`{"events":[{"eventName":"service-review-deleted","eventData":{"id":"507f191e810c19729de860ea","x":[1,2]}},null]}`))
+	f.Add([]byte(`{"events":null}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := ParseEvents(body)
+		if err != nil {
+			if !errs.Is(err, errs.Invalid) {
+				t.Fatalf("error of kind %v: %v", errs.KindOf(err), err)
+			}
+			return
+		}
+		seen := map[Event]bool{}
+		for _, e := range got.Events {
+			if !review.ValidID(e.ReviewID) || (e.Name != EventCreated && e.Name != EventUpdated && e.Name != EventDeleted) || seen[e] {
+				t.Fatalf("kept %+v", e)
+			}
+			seen[e] = true
+		}
+	})
+}
