@@ -883,9 +883,9 @@ func TestWebhookEventsReadTheReviewFirst(t *testing.T) {
 	r.tp.service = []review.Review{edited, rs[1], rs[2], rs[4]}
 	job := queue.SyncJob("c1", review.Service)
 	job.Pass = queue.PassEvents
-	for _, e := range []queue.Event{{rs[1].ID, trustpilot.EventCreated}, {rs[2].ID, trustpilot.EventCreated}, {rs[0].ID, trustpilot.EventUpdated},
-		{"5f0000000000000000000bad", trustpilot.EventCreated}, {rs[4].ID, trustpilot.EventCreated}} {
-		job.Events = append(job.Events, e)
+	for _, e := range []struct{ id, name string }{{rs[1].ID, trustpilot.EventCreated}, {rs[2].ID, trustpilot.EventCreated},
+		{rs[0].ID, trustpilot.EventUpdated}, {"5f0000000000000000000bad", trustpilot.EventCreated}, {rs[4].ID, trustpilot.EventCreated}} {
+		job.Events = append(job.Events, queue.Event{ReviewID: e.id, Name: e.name})
 	}
 	for range 2 {
 		if err := r.s.Sync(ctx, job); err != nil {
