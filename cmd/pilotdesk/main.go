@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string) error {
 		// The CLI's checks are single calls: the whole allowance is theirs.
 		Check:            a.Factory(cfg, 1, app.Logger(os.Stderr, cfg, "cli")),
 		WebhookSecretARN: cfg.WebhookSecretARN,
+		APIURL:           os.Getenv("API_URL"),
 		Out:              os.Stdout, Err: os.Stderr,
 	}
 	return c.Run(ctx, args)

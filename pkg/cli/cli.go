@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -21,8 +22,10 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/loopback"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
 // Store is what the CLI needs from the table.
@@ -66,6 +69,7 @@ type CLI struct {
 	Queue            Queue
 	Check            Checker
 	WebhookSecretARN string
+	APIURL           string    // the stack's HTTP API base (API_URL): the default of --base
 	In               io.Reader // `connection put -f -` reads it; nil means os.Stdin
 	Out, Err         io.Writer
 	Now              func() time.Time
@@ -85,8 +89,9 @@ const usage = `usage: pilotdesk <command>
                                   and the reviews set aside with their errors
   dlq redrive                     move dead letters back to the queue
   helpdesk install-webhook ID --url URL   create the helpdesk HTTP integration for replies
+  trustpilot webhook-url ID [--base URL]  print the URL to paste into Trustpilot's webhooks
 
-environment: TABLE_NAME, QUEUE_URL, CREDENTIALS_SECRET_PREFIX, WEBHOOK_SECRET_ARN and the AWS SDK's own variables
+environment: TABLE_NAME, QUEUE_URL, CREDENTIALS_SECRET_PREFIX, WEBHOOK_SECRET_ARN, API_URL and the AWS SDK's own variables
 `
 
 // ErrUsage is returned for a bad command line.
@@ -131,6 +136,10 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 	case "helpdesk":
 		if len(args) >= 2 && args[1] == "install-webhook" {
 			return c.installWebhook(ctx, args[2:])
+		}
+	case "trustpilot":
+		if len(args) >= 2 && args[1] == "webhook-url" {
+			return c.trustpilotWebhookURL(ctx, args[2:])
 		}
 	case "help", "-h", "--help":
 		fmt.Fprint(c.Out, usage)
@@ -581,6 +590,41 @@ func (c *CLI) installWebhook(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.Out, "HTTP integration %q created in %s (id %d): ticket-message-created → %s\n", in.Name, r.Connection.Helpdesk.URL, integ.ID, *url)
+	return nil
+}
+
+// trustpilotWebhookURL prints the connection's Trustpilot webhook URL, the URL first on its
+// line, then the event types to subscribe it to. The URL holds the connection's key: treat it
+// as a secret.
+func (c *CLI) trustpilotWebhookURL(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("trustpilot webhook-url", flag.ContinueOnError)
+	fs.SetOutput(c.Err)
+	base := fs.String("base", c.APIURL, "the stack's HTTP API base URL (the ApiUrl output of the stack)")
+	pos, err := interleaved(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	if *base == "" {
+		return errors.New("--base: the stack's API URL is needed (the ApiUrl output of `sam deploy`, or API_URL)")
+	}
+	u, err := url.Parse(strings.TrimSuffix(*base, "/"))
+	if err != nil || (u.Scheme != "https" && !loopback.Host(u.Host)) || u.Host == "" || u.RawQuery != "" {
+		return fmt.Errorf("--base %q: want the https base URL of the stack's API, like https://abc.execute-api.eu-west-1.amazonaws.com", *base)
+	}
+	r, err := c.Store.GetConnection(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	sec, err := c.Secrets.Connection(ctx, r.Connection.ID)
+	if err != nil {
+		return err
+	}
+	if sec.TrustpilotWebhook == "" {
+		return fmt.Errorf("connection %s has no webhook key yet: save it again with `pilotdesk connection put` (a key is made then)", r.Connection.ID)
+	}
+	fmt.Fprintf(c.Out, "%s%s?connection=%s&key=%s  events: %s, %s, %s\n", u.String(), trustpilot.WebhookPath,
+		url.QueryEscape(r.Connection.ID), url.QueryEscape(sec.TrustpilotWebhook), trustpilot.EventCreated, trustpilot.EventUpdated, trustpilot.EventDeleted)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -432,6 +433,11 @@ func TestConnectionPut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(s.TrustpilotWebhook) != 64 || c.Trustpilot.WebhookHash != connection.WebhookHash(s.TrustpilotWebhook) {
+				t.Fatalf("webhook key %d characters, table hash %q", len(s.TrustpilotWebhook), c.Trustpilot.WebhookHash)
+			}
+			addSecret(s.TrustpilotWebhook)
+			s.TrustpilotWebhook = ""
 			if want := (connection.Secrets{HelpdeskAPIKey: hdKey, TrustpilotAPIKey: u.key, TrustpilotAPISecret: u.secret}); s != want {
 				t.Fatalf("secret store holds %+v", s)
 			}
@@ -1030,4 +1036,46 @@ func TestDeadLetters(t *testing.T) {
 	if got := drain(t, dlqURL); len(got) != 0 {
 		t.Fatalf("DLQ still holds %q", got)
 	}
+}
+
+// A connection's Trustpilot webhook URL: made when the connection is saved, the same after it
+// is saved again, printed with the stack's base, and only its hash in the table (the scan
+// after all tests checks the key never reaches it).
+func TestTrustpilotWebhookURL(t *testing.T) {
+	t.Parallel()
+	u := newUnit(t)
+	id := fmt.Sprintf("cli-tpwh-%d", units.Add(1))
+	put(t, doc(id, u, nil))
+	base := "https://abc.execute-api.eu-west-1.amazonaws.com"
+	r := runWith(t, func(c *cli.CLI) { c.APIURL = base }, "trustpilot", "webhook-url", id)
+	wantRunErr(t, r, "")
+	line := strings.Fields(r.out)
+	if len(line) == 0 || !strings.HasPrefix(line[0], base+"/trustpilot/events?connection="+id+"&key=") ||
+		!strings.Contains(r.out, "service-review-created") || !strings.Contains(r.out, "service-review-deleted") {
+		t.Fatalf("webhook-url printed %q", r.out)
+	}
+	parsed, err := url.Parse(line[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := parsed.Query().Get("key")
+	// Printing the key is this command's job; from now on no other output or table item may
+	// hold it.
+	defer addSecret(key)
+	if len(key) < 64 {
+		t.Fatalf("key %d characters long, want 256 bits", len(key))
+	}
+	rec, err := st.GetConnection(context.Background(), id)
+	if err != nil || !rec.Connection.WebhookSecretOK(key) || rec.Connection.WebhookSecretOK(key+"x") {
+		t.Fatalf("stored connection does not check the key: %v", err)
+	}
+
+	put(t, doc(id, u, func(m map[string]any) { m["min_stars"] = 3 }))
+	again := runWith(t, func(c *cli.CLI) { c.APIURL = base }, "trustpilot", "webhook-url", id, "--base", base+"/")
+	if strings.Fields(again.out)[0] != line[0] {
+		t.Fatalf("saving the connection again changed its webhook URL:\n%s\n%s", line[0], again.out)
+	}
+	wantRunErr(t, run(t, "trustpilot", "webhook-url", id), "--base")
+	wantRunErr(t, run(t, "trustpilot", "webhook-url", id, "--base", "http://example.com"), "https")
+	wantRunErr(t, run(t, "trustpilot", "webhook-url"), "usage")
 }

@@ -17,6 +17,10 @@ const (
 	EventDeleted = "service-review-deleted"
 )
 
+// WebhookPath is where a Pilotdesk stack takes Trustpilot's webhook calls; the connection and
+// its key are query parameters (`pilotdesk trustpilot webhook-url` prints the whole URL).
+const WebhookPath = "/trustpilot/events"
+
 // MaxEvents bounds the events one webhook body may carry; a larger batch is refused (413-like
 // abuse is caught before by the body limit, this keeps one job small).
 const MaxEvents = 500

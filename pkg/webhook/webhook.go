@@ -47,9 +47,8 @@ type TrustpilotInbox interface {
 	Receive(ctx context.Context, connID, secret string, evs []trustpilot.Event) (queued int, err error)
 }
 
-// TrustpilotPath is the route of Trustpilot's webhook calls; the connection and its key are
-// query parameters (TrustpilotURL builds the URL).
-const TrustpilotPath = "/trustpilot/events"
+// TrustpilotPath is the route of Trustpilot's webhook calls.
+const TrustpilotPath = trustpilot.WebhookPath
 
 // Handler is the webhook function.
 type Handler struct {
