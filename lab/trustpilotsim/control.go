@@ -166,6 +166,30 @@ func (s *Sim) controlRoutes(m *http.ServeMux) {
 		}
 		ok(w)
 	})
+	m.HandleFunc("PUT /_sim/business-units/{id}/webhook", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			URL string `json:"url"`
+		}
+		if err := decode(r, &in); err != nil {
+			bad(w, err)
+			return
+		}
+		if err := s.SetWebhookURL(r.PathValue("id"), in.URL); err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		ok(w)
+	})
+	m.HandleFunc("POST /_sim/webhooks/flush", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.FlushWebhooks(r.Context(), r.URL.Query().Get("duplicate") == "true")})
+	})
+	m.HandleFunc("DELETE /_sim/service-reviews/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.DeleteServiceReview(r.PathValue("id")); err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		ok(w)
+	})
 	m.HandleFunc("GET /_sim/replies", func(w http.ResponseWriter, r *http.Request) {
 		rs := s.Replies(r.URL.Query().Get("reviewId"))
 		if rs == nil {

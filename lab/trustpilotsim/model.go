@@ -21,6 +21,8 @@ type BusinessUnit struct {
 	RefreshTokens   []string       `json:"refreshTokens,omitempty"` // live refresh tokens, as after a login flow
 	RequireAPIKey   bool           `json:"requireApiKey,omitempty"` // refuse private calls without the apikey header
 	DisableReplying bool           `json:"disableReplying,omitempty"`
+	// WebhookURL subscribes a URL to the unit's service-review events (Sim.SetWebhookURL).
+	WebhookURL string `json:"webhookUrl,omitempty"`
 	// Switches select the unit's variant of behaviours the reference leaves open; in JSON their
 	// fields sit at the top level of the unit. Sim.SetSwitches and
 	// PUT /_sim/business-units/{id}/switches change them while the simulator runs.

@@ -25,6 +25,17 @@
 //     /_sim/clock/advance moves it); a second service-reply POST meanwhile is still refused
 //     with 409. Sim.ServiceReview, Sim.Replies, Sim.Comments and /_sim/ show what is stored.
 //
+// # Webhooks
+//
+// A business unit with a webhook subscription (BusinessUnit.WebhookURL, Sim.SetWebhookURL,
+// PUT /_sim/business-units/{id}/webhook {"url":...}) has every created, edited
+// (PutServiceReview of a known id) and deleted (DeleteServiceReview, DELETE
+// /_sim/service-reviews/{id}) service review queued as an event of the documented shape
+// (reference §5.3: {"events":[{"eventName","version","eventData":{...}}]}, no email, the
+// deleted event's data only {id}); FlushWebhooks (POST /_sim/webhooks/flush[?duplicate=true])
+// sends each unit's queue as one batch, twice with duplicate. SendWebhook and SendWebhookBody
+// send any batch or body to any URL: forged events, wrong keys, oversized bodies.
+//
 // And per request, as a Fault (Sim.AddFault, POST /_sim/faults): drop_after (Fault.DropAfter)
 // applies the request — a reply or comment is committed — then closes the connection without
 // an answer, e.g. {"method":"POST","path":"/v1/private/conversations/*/comments","drop_after":true,"times":1}.
@@ -87,6 +98,7 @@ type Sim struct {
 	refresh       map[string]*refreshToken
 	newest        map[string]time.Time // unit id + grant group → expiry of the newest token
 	seq           uint64
+	pending       map[string][]WebhookEvent // unit id → events for its webhook subscription
 
 	fmu       sync.Mutex
 	faults    []*faultEntry
@@ -146,6 +158,7 @@ func New(opts Options) *Sim {
 		units:         map[string]*BusinessUnit{},
 		unitByKey:     map[string]*BusinessUnit{},
 		service:       map[string]*serviceEntry{},
+		pending:       map[string][]WebhookEvent{},
 		product:       map[string]*productEntry{},
 		conversations: map[string]*Conversation{},
 		access:        map[string]*accessToken{},
@@ -318,7 +331,26 @@ func (s *Sim) PutServiceReview(r ServiceReview) error {
 	}
 	r.BusinessUnit.IdentifyingName = cmp.Or(r.BusinessUnit.IdentifyingName, u.Name)
 	r.BusinessUnit.DisplayName = cmp.Or(r.BusinessUnit.DisplayName, u.DisplayName)
+	event := EventCreated
+	if _, exists := s.service[r.ID]; exists {
+		event = EventUpdated
+	}
 	s.service[r.ID] = &serviceEntry{r: r.withDefaults(), created: created}
+	s.queueEventLocked(u.ID, event, &s.service[r.ID].r)
+	return nil
+}
+
+// DeleteServiceReview removes a service review (the reviewer or Trustpilot deleted it) and
+// queues its deleted event.
+func (s *Sim) DeleteServiceReview(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.service[id]
+	if !ok {
+		return fmt.Errorf("no service review %q", id)
+	}
+	delete(s.service, id)
+	s.queueEventLocked(e.r.BusinessUnit.ID, EventDeleted, &e.r)
 	return nil
 }
 

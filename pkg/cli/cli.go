@@ -609,7 +609,7 @@ func (c *CLI) trustpilotWebhookURL(ctx context.Context, args []string) error {
 		return errors.New("--base: the stack's API URL is needed (the ApiUrl output of `sam deploy`, or API_URL)")
 	}
 	u, err := url.Parse(strings.TrimSuffix(*base, "/"))
-	if err != nil || (u.Scheme != "https" && !loopback.Host(u.Host)) || u.Host == "" || u.RawQuery != "" {
+	if err != nil || (u.Scheme != "https" && !loopback.Host(u.Hostname())) || u.Host == "" || u.RawQuery != "" {
 		return fmt.Errorf("--base %q: want the https base URL of the stack's API, like https://abc.execute-api.eu-west-1.amazonaws.com", *base)
 	}
 	r, err := c.Store.GetConnection(ctx, pos[0])

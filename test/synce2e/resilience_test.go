@@ -24,8 +24,19 @@ import (
 // cli runs the operator CLI against the stack and returns what it printed.
 func (s *system) cli(t *testing.T, args ...string) string {
 	t.Helper()
+	return s.cliWith(t, nil, args...)
+}
+
+type cliOpts struct{ apiURL string }
+
+func (s *system) cliWith(t *testing.T, edit func(*cliOpts), args ...string) string {
+	t.Helper()
+	var o cliOpts
+	if edit != nil {
+		edit(&o)
+	}
 	var out, errOut bytes.Buffer
-	c := &cli.CLI{Store: s.Store, Secrets: s.Secrets, Queue: s.Queue, Out: &out, Err: &errOut}
+	c := &cli.CLI{Store: s.Store, Secrets: s.Secrets, Queue: s.Queue, APIURL: o.apiURL, Out: &out, Err: &errOut}
 	if err := c.Run(context.Background(), args); err != nil {
 		t.Fatalf("pilotdesk %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}

@@ -1,0 +1,78 @@
+package trustpilotsim
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestWebhooksBatchTheUnitsEvents(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies []map[string][]WebhookEvent
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m map[string][]WebhookEvent
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("body %s: %v", b, err)
+		}
+		mu.Lock()
+		bodies = append(bodies, m)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer recv.Close()
+	s := New(Options{})
+	fx := Generate("5f0c00000000000000000001", 2, 0, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour), 1)
+	fx.BusinessUnits = []BusinessUnit{{ID: "5f0c00000000000000000001", Name: "a.example", APIKey: "k", APISecret: "s"}}
+	if err := s.Load(fx); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.PendingWebhooks(); n != 0 {
+		t.Fatalf("%d events queued without a subscription", n)
+	}
+	if err := s.SetWebhookURL("5f0c00000000000000000001", recv.URL); err != nil {
+		t.Fatal(err)
+	}
+	r := fx.ServiceReviews[0]
+	edited := r
+	edited.Stars = 1
+	newer := fx.ServiceReviews[1]
+	newer.ID = "5f0d00000000000000000009"
+	for _, step := range []func() error{
+		func() error { return s.PutServiceReview(newer) },
+		func() error { return s.PutServiceReview(edited) },
+		func() error { return s.DeleteServiceReview(fx.ServiceReviews[1].ID) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds := s.FlushWebhooks(context.Background(), true)
+	if len(ds) != 2 || ds[0].Status != http.StatusAccepted || ds[0].Events != 3 {
+		t.Fatalf("deliveries %+v, want the batch of 3 twice", ds)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	evs := bodies[0]["events"]
+	want := []string{EventCreated, EventUpdated, EventDeleted}
+	for i, e := range evs {
+		if e.EventName != want[i] || e.Version != "1" {
+			t.Fatalf("event %d = %+v, want %s", i, e, want[i])
+		}
+	}
+	if evs[0].EventData["id"] != newer.ID || evs[1].EventData["stars"] != float64(1) || len(evs[2].EventData) != 1 {
+		t.Fatalf("event data %+v", evs)
+	}
+	if _, hasEmail := evs[0].EventData["referralEmail"]; hasEmail {
+		t.Fatal("the webhook payload carries no email")
+	}
+	if s.PendingWebhooks() != 0 || len(s.FlushWebhooks(context.Background(), false)) != 0 {
+		t.Fatal("a flushed batch was sent again")
+	}
+}
