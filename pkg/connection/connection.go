@@ -181,6 +181,9 @@ func (c *Connection) validate(withSecrets bool) error {
 	if withSecrets && strings.TrimSpace(c.Trustpilot.APIKey) == "" {
 		bad("trustpilot.api_key", "required")
 	}
+	if w := c.Trustpilot.WebhookSecret; w != "" && (len(w) < 32 || strings.ContainsAny(w, " &?#/%+")) {
+		bad("trustpilot.webhook_secret", "must be at least 32 characters without spaces or URL punctuation (leave it out to have one made)")
+	}
 	if withSecrets && strings.TrimSpace(c.Trustpilot.APISecret) == "" {
 		bad("trustpilot.api_secret", "required")
 	}
