@@ -118,6 +118,27 @@ func UpsertReviews(old json.RawMessage, entries []ReviewEntry, capBytes int) (js
 	return trimToCap(d, capBytes)
 }
 
+// RemoveReview takes a review's entry out of Pilotdesk's part (the review was deleted on
+// Trustpilot: its text must go). The total keeps counting it; a part without the entry comes
+// back unchanged.
+func RemoveReview(old json.RawMessage, reviewID string, capBytes int) (json.RawMessage, error) {
+	d, err := DecodeReviewData(old)
+	if err != nil {
+		d = ReviewData{}
+	}
+	kept := d.Reviews[:0:0]
+	for _, r := range d.Reviews {
+		if r.ReviewID != reviewID {
+			kept = append(kept, r)
+		}
+	}
+	d.Reviews = kept
+	if capBytes <= 0 {
+		capBytes = DefaultDataCap
+	}
+	return trimToCap(d, capBytes)
+}
+
 // trimToCap drops the oldest entries until d fits, measuring each entry once.
 func trimToCap(d ReviewData, capBytes int) (json.RawMessage, error) {
 	const op = "gorgias.UpsertReview"

@@ -74,6 +74,11 @@ type Link struct {
 	GivenUp   bool      // no automatic retry any more; `pilotdesk sync ID --retry-failed` forces one
 	Uncertain time.Time // when a create with an unknown outcome was sent; zero once none is pending
 	Snapshot  string    // the review as read from Trustpilot (JSON), so a retry needs no Trustpilot call
+
+	// DeletedAt is when Pilotdesk learnt the review was deleted on Trustpilot (its text and
+	// personal data were removed then); zero while it exists. The link stays, so a reinstated
+	// review finds its ticket again.
+	DeletedAt time.Time
 }
 
 // RefusedUntil reports whether the helpdesk refused the review's ticket and the review is

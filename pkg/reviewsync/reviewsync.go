@@ -40,6 +40,10 @@ type Store interface {
 	RecordUnreadable(ctx context.Context, connID, reviewID string, kind review.Kind, reason string) error
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 	RecordCustomerEntry(ctx context.Context, account string, customerID int64, reviewID, entry string) (map[string]string, error)
+	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) error
+	GetLink(ctx context.Context, connID, reviewID string) (link.Link, error)
+	MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error)
+	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 	ConfirmLink(ctx context.Context, c link.Confirm) error
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
@@ -61,6 +65,7 @@ type Helpdesk interface {
 	CreateTicket(ctx context.Context, t gorgias.NewTicket) (gorgias.Ticket, error)
 	FindTicketByExternalID(ctx context.Context, externalID string) (gorgias.Ticket, bool, error)
 	PostInternalNote(ctx context.Context, ticketID int64, text string) (gorgias.Message, error)
+	AddTags(ctx context.Context, ticketID int64, names []string) error
 	MergeCustomerData(ctx context.Context, customerID int64, key string, update func(old json.RawMessage, room int) (json.RawMessage, error)) (int64, error)
 }
 
@@ -328,11 +333,21 @@ func (r *run) events(ctx context.Context) error {
 	var reviews []review.Review
 	for _, e := range r.job.Events {
 		log := r.log.With("review_id", e.ReviewID, "event", e.Name)
+		rv, err := r.reviews.GetServiceReview(ctx, e.ReviewID)
 		if e.Name == trustpilot.EventDeleted {
-			log.Info("review deleted on Trustpilot; the deletions pass handles it")
+			// Only Trustpilot's own answer proves it: a review it still serves is not deleted.
+			switch {
+			case errs.Is(err, errs.NotExist):
+				if err := r.deleted(ctx, e.ReviewID); err != nil {
+					return err
+				}
+			case err == nil:
+				log.Warn("deleted event for a review Trustpilot still serves; ignored")
+			default:
+				return err
+			}
 			continue
 		}
-		rv, err := r.reviews.GetServiceReview(ctx, e.ReviewID)
 		switch {
 		case errs.Is(err, errs.NotExist), errs.Is(err, errs.Invalid):
 			log.Warn("webhook event names no review of this business unit; nothing created", "error", err.Error())
@@ -358,6 +373,57 @@ func (r *run) events(ctx context.Context) error {
 		return r.send(ctx, r.job, stop.delay)
 	}
 	r.log.Info("webhook events handled", "events", len(r.job.Events), "created", cp.Created)
+	return nil
+}
+
+// TagDeleted marks the ticket of a review deleted on Trustpilot.
+const TagDeleted = "trustpilot-deleted"
+
+// DeletedNote is the agent's note on the ticket of a review deleted on Trustpilot.
+const DeletedNote = "This review was removed from Trustpilot; its text is no longer stored by Pilotdesk. " +
+	"The ticket stays as it is; if the review is reinstated it comes back to this ticket."
+
+// deleted handles a review Trustpilot says is gone (its Deletions API, or a deleted event it
+// confirmed): the review's text and personal data leave Pilotdesk's table and the customer's
+// sidebar data, its ticket gets a note and the trustpilot-deleted tag, and the link stays so a
+// reinstated review finds the same ticket. Every step can be repeated; the note is left once.
+func (r *run) deleted(ctx context.Context, reviewID string) error {
+	log := r.log.With("review_id", reviewID)
+	lk, err := r.s.Store.GetLink(ctx, r.conn.ID, reviewID)
+	if errs.Is(err, errs.NotExist) {
+		log.Info("deleted review was never synced; nothing stored")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !lk.DeletedAt.IsZero() {
+		return nil // handled before
+	}
+	if lk.CustomerID != 0 && lk.Account != "" {
+		if err := r.s.Store.ForgetCustomerEntry(ctx, lk.Account, lk.CustomerID, reviewID); err != nil {
+			return err
+		}
+		if _, err := r.hd.MergeCustomerData(ctx, lk.CustomerID, metaKey, func(old json.RawMessage, room int) (json.RawMessage, error) {
+			return gorgias.RemoveReview(old, reviewID, min(r.cfg.CustomerDataCap, room))
+		}); err != nil && errs.Retryable(err) {
+			return err
+		} else if err != nil {
+			log.Warn("deleted review's sidebar entry not removed", "customer_id", lk.CustomerID, "error", err.Error())
+		}
+	}
+	if lk.State == link.StateLinked && lk.TicketID != 0 {
+		if err := r.hd.AddTags(ctx, lk.TicketID, []string{TagDeleted}); err != nil {
+			return err
+		}
+		if _, err := r.hd.PostInternalNote(ctx, lk.TicketID, DeletedNote); err != nil {
+			return err
+		}
+	}
+	if _, err := r.s.Store.MarkDeleted(ctx, r.conn.ID, reviewID); err != nil {
+		return err
+	}
+	log.Info("review deleted on Trustpilot: its text removed from Pilotdesk, note and tag on its ticket", "ticket_id", lk.TicketID)
 	return nil
 }
 
@@ -937,8 +1003,21 @@ func (r *run) customerData(ctx context.Context, rv review.Review, t gorgias.Tick
 	}
 }
 
-// edited adds a note to the ticket when the review changed since it was synced.
+// edited adds a note to the ticket when the review changed since it was synced, and when a
+// review deleted on Trustpilot is back.
 func (r *run) edited(ctx context.Context, rv review.Review, lk link.Link) error {
+	if !lk.DeletedAt.IsZero() && lk.TicketID != 0 {
+		if _, err := r.hd.PostInternalNote(ctx, lk.TicketID, "This review is back on Trustpilot (reinstated).\n\n"+rv.Text); err != nil {
+			return err
+		}
+		if _, err := r.s.Store.MarkReinstated(ctx, r.conn.ID, rv.ID); err != nil {
+			return err
+		}
+		r.log.Info("deleted review reinstated on Trustpilot; back on its ticket", "review_id", rv.ID, "ticket_id", lk.TicketID)
+		if rv.Email != "" {
+			r.customerData(ctx, rv, gorgias.Ticket{ID: lk.TicketID, CustomerID: lk.CustomerID}, r.log.With("review_id", rv.ID))
+		}
+	}
 	if !rv.Version().After(lk.ReviewVersion) || lk.TicketID == 0 {
 		return nil
 	}

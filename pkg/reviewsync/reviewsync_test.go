@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,6 +149,7 @@ type fakeHD struct {
 	failOn   map[string]error // by external id: CreateTicket fails
 	merges   int
 	data     map[int64]json.RawMessage // the last customer data written, by customer
+	tags     map[int64][]string        // tags added after creation, by ticket
 	finds    int
 	createNo int64
 	stall    bool // CreateTicket waits until its context ends
@@ -156,7 +158,7 @@ type fakeHD struct {
 var _ reviewsync.Helpdesk = (*fakeHD)(nil)
 
 func newFakeHD() *fakeHD {
-	return &fakeHD{tickets: map[string]gorgias.Ticket{}, notes: map[int64][]string{}, failOn: map[string]error{}, data: map[int64]json.RawMessage{}}
+	return &fakeHD{tickets: map[string]gorgias.Ticket{}, notes: map[int64][]string{}, failOn: map[string]error{}, data: map[int64]json.RawMessage{}, tags: map[int64][]string{}}
 }
 
 func (f *fakeHD) CreateTicket(ctx context.Context, t gorgias.NewTicket) (gorgias.Ticket, error) {
@@ -187,6 +189,12 @@ func (f *fakeHD) PostInternalNote(_ context.Context, id int64, text string) (gor
 	defer f.mu.Unlock()
 	f.notes[id] = append(f.notes[id], text)
 	return gorgias.Message{}, nil
+}
+func (f *fakeHD) AddTags(_ context.Context, id int64, names []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tags[id] = append(f.tags[id], names...)
+	return nil
 }
 func (f *fakeHD) MergeCustomerData(_ context.Context, id int64, _ string, update func(json.RawMessage, int) (json.RawMessage, error)) (int64, error) {
 	f.mu.Lock()
@@ -941,5 +949,62 @@ func TestInboxChecksTheKeyAndQueuesOneJobPerBatch(t *testing.T) {
 		if err := j.Validate(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A deleted event Trustpilot confirms (the review is gone from its API): note and tag on the
+// ticket, the sidebar entry and the stored entry removed, the link kept; the event again does
+// nothing more; the review back on Trustpilot returns to the same ticket.
+func TestDeletedReviewIsScrubbedAndReinstatedToItsTicket(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 3)[2:]
+	rs[0].Stars = 4
+	r := newRig(t, &fakeTP{service: rs})
+	ctx := context.Background()
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	before := r.link(t, rs[0].ID)
+	if d, _ := gorgias.DecodeReviewData(r.hd.data[1]); len(d.Reviews) != 1 {
+		t.Fatalf("sidebar before: %s", r.hd.data[1])
+	}
+	job := queue.SyncJob("c1", review.Service)
+	job.Pass, job.Events = queue.PassEvents, []queue.Event{{ReviewID: rs[0].ID, Name: trustpilot.EventDeleted}}
+	// Trustpilot still serves it: a forged deletion changes nothing.
+	if err := r.s.Sync(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.link(t, rs[0].ID); !l.DeletedAt.IsZero() || len(r.hd.notes[before.TicketID]) != 0 {
+		t.Fatalf("a deletion Trustpilot does not confirm was applied: %+v", l)
+	}
+	r.tp.service = nil
+	for range 2 {
+		if err := r.s.Sync(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := r.link(t, rs[0].ID)
+	if l.DeletedAt.IsZero() || l.TicketID != before.TicketID {
+		t.Fatalf("after the deletion: %+v", l)
+	}
+	if notes := r.hd.notes[before.TicketID]; len(notes) != 1 || !strings.Contains(notes[0], "removed from Trustpilot") {
+		t.Fatalf("notes %q, want the one deletion note", notes)
+	}
+	if tags := r.hd.tags[before.TicketID]; !slices.Contains(tags, reviewsync.TagDeleted) {
+		t.Fatalf("tags %v", tags)
+	}
+	if d, _ := gorgias.DecodeReviewData(r.hd.data[1]); len(d.Reviews) != 0 {
+		t.Fatalf("sidebar still shows the deleted review: %s", r.hd.data[1])
+	}
+	if list, _ := r.st.RecordCustomerEntry(ctx, conn().HelpdeskAccountKey(), 1, "probe", "{}"); len(list) != 1 {
+		t.Fatalf("stored entries after the deletion: %v", list)
+	}
+	// Reinstated: the next sync finds it linked, notes its return, no second ticket.
+	r.tp.service = rs
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.link(t, rs[0].ID); !l.DeletedAt.IsZero() || len(r.hd.tickets) != 1 || len(r.hd.notes[before.TicketID]) != 2 {
+		t.Fatalf("reinstated: %+v, %d tickets, notes %q", l, len(r.hd.tickets), r.hd.notes[before.TicketID])
 	}
 }

@@ -54,6 +54,7 @@ func decodeLink(item map[string]types.AttributeValue) link.Link {
 		GivenUp:       getB(item, "given_up"),
 		Uncertain:     msTime(getN(item, "uncertain_at")),
 		Snapshot:      getS(item, "review_snapshot"),
+		DeletedAt:     parseTime(getS(item, "deleted_at")),
 	}
 }
 
@@ -356,4 +357,37 @@ func (s *Store) SetReviewVersion(ctx context.Context, connID, reviewID string, v
 		return false, nil
 	}
 	return err == nil, classify("store.SetReviewVersion", err)
+}
+
+// MarkDeleted records that the review was deleted on Trustpilot: its snapshot (the only copy of
+// its text in the table) is removed, the link kept. It reports whether this call marked it
+// (false when it already was, or no link exists).
+func (s *Store) MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(linkPK(connID), reviewID),
+		UpdateExpression:          aws.String("SET deleted_at = :now, updated_at = :now REMOVE review_snapshot"),
+		ConditionExpression:       aws.String("attribute_exists(#pk) AND attribute_not_exists(deleted_at)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(fmtTime(s.now()))},
+	})
+	if isCondFailed(err) {
+		return false, nil
+	}
+	return err == nil, classify("store.MarkDeleted", err)
+}
+
+// MarkReinstated clears DeletedAt: the review is back on Trustpilot. It reports whether it was
+// marked deleted.
+func (s *Store) MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 key(linkPK(connID), reviewID),
+		UpdateExpression:    aws.String("REMOVE deleted_at"),
+		ConditionExpression: aws.String("attribute_exists(deleted_at)"),
+	})
+	if isCondFailed(err) {
+		return false, nil
+	}
+	return err == nil, classify("store.MarkReinstated", err)
 }

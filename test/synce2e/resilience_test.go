@@ -205,7 +205,7 @@ func TestLongRetryAfterNeverReachesTheTimeout(t *testing.T) {
 	worker := s.Runtime.Functions["SyncWorkerFunction"]
 	before := worker.Timeouts()
 	// Let the run get going, then answer a burst of calls with 429 and Retry-After: 60.
-	s.hdFault(gorgiassim.Fault{Path: "/api/**", Status: 429, RetryAfter: 60, Latency: 2 * time.Second, Times: 2})
+	s.hdFault(gorgiassim.Fault{Path: "/api/**", Status: 429, RetryAfter: 60, Latency: 2 * time.Second, Times: 1})
 	s.tick(t, 8*time.Minute)
 	s.exactlyOnce(t, want)
 	if n := worker.Timeouts() - before; n != 0 {

@@ -289,6 +289,7 @@ type linkItem struct {
 	givenUp       bool
 	uncertainAt   int64 // Unix ms; 0 = none
 	snapshot      string
+	deletedAt     string
 	replyState    link.ReplyState
 	replyMessage  int64
 	replyExpires  int64 // Unix ms
@@ -327,6 +328,7 @@ func (l *linkItem) decode(reviewID string) link.Link {
 		GivenUp:       l.givenUp,
 		Uncertain:     msTime(l.uncertainAt),
 		Snapshot:      l.snapshot,
+		DeletedAt:     parseTime(l.deletedAt),
 	}
 }
 
@@ -870,6 +872,49 @@ func (s *Store) RecordCustomerEntry(ctx context.Context, account string, custome
 	}
 	s.d.custs[k][reviewID] = entry
 	return maps.Clone(s.d.custs[k]), nil
+}
+
+// MarkDeleted records the review deleted on Trustpilot, removing its snapshot; false when it
+// already was or no link exists.
+func (s *Store) MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error) {
+	unlock, err := s.enter(ctx, "store.MarkDeleted", reviewID)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	if !ok || l.deletedAt != "" {
+		return false, nil
+	}
+	l.deletedAt, l.snapshot = fmtTime(s.now()), ""
+	l.updatedAt = l.deletedAt
+	return true, nil
+}
+
+// MarkReinstated clears the deletion mark; false when there was none.
+func (s *Store) MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error) {
+	unlock, err := s.enter(ctx, "store.MarkReinstated", reviewID)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	if !ok || l.deletedAt == "" {
+		return false, nil
+	}
+	l.deletedAt = ""
+	return true, nil
+}
+
+// ForgetCustomerEntry removes a review's entry from a customer's written list.
+func (s *Store) ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) error {
+	unlock, err := s.enter(ctx, "store.ForgetCustomerEntry", reviewID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	delete(s.d.custs[custKey{account, customerID}], reviewID)
+	return nil
 }
 
 // enter checks a call on one review (a live context, a review id) and takes the lock.

@@ -63,6 +63,9 @@ type Store interface {
 	ReleaseLease(ctx context.Context, name, owner string) error
 	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	RecordCustomerEntry(ctx context.Context, account string, customerID int64, reviewID, entry string) (map[string]string, error)
+	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) error
+	MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error)
+	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
 	LoadToken(ctx context.Context, connID string) (token.Token, bool, error)
 	SaveToken(ctx context.Context, connID string, t token.Token) error
 }
@@ -117,6 +120,7 @@ var cases = []struct {
 	{"MarkOnce", testMarkOnce},
 	{"Tokens", testTokens},
 	{"CustomerEntries", testCustomerEntries},
+	{"DeletedAndReinstated", testDeletedAndReinstated},
 	{"ConcurrentCustomerEntriesAllKept", testConcurrentCustomerEntries},
 	{"PutConnectionRefusesSecrets", testPutRefusesSecrets},
 	{"PutGetListConnections", testPutGetList},
