@@ -41,6 +41,7 @@ func (s *Sim) routes() {
 	h("POST /v1/private/conversations/{id}/comments", "post_comment", s.handleComment)
 	h("GET /v1/private/conversations/{id}", "get_conversation", s.handleGetConversation)
 	h("POST /v1/private/conversations/{id}/state", "set_conversation_state", s.handleConversationState)
+	h("GET /v1/reviews/deletions", "list_deletions", s.handleDeletions)
 	h("/", "not_found", func(w http.ResponseWriter, r *http.Request) {
 		appError(w, http.StatusNotFound, codeNotFound, "Not found", "no such resource: "+r.Method+" "+r.URL.Path)
 	})

@@ -47,6 +47,9 @@ type Switches struct {
 	// "trailing-slash" absolute with a trailing slash and upper-case letters in the path,
 	// "none" no links array at all (product list; the service list keeps absolute links).
 	Links LinkStyle `json:"links,omitempty"`
+	// Deletions is how the Deletions API spells its answer (reference §8 gives none): ""
+	// {"reviews":[{"id","deletedAt"}],"nextToken"}, "ids" {"deletions":[ids],"nextPageToken"}.
+	Deletions DeletionsShape `json:"deletions,omitempty"`
 }
 
 // LinkStyle is the value of Switches.Links.
@@ -81,6 +84,9 @@ func (sw Switches) check() error {
 	case LinksAbsolute, LinksRelative, LinksListRelative, LinksTrailingSlash, LinksNone:
 	default:
 		return fmt.Errorf("links %q is not one of \"\", %q, %q, %q, %q", sw.Links, LinksRelative, LinksListRelative, LinksTrailingSlash, LinksNone)
+	}
+	if sw.Deletions != DeletionsObjects && sw.Deletions != DeletionsIDs {
+		return fmt.Errorf("deletions %q is not one of \"\", %q", sw.Deletions, DeletionsIDs)
 	}
 	if sw.PerPageCap < 0 {
 		return errors.New("perPageCap must not be negative")

@@ -36,6 +36,10 @@
 // sends each unit's queue as one batch, twice with duplicate. SendWebhook and SendWebhookBody
 // send any batch or body to any URL: forged events, wrong keys, oversized bodies.
 //
+// The Deletions API (GET /v1/reviews/deletions, API key; startDate, endDate, limit, nextToken)
+// lists the unit's service reviews deleted in the window; switch deletions ("" or "ids")
+// chooses its unverified answer shape.
+//
 // And per request, as a Fault (Sim.AddFault, POST /_sim/faults): drop_after (Fault.DropAfter)
 // applies the request — a reply or comment is committed — then closes the connection without
 // an answer, e.g. {"method":"POST","path":"/v1/private/conversations/*/comments","drop_after":true,"times":1}.
@@ -99,6 +103,7 @@ type Sim struct {
 	newest        map[string]time.Time // unit id + grant group → expiry of the newest token
 	seq           uint64
 	pending       map[string][]WebhookEvent // unit id → events for its webhook subscription
+	deletions     []deletion                // every service review deleted, in order
 
 	fmu       sync.Mutex
 	faults    []*faultEntry
@@ -350,6 +355,7 @@ func (s *Sim) DeleteServiceReview(id string) error {
 		return fmt.Errorf("no service review %q", id)
 	}
 	delete(s.service, id)
+	s.deletions = append(s.deletions, deletion{id: id, unit: e.r.BusinessUnit.ID, at: s.nowLocked()})
 	s.queueEventLocked(e.r.BusinessUnit.ID, EventDeleted, &e.r)
 	return nil
 }

@@ -76,3 +76,51 @@ func TestWebhooksBatchTheUnitsEvents(t *testing.T) {
 		t.Fatal("a flushed batch was sent again")
 	}
 }
+
+func TestDeletionsAPI(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{})
+	u := DefaultFixture().BusinessUnits[0]
+	var ids []string
+	for _, r := range DefaultFixture().ServiceReviews {
+		if r.BusinessUnit.ID == u.ID && len(ids) < 3 {
+			ids = append(ids, r.ID)
+		}
+	}
+	from := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	for _, id := range ids {
+		if err := s.DeleteServiceReview(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	to := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	get := func(query string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.base+"/v1/reviews/deletions?"+query, nil)
+		req.Header.Set("apikey", u.APIKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	code, m := get("startDate=" + from + "&endDate=" + to + "&limit=2")
+	if code != 200 || len(m["reviews"].([]any)) != 2 || m["nextToken"] != "2" {
+		t.Fatalf("first page: %d %v", code, m)
+	}
+	if code, m = get("startDate=" + from + "&endDate=" + to + "&limit=2&nextToken=2"); code != 200 || len(m["reviews"].([]any)) != 1 || m["nextToken"] != nil {
+		t.Fatalf("second page: %d %v", code, m)
+	}
+	if err := s.SetSwitches(u.ID, Switches{Deletions: DeletionsIDs}); err != nil {
+		t.Fatal(err)
+	}
+	if code, m = get("startDate=" + from + "&endDate=" + to); code != 200 || len(m["deletions"].([]any)) != 3 {
+		t.Fatalf("ids shape: %d %v", code, m)
+	}
+	if code, _ = get("endDate=" + to); code != 400 {
+		t.Fatalf("no startDate: %d", code)
+	}
+}

@@ -58,3 +58,7 @@ func SweepID(account string) string { return "sweep#" + account }
 // DeepKind keys the deep pass's cursor and queued mark for a review kind: its LastRunAt says
 // when the pass last ran, and its checkpoints never touch the incremental pass's cursor.
 func DeepKind(k review.Kind) review.Kind { return "deep-" + k }
+
+// DeletionsKind keys the deletions pass's cursor and queued mark: Since is the end of the last
+// window read from Trustpilot's Deletions API.
+const DeletionsKind review.Kind = "deletions"

@@ -55,10 +55,11 @@ type Job struct {
 
 // Sync passes (Job.Pass).
 const (
-	PassCursor = ""
-	PassAside  = "aside"  // retry the connection's set-aside reviews that are due
-	PassDeep   = "deep"   // read the last DeepWindow of service reviews again, cursor untouched
-	PassEvents = "events" // the reviews a Trustpilot webhook named, read again from the API
+	PassCursor    = ""
+	PassAside     = "aside"     // retry the connection's set-aside reviews that are due
+	PassDeep      = "deep"      // read the last DeepWindow of service reviews again, cursor untouched
+	PassEvents    = "events"    // the reviews a Trustpilot webhook named, read again from the API
+	PassDeletions = "deletions" // Trustpilot's Deletions API since the last pass
 )
 
 // Event is one review event of a Trustpilot webhook batch, as queued.
@@ -114,7 +115,7 @@ func (j Job) Validate() error {
 			bad = append(bad, "continuation: must not be negative")
 		}
 		switch j.Pass {
-		case PassCursor, PassAside, PassDeep:
+		case PassCursor, PassAside, PassDeep, PassDeletions:
 		case PassEvents:
 			if len(j.Events) == 0 || len(j.Events) > MaxJobEvents {
 				bad = append(bad, fmt.Sprintf("events: 1 to %d required, got %d", MaxJobEvents, len(j.Events)))
@@ -126,7 +127,7 @@ func (j Job) Validate() error {
 				}
 			}
 		default:
-			bad = append(bad, fmt.Sprintf("pass: must be %q, %q, %q or empty, got %q", PassAside, PassDeep, PassEvents, j.Pass))
+			bad = append(bad, fmt.Sprintf("pass: must be %q, %q, %q, %q or empty, got %q", PassAside, PassDeep, PassEvents, PassDeletions, j.Pass))
 		}
 	case TypeReplyRetry:
 		if !review.ValidID(j.ReviewID) {

@@ -58,6 +58,7 @@ type Reviews interface {
 	ListServiceReviews(ctx context.Context, since time.Time, next string) (trustpilot.ServicePage, error)
 	ListProductReviews(ctx context.Context, page int) (trustpilot.ProductPage, error)
 	GetServiceReview(ctx context.Context, id string) (review.Review, error)
+	ListDeletedReviews(ctx context.Context, from, to time.Time, next string) (trustpilot.Deletions, error)
 }
 
 // Helpdesk writes tickets.
@@ -219,8 +220,11 @@ func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
 	over, err := s.sync(ctx, job)
 	if over && err == nil && job.Pass != queue.PassAside && job.Pass != queue.PassEvents {
 		kind := job.Kind
-		if job.Pass == queue.PassDeep {
+		switch job.Pass {
+		case queue.PassDeep:
 			kind = cursor.DeepKind(job.Kind)
+		case queue.PassDeletions:
+			kind = cursor.DeletionsKind
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
@@ -307,7 +311,7 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 // passes runs the job's passes: the set-aside pass first (a retry job runs only that), then
 // the cursor's incremental pass or the deep pass.
 func (r *run) passes(ctx context.Context) error {
-	if (r.job.Continuation == 0 && r.job.Pass != queue.PassEvents) || r.job.Pass == queue.PassAside {
+	if (r.job.Continuation == 0 && r.job.Pass != queue.PassEvents && r.job.Pass != queue.PassDeletions) || r.job.Pass == queue.PassAside {
 		if err := r.asidePass(ctx); err != nil || r.job.Pass == queue.PassAside || r.continued {
 			return err
 		}
@@ -315,6 +319,8 @@ func (r *run) passes(ctx context.Context) error {
 	switch {
 	case r.job.Pass == queue.PassEvents:
 		return r.events(ctx)
+	case r.job.Pass == queue.PassDeletions:
+		return r.deletions(ctx)
 	case r.job.Pass == queue.PassDeep && r.job.Kind == review.Service:
 		return r.deep(ctx)
 	case r.job.Pass == queue.PassDeep:
@@ -374,6 +380,59 @@ func (r *run) events(ctx context.Context) error {
 	}
 	r.log.Info("webhook events handled", "events", len(r.job.Events), "created", cp.Created)
 	return nil
+}
+
+// DeletionsLookBack is how far back the first deletions pass of a connection reads.
+const DeletionsLookBack = 30 * 24 * time.Hour
+
+// deletions reads Trustpilot's Deletions API from the end of the last window read up to now,
+// page by page (each page's token is the checkpoint), and removes every deleted review of the
+// connection from Pilotdesk (see deleted). Ids of other connections' reviews are skipped.
+func (r *run) deletions(ctx context.Context) error {
+	cur, err := r.s.Store.GetCursor(ctx, r.conn.ID, cursor.DeletionsKind)
+	if err != nil {
+		return err
+	}
+	to := r.s.now()
+	from := cur.Since
+	if from.IsZero() {
+		from = to.Add(-DeletionsLookBack)
+	}
+	if r.job.Since != nil { // a continuation keeps its window
+		to = *r.job.Since
+	}
+	next := r.job.Resume
+	for {
+		if !r.timeLeft(ctx) {
+			return r.continueLater(ctx, to, next, 0)
+		}
+		page, err := r.reviews.ListDeletedReviews(ctx, from, to, next)
+		if err != nil {
+			return err
+		}
+		links, err := r.s.Store.GetLinks(ctx, r.conn.ID, page.IDs)
+		if err != nil {
+			return err
+		}
+		for _, id := range page.IDs {
+			if _, ours := links[id]; ours {
+				if err := r.deleted(ctx, id); err != nil {
+					return err
+				}
+			}
+		}
+		cp := cursor.Checkpoint{Seen: int64(len(page.IDs)), Resume: page.Next}
+		if page.Next == "" {
+			cp.Since = to
+		}
+		if err := r.s.Store.SaveCheckpoint(ctx, r.conn.ID, cursor.DeletionsKind, cp); err != nil {
+			return err
+		}
+		if page.Next == "" {
+			return nil
+		}
+		next = page.Next
+	}
 }
 
 // TagDeleted marks the ticket of a review deleted on Trustpilot.

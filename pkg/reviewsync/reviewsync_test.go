@@ -94,6 +94,8 @@ type fakeTP struct {
 	product  []review.Review
 	rejected []trustpilot.Rejected // sent with the first service page
 	perPage  int                   // 0: 2
+	deleted  []string              // the Deletions API's ids, one a page
+	windows  [][2]time.Time        // the Deletions API windows asked
 	err      error
 	calls    int
 }
@@ -132,6 +134,20 @@ func (f *fakeTP) GetServiceReview(_ context.Context, id string) (review.Review, 
 		}
 	}
 	return review.Review{}, errs.E(errs.NotExist, "trustpilot", errors.New("404"))
+}
+
+func (f *fakeTP) ListDeletedReviews(_ context.Context, from, to time.Time, next string) (trustpilot.Deletions, error) {
+	f.calls++
+	f.windows = append(f.windows, [2]time.Time{from, to})
+	i, _ := strconv.Atoi(next)
+	if i >= len(f.deleted) {
+		return trustpilot.Deletions{}, nil
+	}
+	out := trustpilot.Deletions{IDs: []string{f.deleted[i]}}
+	if i+1 < len(f.deleted) {
+		out.Next = strconv.Itoa(i + 1)
+	}
+	return out, nil
 }
 
 func (f *fakeTP) ListProductReviews(_ context.Context, page int) (trustpilot.ProductPage, error) {
@@ -1006,5 +1022,47 @@ func TestDeletedReviewIsScrubbedAndReinstatedToItsTicket(t *testing.T) {
 	}
 	if l := r.link(t, rs[0].ID); !l.DeletedAt.IsZero() || len(r.hd.tickets) != 1 || len(r.hd.notes[before.TicketID]) != 2 {
 		t.Fatalf("reinstated: %+v, %d tickets, notes %q", l, len(r.hd.tickets), r.hd.notes[before.TicketID])
+	}
+}
+
+// The deletions pass reads the Deletions API page by page from where the last pass ended and
+// removes the connection's deleted reviews; other ids are skipped.
+func TestDeletionsPass(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 4)
+	for i := range rs {
+		rs[i].Stars = 4
+	}
+	r := newRig(t, &fakeTP{service: rs})
+	ctx := context.Background()
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	r.tp.deleted = []string{rs[1].ID, "5f00000000000000000000aa", rs[3].ID}
+	job := queue.SyncJob("c1", review.Service)
+	job.Pass = queue.PassDeletions
+	if err := r.s.Sync(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	for i, rv := range rs {
+		l := r.link(t, rv.ID)
+		if deleted := i == 1 || i == 3; deleted != !l.DeletedAt.IsZero() || (deleted && len(r.hd.notes[l.TicketID]) != 1) {
+			t.Fatalf("review %d: deleted at %v, notes %q", i, l.DeletedAt, r.hd.notes[l.TicketID])
+		}
+	}
+	if _, err := r.st.GetLink(ctx, "c1", "5f00000000000000000000aa"); !errs.Is(err, errs.NotExist) {
+		t.Fatal("another connection's deleted review was recorded")
+	}
+	first := r.tp.windows[0]
+	if len(r.tp.windows) != 3 || first[1].Sub(first[0]) != reviewsync.DeletionsLookBack {
+		t.Fatalf("windows %v, want 3 pages of the first 30-day window", r.tp.windows)
+	}
+	r.clk.Add(24 * time.Hour)
+	r.tp.deleted, r.tp.windows = nil, nil
+	if err := r.s.Sync(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if w := r.tp.windows; len(w) != 1 || !w[0][0].Equal(first[1]) || w[0][1].Sub(w[0][0]) != 24*time.Hour {
+		t.Fatalf("second window %v, want the day since the first ended (%v)", w, first[1])
 	}
 }

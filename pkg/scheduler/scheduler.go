@@ -3,6 +3,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -42,8 +43,14 @@ type Scheduler struct {
 	// DeepEvery is how often each connection's deep pass runs (0: DefaultDeepEvery; negative:
 	// never). The first runs one period after the connection's first sync.
 	DeepEvery time.Duration
-	Now       func() time.Time
+	// DeletionsEvery is how often each connection reads Trustpilot's Deletions API (0:
+	// DefaultDeletionsEvery; negative: never).
+	DeletionsEvery time.Duration
+	Now            func() time.Time
 }
+
+// DefaultDeletionsEvery is how often the deletions pass runs.
+const DefaultDeletionsEvery = 24 * time.Hour
 
 // Skipped is a connection the scheduler left out, and why.
 type Skipped struct {
@@ -53,11 +60,12 @@ type Skipped struct {
 
 // Result is what one run did; it is the function's response, visible in local runs.
 type Result struct {
-	Enqueued int       `json:"enqueued"` // sync jobs and reply sweeps
-	Sweeps   int       `json:"sweeps"`   // reply sweeps among them (one per helpdesk account)
-	Deep     int       `json:"deep"`     // deep passes among them
-	Pending  int       `json:"pending"`  // jobs not queued again: one is still on the queue
-	Skipped  []Skipped `json:"skipped,omitempty"`
+	Enqueued  int       `json:"enqueued"`  // sync jobs and reply sweeps
+	Sweeps    int       `json:"sweeps"`    // reply sweeps among them (one per helpdesk account)
+	Deep      int       `json:"deep"`      // deep passes among them
+	Deletions int       `json:"deletions"` // deletions passes among them
+	Pending   int       `json:"pending"`   // jobs not queued again: one is still on the queue
+	Skipped   []Skipped `json:"skipped,omitempty"`
 }
 
 // Run enqueues one sync job per enabled connection and review kind.
@@ -93,16 +101,27 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 			}
 			jobs = append(jobs, queue.SyncJob(c.Connection.ID, k))
 		}
-		if c.Connection.Kinds(review.Service) {
-			deep, err := s.deepDue(ctx, c.Connection.ID)
+		for _, p := range []struct {
+			pass  string
+			key   review.Kind
+			every time.Duration
+			n     *int
+		}{
+			{queue.PassDeep, cursor.DeepKind(review.Service), cmp.Or(s.DeepEvery, DefaultDeepEvery), &res.Deep},
+			{queue.PassDeletions, cursor.DeletionsKind, cmp.Or(s.DeletionsEvery, DefaultDeletionsEvery), &res.Deletions},
+		} {
+			if !c.Connection.Kinds(review.Service) {
+				break
+			}
+			due, err := s.due(ctx, c.Connection.ID, p.key, p.every)
 			if err != nil {
 				return res, err
 			}
-			if deep {
+			if due {
 				j := queue.SyncJob(c.Connection.ID, review.Service)
-				j.Pass = queue.PassDeep
+				j.Pass = p.pass
 				jobs = append(jobs, j)
-				res.Deep++
+				*p.n++
 			}
 		}
 	}
@@ -140,6 +159,8 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 				id, kind = sweepIDs[j.ConnectionID], cursor.SweepKind
 			case j.Pass == queue.PassDeep:
 				kind = cursor.DeepKind(j.Kind)
+			case j.Pass == queue.PassDeletions:
+				kind = cursor.DeletionsKind
 			}
 			if cerr := s.Connections.ClearQueued(cctx, id, kind); cerr != nil {
 				s.Log.Warn("could not clear a queued mark after a failed send; it goes stale in an hour", "connection_id", j.ConnectionID, "error", cerr.Error())
@@ -152,32 +173,28 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// deepDue reports whether the connection's deep pass is due, and marks it queued if so: a
-// period after it last ran, or at once when it never ran but the connection has synced.
-func (s *Scheduler) deepDue(ctx context.Context, connID string) (bool, error) {
-	every := s.DeepEvery
-	if every == 0 {
-		every = DefaultDeepEvery
-	}
+// due reports whether a connection's periodic pass keyed key is due, and marks it queued if
+// so: every after it last ran, or at once when it never ran but the connection has synced
+// (a connection's first sync reads everything anyway). A negative every turns it off.
+func (s *Scheduler) due(ctx context.Context, connID string, key review.Kind, every time.Duration) (bool, error) {
 	if every < 0 {
 		return false, nil
 	}
-	key := cursor.DeepKind(review.Service)
-	deep, err := s.Connections.GetCursor(ctx, connID, key)
+	last, err := s.Connections.GetCursor(ctx, connID, key)
 	if err != nil {
 		return false, err
 	}
-	if deep.LastRunAt.IsZero() {
+	if last.LastRunAt.IsZero() {
 		main, err := s.Connections.GetCursor(ctx, connID, review.Service)
 		if err != nil || main.LastRunAt.IsZero() {
-			return false, err // never synced: its first sync reads everything anyway
+			return false, err
 		}
 	} else {
 		now := time.Now()
 		if s.Now != nil {
 			now = s.Now()
 		}
-		if now.Sub(deep.LastRunAt) < every {
+		if now.Sub(last.LastRunAt) < every {
 			return false, nil
 		}
 	}

@@ -113,3 +113,65 @@ func TestFailedSendClearsTheMarks(t *testing.T) {
 		t.Fatalf("next tick %+v %v", res, err)
 	}
 }
+
+// The deep and deletions passes: none before a connection's first sync, then once (their own
+// queued marks), then again a period after they last ran; off with a negative period.
+func TestPeriodicPasses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := memstore.New().WithClock(clock)
+	if err := st.PutConnection(ctx, conn("shop", "https://acme.gorgias.com", review.Service, review.Product)); err != nil {
+		t.Fatal(err)
+	}
+	passes := func(s *scheduler.Scheduler) map[string]int {
+		t.Helper()
+		q := &fakeQueue{}
+		s.Queue = q
+		if _, err := s.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, j := range q.jobs {
+			if j.Pass != "" {
+				out[j.Pass]++
+			}
+		}
+		return out
+	}
+	s := &scheduler.Scheduler{Connections: st, Log: slog.New(slog.DiscardHandler), Now: clock}
+	if got := passes(s); len(got) != 0 {
+		t.Fatalf("passes before the first sync: %v", got)
+	}
+	if err := st.SaveCheckpoint(ctx, "shop", review.Service, cursor.Checkpoint{}); err != nil { // the first sync ran
+		t.Fatal(err)
+	}
+	if got := passes(s); got[queue.PassDeep] != 1 || got[queue.PassDeletions] != 1 {
+		t.Fatalf("passes after the first sync: %v, want one of each", got)
+	}
+	if got := passes(s); len(got) != 0 {
+		t.Fatalf("passes queued twice: %v", got)
+	}
+	for _, k := range []review.Kind{cursor.DeepKind(review.Service), cursor.DeletionsKind} {
+		if err := st.SaveCheckpoint(ctx, "shop", k, cursor.Checkpoint{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ClearQueued(ctx, "shop", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(23 * time.Hour)
+	if got := passes(s); len(got) != 0 {
+		t.Fatalf("passes within the day: %v", got)
+	}
+	now = now.Add(time.Hour)
+	if got := passes(s); got[queue.PassDeep] != 1 || got[queue.PassDeletions] != 1 {
+		t.Fatalf("passes a day later: %v", got)
+	}
+	off := &scheduler.Scheduler{Connections: st, Log: slog.New(slog.DiscardHandler), Now: clock, DeepEvery: -1, DeletionsEvery: -1}
+	now = now.Add(48 * time.Hour)
+	if got := passes(off); len(got) != 0 {
+		t.Fatalf("passes turned off ran: %v", got)
+	}
+}

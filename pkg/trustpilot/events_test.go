@@ -69,3 +69,48 @@ func FuzzParseEvents(f *testing.F) {
 		}
 	})
 }
+
+func TestParseDeletions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body string
+		ids  int
+		next string
+	}{
+		{`{"reviews":[{"id":"507f191e810c19729de860ea","deletedAt":"2026-01-01T00:00:00Z"}],"nextToken":"abc"}`, 1, "abc"},
+		{`{"deletions":["507f191e810c19729de860ea","507f191e810c19729de860eb","bad"],"nextPageToken":null}`, 2, ""},
+		{`{"items":[{"reviewId":"507f191e810c19729de860ea"},42,{}],"next":"p2"}`, 1, "p2"},
+		{`{"data":[]}`, 0, ""},
+	} {
+		got, err := ParseDeletions([]byte(tc.body))
+		if err != nil || len(got.IDs) != tc.ids || got.Next != tc.next {
+			t.Errorf("ParseDeletions(%s) = %+v %v, want %d ids next %q", tc.body, got, err, tc.ids, tc.next)
+		}
+	}
+	for _, bad := range []string{"", "[]", "null", `{"reviews":{}}`, `{"other":[]}`} {
+		if _, err := ParseDeletions([]byte(bad)); !errs.Is(err, errs.Invalid) {
+			t.Errorf("ParseDeletions(%q) = %v, want errs.Invalid", bad, err)
+		}
+	}
+}
+
+// FuzzParseDeletions: the Deletions API's shape is unverified; reading any body never panics and
+// keeps only valid ids.
+func FuzzParseDeletions(f *testing.F) {
+	f.Add([]byte(`{"reviews":[{"id":"507f191e810c19729de860ea"}],"nextToken":"x"}`))
+	f.Add([]byte(`{"deletions":["507f191e810c19729de860ea"]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := ParseDeletions(body)
+		if err != nil {
+			if !errs.Is(err, errs.Invalid) {
+				t.Fatal(err)
+			}
+			return
+		}
+		for _, id := range got.IDs {
+			if !review.ValidID(id) {
+				t.Fatalf("kept %q", id)
+			}
+		}
+	})
+}
