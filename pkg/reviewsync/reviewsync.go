@@ -382,8 +382,13 @@ func (r *run) events(ctx context.Context) error {
 	return nil
 }
 
-// DeletionsLookBack is how far back the first deletions pass of a connection reads.
-const DeletionsLookBack = 30 * 24 * time.Hour
+// DeletionsLookBack is how far back the first deletions pass of a connection reads;
+// DeletionsOverlap how far before the end of the last window each later one starts (a deletion
+// Trustpilot records late is not missed; handling one twice does nothing).
+const (
+	DeletionsLookBack = 30 * 24 * time.Hour
+	DeletionsOverlap  = time.Hour
+)
 
 // deletions reads Trustpilot's Deletions API from the end of the last window read up to now,
 // page by page (each page's token is the checkpoint), and removes every deleted review of the
@@ -393,9 +398,11 @@ func (r *run) deletions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	to := r.s.now()
-	from := cur.Since
-	if from.IsZero() {
+	// Whole seconds: the API's dates are ISO 8601 seconds, and a window end it rounded down
+	// would leave a gap before the next window.
+	to := r.s.now().Truncate(time.Second)
+	from := cur.Since.Add(-DeletionsOverlap)
+	if cur.Since.IsZero() {
 		from = to.Add(-DeletionsLookBack)
 	}
 	if r.job.Since != nil { // a continuation keeps its window

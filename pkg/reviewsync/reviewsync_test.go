@@ -1062,7 +1062,7 @@ func TestDeletionsPass(t *testing.T) {
 	if err := r.s.Sync(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	if w := r.tp.windows; len(w) != 1 || !w[0][0].Equal(first[1]) || w[0][1].Sub(w[0][0]) != 24*time.Hour {
-		t.Fatalf("second window %v, want the day since the first ended (%v)", w, first[1])
+	if w := r.tp.windows; len(w) != 1 || !w[0][0].Equal(first[1].Add(-reviewsync.DeletionsOverlap)) || w[0][1].Sub(first[1]) != 24*time.Hour {
+		t.Fatalf("second window %v, want from an hour before the first ended (%v) to a day after", w, first[1])
 	}
 }

@@ -314,3 +314,29 @@ func TestBadReviewDoesNotBlockThePage(t *testing.T) {
 		t.Errorf("rejection kind = %s", errs.KindOf(p.Rejected[0].Err))
 	}
 }
+
+// The Deletions API through the client, against the simulator in both answer shapes.
+func TestListDeletedReviews(t *testing.T) {
+	t.Parallel()
+	for _, shape := range []trustpilotsim.DeletionsShape{trustpilotsim.DeletionsObjects, trustpilotsim.DeletionsIDs} {
+		e := newEnv(t, trustpilotsim.Options{})
+		unit := acmeCreds.BusinessUnitID
+		if err := e.sim.SetSwitches(unit, trustpilotsim.Switches{Deletions: shape}); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, r := range trustpilotsim.DefaultFixture().ServiceReviews {
+			if r.BusinessUnit.ID == unit && len(want) < 2 {
+				if err := e.sim.DeleteServiceReview(r.ID); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, r.ID)
+			}
+		}
+		c := e.client(t)
+		got, err := c.ListDeletedReviews(context.Background(), e.clock.Now().Add(-time.Hour), e.clock.Now().Add(time.Minute), "")
+		if err != nil || len(got.IDs) != len(want) || got.Next != "" {
+			t.Fatalf("shape %q: %+v %v, want %v", shape, got, err, want)
+		}
+	}
+}

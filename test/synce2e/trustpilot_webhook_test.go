@@ -9,9 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
@@ -39,7 +44,7 @@ func (s *system) newServiceReview(t *testing.T, n int, stars int) trustpilotsim.
 	t.Helper()
 	email := fmt.Sprintf("hook%d@example.com", n)
 	rv := trustpilotsim.ServiceReview{ID: fmt.Sprintf("5f9e%020x", hash(t.Name())%1e12*100+uint64(n)), Stars: stars, Title: ptr(fmt.Sprintf("hook %d", n)),
-		Text: ptr("arrived by webhook"), Language: "en", CreatedAt: time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), ReferralEmail: &email,
+		Text: ptr(fmt.Sprintf("arrived by webhook, review number %d of %s", n, t.Name())), Language: "en", CreatedAt: time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), ReferralEmail: &email,
 		Consumer: trustpilotsim.Consumer{ID: "5f3a2b3c4d5e6f7a8b9c0d02", DisplayName: ptr("Hook")}, BusinessUnit: trustpilotsim.BusinessUnitRef{ID: s.units[0]}}
 	if err := s.TP.PutServiceReview(rv); err != nil {
 		t.Fatal(err)
@@ -201,4 +206,153 @@ func (s *system) reviewOf(t *testing.T, id string) trustpilotsim.ServiceReview {
 		t.Fatalf("no review %s in the simulator", id)
 	}
 	return r
+}
+
+// 3 (deleted). A deleted event, and the Deletions API for a deletion no webhook reported: note
+// and trustpilot-deleted tag on the ticket, the review's text gone from the table and from the
+// sidebar data, the link kept; the review reinstated comes back to the same ticket.
+func TestDeletedReviewsLeavePilotdesk(t *testing.T) {
+	t.Parallel() // with the scenarios of other stacks; one at a time on a stack
+	s := start(t, devstack.Options{}, 2, 0)
+	s.serviceOnly(t)
+	s.trustpilotHook(t)
+	ctx := context.Background()
+	a, b := s.newServiceReview(t, 1, 4), s.newServiceReview(t, 2, 3)
+	s.TP.FlushWebhooks(ctx, false)
+	if _, err := s.Drain(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	tickets := map[string]int64{}
+	for _, tk := range s.HD.Tickets(s.account) {
+		id, _ := link.ReviewIDOf(tk.ExternalID)
+		tickets[id] = tk.ID
+	}
+	if tickets[a.ID] == 0 || tickets[b.ID] == 0 || !s.sidebarHas(t, *a.ReferralEmail, a.ID) || !s.tableHas(t, *a.Text) {
+		t.Fatalf("before the deletions: tickets %v, sidebar %v, table %v", tickets, s.sidebarHas(t, *a.ReferralEmail, a.ID), s.tableHas(t, *a.Text))
+	}
+
+	// a: deleted with its webhook event.
+	if err := s.TP.DeleteServiceReview(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.TP.FlushWebhooks(ctx, false)
+	// b: deleted while the subscription was off; only the Deletions API tells.
+	if err := s.TP.SetWebhookURL(s.units[0], ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TP.DeleteServiceReview(b.ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the pass's window ends at the last whole second
+	j := queue.SyncJob(s.conns[0].ID, review.Service)
+	j.Pass = queue.PassDeletions
+	if err := s.Queue.Send(ctx, []queue.Job{j}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Drain(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, rv := range []trustpilotsim.ServiceReview{a, b} {
+		tk, _ := s.HD.Ticket(tickets[rv.ID])
+		notes := 0
+		for _, m := range tk.Messages {
+			if strings.Contains(m.BodyText, "removed from Trustpilot") {
+				notes++
+			}
+		}
+		if notes != 1 || !contains(tk.Tags, "trustpilot-deleted") {
+			t.Fatalf("ticket of %s: %d deletion notes, tags %v", rv.ID, notes, tk.Tags)
+		}
+		if s.sidebarHas(t, *rv.ReferralEmail, rv.ID) || s.tableHas(t, *rv.Text) {
+			t.Fatalf("review %s still in the sidebar (%v) or the table (%v)", rv.ID, s.sidebarHas(t, *rv.ReferralEmail, rv.ID), s.tableHas(t, *rv.Text))
+		}
+		l, err := s.Store.GetLink(ctx, s.conns[0].ID, rv.ID)
+		if err != nil || l.DeletedAt.IsZero() || l.TicketID != tickets[rv.ID] {
+			t.Fatalf("link of %s: %+v %v", rv.ID, l, err)
+		}
+	}
+
+	// a is reinstated: the next sync brings it back to its ticket, no second one.
+	if err := s.TP.PutServiceReview(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Queue.Send(ctx, []queue.Job{queue.SyncJob(s.conns[0].ID, review.Service)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Drain(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got := s.ticketsByReview(t)
+	for id, n := range got {
+		if n != 1 {
+			t.Fatalf("review %s has %d tickets after the reinstatement", id, n)
+		}
+	}
+	if got[a.ID] != 1 {
+		t.Fatalf("tickets after the reinstatement: %v", got)
+	}
+	if l, _ := s.Store.GetLink(ctx, s.conns[0].ID, a.ID); !l.DeletedAt.IsZero() || !s.sidebarHas(t, *a.ReferralEmail, a.ID) {
+		t.Fatalf("reinstated review: %+v, sidebar %v", l, s.sidebarHas(t, *a.ReferralEmail, a.ID))
+	}
+}
+
+// sidebarHas reports whether the customer with email has reviewID in Pilotdesk's sidebar data.
+func (s *system) sidebarHas(t *testing.T, email, reviewID string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.HD.WaitPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, cu := range s.HD.Customers(s.account) {
+		if strings.EqualFold(cu.Email, email) && strings.Contains(string(cu.Data), reviewID) {
+			return true
+		}
+	}
+	return false
+}
+
+// tableHas reports whether any item of the stack's table holds text.
+func (s *system) tableHas(t *testing.T, text string) bool {
+	t.Helper()
+	p := dynamodb.NewScanPaginator(dynamodb.NewFromConfig(s.AWS.AWS), &dynamodb.ScanInput{TableName: aws.String(s.AWS.TableName())})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range page.Items {
+			if strings.Contains(render(&types.AttributeValueMemberM{Value: it}), text) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// render writes every string and number an attribute value holds, nested ones included.
+func render(v types.AttributeValue) string {
+	var b strings.Builder
+	var walk func(types.AttributeValue)
+	walk = func(v types.AttributeValue) {
+		switch x := v.(type) {
+		case *types.AttributeValueMemberS:
+			b.WriteString(x.Value + "\n")
+		case *types.AttributeValueMemberN:
+			b.WriteString(x.Value + "\n")
+		case *types.AttributeValueMemberM:
+			for k, e := range x.Value {
+				b.WriteString(k + "\n")
+				walk(e)
+			}
+		case *types.AttributeValueMemberL:
+			for _, e := range x.Value {
+				walk(e)
+			}
+		case *types.AttributeValueMemberSS:
+			b.WriteString(strings.Join(x.Value, "\n"))
+		}
+	}
+	walk(v)
+	return b.String()
 }
