@@ -46,7 +46,7 @@ func NewAdapters(aws aws.Config, cfg config.Config) Adapters {
 // share is the part of the allowance this function keeps (connector.WorkerShare, ...).
 func (a Adapters) Factory(cfg config.Config, share float64, log *slog.Logger) *connector.Factory {
 	return &connector.Factory{
-		Secrets: a.Secrets, Tokens: a.Store, TrustpilotURL: cfg.TrustpilotAPIURL, Log: log,
+		Secrets: a.Secrets, Tokens: a.Store, Ledger: a.Store, TrustpilotURL: cfg.TrustpilotAPIURL, Log: log,
 		HelpdeskRate: connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow, Share: share},
 	}
 }

@@ -26,6 +26,7 @@ type Secrets interface {
 type Factory struct {
 	Secrets       Secrets
 	Tokens        trustpilot.TokenStore // shared token cache (the store)
+	Ledger        trustpilot.CallLedger // Trustpilot calls counted across instances (the store); nil: per process
 	TrustpilotURL string
 	HelpdeskRate  RateLimit
 	// TrustpilotAttempts bounds attempts per Trustpilot call (0: the client's default). The
@@ -61,6 +62,7 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 			BusinessUnitID: full.Trustpilot.BusinessUnitID, BusinessUserID: full.Trustpilot.BusinessUserID,
 		},
 		Tokens:      f.Tokens,
+		Ledger:      f.Ledger,
 		MaxAttempts: f.TrustpilotAttempts,
 		HTTPClient:  f.HTTPClient,
 		Logger:      f.Log.With("connection_id", c.ID),

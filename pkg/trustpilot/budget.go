@@ -2,6 +2,8 @@ package trustpilot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -78,4 +80,105 @@ func (b *budget) take(now time.Time) time.Duration {
 		return 0
 	}
 	return b.calls[0].Sub(cut) + time.Millisecond
+}
+
+// CallLedger grants Trustpilot calls across every instance and function (a DynamoDB count in
+// production, store.TakeCalls): n calls for the API key named key, unless limit calls would then
+// fall within window; refused, it says when to ask again.
+type CallLedger interface {
+	TakeCalls(ctx context.Context, key string, n, limit int, window time.Duration) (bool, time.Time, error)
+}
+
+// LedgerKey names an API key in the ledger without holding it: connections sharing a key
+// share its allowance, and the table never stores the key.
+func LedgerKey(apiKey string) string {
+	h := sha256.Sum256([]byte("trustpilot-api-key\x00" + apiKey))
+	return hex.EncodeToString(h[:12])
+}
+
+// ledgerBatch is how many calls an instance reserves at once: one ledger write serves several
+// calls; what an instance reserved and did not use counts against the window (conservative).
+const ledgerBatch = 4
+
+// sharedBudget spends an instance's reservations from the ledger.
+type sharedBudget struct {
+	ledger CallLedger
+	key    string
+	limit  int
+	window time.Duration
+
+	mu    sync.Mutex
+	left  int
+	until time.Time // a reservation is used within its minute or lapses
+}
+
+var sharedLedgers = struct {
+	mu sync.Mutex
+	m  map[string]*sharedBudget
+}{m: map[string]*sharedBudget{}}
+
+func sharedBudgetFor(l CallLedger, key string, limit int, window time.Duration) *sharedBudget {
+	sharedLedgers.mu.Lock()
+	defer sharedLedgers.mu.Unlock()
+	k := fmt.Sprintf("%s\x00%d\x00%s", key, limit, window)
+	b, ok := sharedLedgers.m[k]
+	if !ok || b.ledger != l {
+		b = &sharedBudget{ledger: l, key: key, limit: limit, window: window}
+		sharedLedgers.m[k] = b
+	}
+	return b
+}
+
+// wait takes one call from the instance's reservation, reserving more from the ledger when it
+// is spent; it waits for room up to maxWait and never past ctx's deadline.
+func (b *sharedBudget) wait(ctx context.Context, maxWait time.Duration) error {
+	if b == nil {
+		return nil
+	}
+	start := time.Now()
+	for {
+		b.mu.Lock()
+		now := time.Now()
+		if b.left > 0 && now.Before(b.until) {
+			b.left--
+			b.mu.Unlock()
+			return nil
+		}
+		b.left = 0
+		ok, retry, err := b.take(ctx, ledgerBatch)
+		if err == nil && !ok {
+			ok, retry, err = b.take(ctx, 1) // the window may still have room for one
+		}
+		b.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("call ledger: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		d := time.Until(retry) + 10*time.Millisecond
+		if time.Since(start)+d > maxWait {
+			return fmt.Errorf("%w across instances: next room in %s", ErrBudgetExhausted, d.Round(time.Millisecond))
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return fmt.Errorf("%w across instances: next room after the deadline", ErrBudgetExhausted)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// take asks the ledger for n calls; b.mu is held. A grant of n leaves n-1 for later calls.
+func (b *sharedBudget) take(ctx context.Context, n int) (bool, time.Time, error) {
+	ok, retry, err := b.ledger.TakeCalls(ctx, b.key, n, b.limit, b.window)
+	if ok {
+		b.left = n - 1
+		b.until = time.Now().Truncate(time.Minute).Add(time.Minute)
+	}
+	return ok, retry, err
 }

@@ -65,6 +65,9 @@ type Config struct {
 	BudgetCalls   int           // default DefaultBudgetCalls; negative disables the budget
 	BudgetWindow  time.Duration // default DefaultBudgetWindow
 	BudgetMaxWait time.Duration // default DefaultBudgetMaxWait
+	// Ledger, when set, counts the budget across every instance and function instead of per
+	// process: the API key's calls (all its connections together) in DynamoDB.
+	Ledger CallLedger
 
 	// Now is the clock used for token expiry; nil => time.Now. Tests move it forward.
 	Now func() time.Time
@@ -80,6 +83,7 @@ type Client struct {
 	now    func() time.Time
 	tokens *tokenSource
 	budget *budget
+	shared *sharedBudget
 }
 
 // New checks cfg and builds a Client. It makes no network call; Check does.
@@ -139,7 +143,10 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{base: base, cfg: cfg, http: hc, log: log, now: cfg.Now}
 	key := base.String() + "\x00" + cfg.ConnectionID
 	c.tokens = sharedTokens.get(key)
-	if cfg.BudgetCalls > 0 {
+	switch {
+	case cfg.BudgetCalls > 0 && cfg.Ledger != nil:
+		c.shared = sharedBudgetFor(cfg.Ledger, LedgerKey(cfg.Credentials.APIKey), cfg.BudgetCalls, cfg.BudgetWindow)
+	case cfg.BudgetCalls > 0:
 		c.budget = sharedBudgets.get(key, cfg.BudgetCalls, cfg.BudgetWindow)
 	}
 	return c, nil

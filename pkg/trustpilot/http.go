@@ -61,6 +61,9 @@ func (c *Client) call(ctx context.Context, req request) ([]byte, error) {
 		if err := c.budget.wait(ctx, c.cfg.BudgetMaxWait); err != nil {
 			return nil, errs.E(errs.Transient, req.op, err)
 		}
+		if err := c.shared.wait(ctx, c.cfg.BudgetMaxWait); err != nil {
+			return nil, errs.E(errs.Transient, req.op, err)
+		}
 		var token string
 		if req.auth {
 			t, err := c.accessToken(ctx, stale)

@@ -2,10 +2,12 @@ package trustpilot
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -338,5 +340,64 @@ func TestListDeletedReviews(t *testing.T) {
 		if err != nil || len(got.IDs) != len(want) || got.Next != "" {
 			t.Fatalf("shape %q: %+v %v, want %v", shape, got, err, want)
 		}
+	}
+}
+
+// fakeLedger is a shared call count, as the store keeps it, without minute buckets.
+type fakeLedger struct {
+	mu    sync.Mutex
+	n     int
+	takes int // grants (ledger writes)
+}
+
+func (l *fakeLedger) TakeCalls(_ context.Context, _ string, n, limit int, _ time.Duration) (bool, time.Time, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n+n > limit {
+		return false, time.Now().Add(time.Hour), nil
+	}
+	l.takes++
+	l.n += n
+	return true, time.Time{}, nil
+}
+
+// Two instances (each its own client and reservations) share one ledger: together they never
+// make more calls than its limit, and reservations keep ledger writes below one per call.
+func TestSharedBudgetAcrossInstances(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, trustpilotsim.Options{})
+	l, toks := &fakeLedger{}, newMemStore()
+	mk := func() *Client {
+		return isolate(e.client(t, func(c *Config) {
+			c.Ledger, c.BudgetCalls, c.BudgetMaxWait, c.Tokens = l, 10, 50*time.Millisecond, toks
+		}))
+	}
+	a, b := mk(), mk()
+	calls0 := e.sim.Counters()
+	ok, refused := 0, 0
+	for i := range 20 {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		_, err := c.ListProductReviews(context.Background(), 1)
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrBudgetExhausted):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+	}
+	made := 0
+	for k, v := range e.sim.Counters() {
+		made += v - calls0[k]
+	}
+	if made > 10 || refused == 0 || l.n > 10 {
+		t.Fatalf("%d calls reached Trustpilot (%d ok, %d refused, ledger %d), want at most the 10 allowed", made, ok, refused, l.n)
+	}
+	if l.takes >= made {
+		t.Fatalf("%d ledger writes for %d calls: reservations should batch them", l.takes, made)
 	}
 }
