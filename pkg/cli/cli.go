@@ -240,6 +240,7 @@ func SaveConnection(ctx context.Context, st ConnectionWriter, sec SecretWriter, 
 		}
 	}
 	bare, secrets := conn.SplitSecrets()
+	bare.Trustpilot.LedgerKey = trustpilot.LedgerKey(conn.Trustpilot.APIKey)
 	if err := sec.PutConnection(ctx, conn.ID, secrets); err != nil {
 		return err
 	}

@@ -57,6 +57,23 @@ type Trustpilot struct {
 	// webhook compares against it without reading the secret store.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
 	WebhookHash   string `json:"webhook_hash,omitempty"`
+	// CallsPerYear is the API module tier's yearly allowance (reference §1.1); nil means the
+	// tier-1 default, 0 unlimited. The scheduler paces polls from it.
+	CallsPerYear *int64 `json:"calls_per_year,omitempty"`
+	// LedgerKey names the API key in the call ledger (a hash, set when the connection is
+	// saved): connections sharing a key share its allowance.
+	LedgerKey string `json:"ledger_key,omitempty"`
+}
+
+// DefaultCallsPerYear is Trustpilot's tier-1 allowance (the one Enterprise plans include).
+const DefaultCallsPerYear = 200_000
+
+// Allowance is the connection's yearly Trustpilot allowance (0: unlimited).
+func (c Connection) Allowance() int64 {
+	if c.Trustpilot.CallsPerYear == nil {
+		return DefaultCallsPerYear
+	}
+	return *c.Trustpilot.CallsPerYear
 }
 
 // ReplyPolicy says which agent reply goes to Trustpilot, per review kind.
@@ -180,6 +197,9 @@ func (c *Connection) validate(withSecrets bool) error {
 	}
 	if withSecrets && strings.TrimSpace(c.Trustpilot.APIKey) == "" {
 		bad("trustpilot.api_key", "required")
+	}
+	if n := c.Trustpilot.CallsPerYear; n != nil && *n < 0 {
+		bad("trustpilot.calls_per_year", "must be the tier's yearly allowance (0 for unlimited)")
 	}
 	if w := c.Trustpilot.WebhookSecret; w != "" && (len(w) < 32 || strings.ContainsAny(w, " &?#/%+")) {
 		bad("trustpilot.webhook_secret", "must be at least 32 characters without spaces or URL punctuation (leave it out to have one made)")

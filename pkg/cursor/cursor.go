@@ -21,6 +21,11 @@ type Cursor struct {
 	ReviewSeen int64
 	Tickets    int64
 	Errors     int64
+	// ScheduledAt is when the scheduler last queued this kind's job, on the scheduler's clock
+	// (its event's time); RunCalls the Trustpilot calls the last finished run made: what the
+	// scheduler paces the next one by.
+	ScheduledAt time.Time
+	RunCalls    int64
 }
 
 // Checkpoint is one step of progress to record. Counters add up; Since only moves forward.

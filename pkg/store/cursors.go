@@ -26,14 +26,36 @@ func (s *Store) GetCursor(ctx context.Context, connID string, kind review.Kind) 
 	}
 	return cursor.Cursor{
 		ConnectionID: connID, Kind: kind,
-		Since:      parseTime(getS(item, "since")),
-		Resume:     getS(item, "resume"),
-		LastRunAt:  parseTime(getS(item, "last_run_at")),
-		LastError:  getS(item, "last_error"),
-		ReviewSeen: getN(item, "reviews_seen"),
-		Tickets:    getN(item, "tickets_created"),
-		Errors:     getN(item, "errors"),
+		Since:       parseTime(getS(item, "since")),
+		Resume:      getS(item, "resume"),
+		LastRunAt:   parseTime(getS(item, "last_run_at")),
+		LastError:   getS(item, "last_error"),
+		ReviewSeen:  getN(item, "reviews_seen"),
+		Tickets:     getN(item, "tickets_created"),
+		Errors:      getN(item, "errors"),
+		ScheduledAt: msTime(getN(item, "scheduled_at")),
+		RunCalls:    getN(item, "run_calls"),
 	}, nil
+}
+
+// MarkScheduled records when (on the scheduler's clock) the scheduler queued the kind's job.
+func (s *Store) MarkScheduled(ctx context.Context, connID string, kind review.Kind, at time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(connPK(connID), cursorSK(kind)),
+		UpdateExpression:          aws.String("SET scheduled_at = :at, connection_id = :conn"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(ms(at)), ":conn": str(connID)},
+	})
+	return classify("store.MarkScheduled", err)
+}
+
+// SetRunCalls records the Trustpilot calls of the kind's last finished run.
+func (s *Store) SetRunCalls(ctx context.Context, connID string, kind review.Kind, calls int64) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(connPK(connID), cursorSK(kind)),
+		UpdateExpression:          aws.String("SET run_calls = :n, connection_id = :conn"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(calls), ":conn": str(connID)},
+	})
+	return classify("store.SetRunCalls", err)
 }
 
 // SaveCheckpoint records progress: counters add up, the high-water mark only moves forward.

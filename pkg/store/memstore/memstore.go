@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -42,6 +43,7 @@ type data struct {
 	leases  map[string]leaseItem
 	once    map[string]int64 // key -> until, Unix ms
 	custs   map[custKey]map[string]string
+	calls   map[string]map[string]int // API key hash → minute or day bucket → calls
 }
 
 type custKey struct {
@@ -66,6 +68,7 @@ func New() *Store {
 		leases:  map[string]leaseItem{},
 		once:    map[string]int64{},
 		custs:   map[custKey]map[string]string{},
+		calls:   map[string]map[string]int{},
 	}}
 }
 
@@ -697,6 +700,8 @@ type cursorItem struct {
 	errors    int64
 	queuedAt  int64 // Unix ms
 	queued    bool
+	scheduled int64 // Unix ms
+	runCalls  int64
 }
 
 // cursor returns the cursor item, created empty: DynamoDB's UpdateItem creates it too.
@@ -724,7 +729,28 @@ func (s *Store) GetCursor(ctx context.Context, connID string, kind review.Kind) 
 
 func (c *cursorItem) decode(connID string, kind review.Kind) cursor.Cursor {
 	return cursor.Cursor{ConnectionID: connID, Kind: kind, Since: parseTime(c.since), Resume: c.resume,
-		LastRunAt: parseTime(c.lastRunAt), LastError: c.lastError, ReviewSeen: c.seen, Tickets: c.created, Errors: c.errors}
+		LastRunAt: parseTime(c.lastRunAt), LastError: c.lastError, ReviewSeen: c.seen, Tickets: c.created, Errors: c.errors,
+		ScheduledAt: msTime(c.scheduled), RunCalls: c.runCalls}
+}
+
+// MarkScheduled records when, on the scheduler's clock, the kind's job was queued.
+func (s *Store) MarkScheduled(ctx context.Context, connID string, kind review.Kind, at time.Time) error {
+	if err := live(ctx, "store.MarkScheduled"); err != nil {
+		return err
+	}
+	defer s.lock()()
+	s.cursor(connID, kind).scheduled = ms(at)
+	return nil
+}
+
+// SetRunCalls records the Trustpilot calls of the kind's last finished run.
+func (s *Store) SetRunCalls(ctx context.Context, connID string, kind review.Kind, calls int64) error {
+	if err := live(ctx, "store.SetRunCalls"); err != nil {
+		return err
+	}
+	defer s.lock()()
+	s.cursor(connID, kind).runCalls = calls
+	return nil
 }
 
 // SaveCheckpoint records progress by cursor.Cursor.Apply's rule, and when the run was.
@@ -915,6 +941,52 @@ func (s *Store) ForgetCustomerEntry(ctx context.Context, account string, custome
 	defer unlock()
 	delete(s.d.custs[custKey{account, customerID}], reviewID)
 	return nil
+}
+
+// TakeCalls grants n calls to key unless the minutes window reaches over would then hold more
+// than limit; when refused, it says when to ask again.
+func (s *Store) TakeCalls(ctx context.Context, key string, n, limit int, window time.Duration) (bool, time.Time, error) {
+	if err := live(ctx, "store.TakeCalls"); err != nil {
+		return false, time.Time{}, err
+	}
+	defer s.lock()()
+	now := s.now()
+	cur, back := now.Unix()/60, int64((window+time.Minute-1)/time.Minute)
+	b := s.d.calls[key]
+	if b == nil {
+		b = map[string]int{}
+		s.d.calls[key] = b
+	}
+	sum := 0
+	for m := cur - back; m <= cur; m++ {
+		sum += b["m#"+strconv.FormatInt(m, 10)]
+	}
+	if sum+n > limit {
+		return false, time.Unix((cur+1)*60, 0), nil
+	}
+	b["m#"+strconv.FormatInt(cur, 10)] += n
+	b["d#"+now.UTC().Format("2006-01-02")] += n
+	return true, time.Time{}, nil
+}
+
+// CallCounts returns key's calls within window and per UTC day for days days, today first.
+func (s *Store) CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error) {
+	if err := live(ctx, "store.CallCounts"); err != nil {
+		return 0, nil, err
+	}
+	defer s.lock()()
+	now := s.now()
+	cur, back := now.Unix()/60, int64((window+time.Minute-1)/time.Minute)
+	b := s.d.calls[key]
+	recent := 0
+	for m := cur - back; m <= cur; m++ {
+		recent += b["m#"+strconv.FormatInt(m, 10)]
+	}
+	daily := make([]int, days)
+	for d := range days {
+		daily[d] = b["d#"+now.AddDate(0, 0, -d).UTC().Format("2006-01-02")]
+	}
+	return recent, daily, nil
 }
 
 // enter checks a call on one review (a live context, a review id) and takes the lock.

@@ -57,6 +57,8 @@ type Store interface {
 	SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp cursor.Checkpoint) error
 	MarkQueued(ctx context.Context, connID string, kind review.Kind, staleAfter time.Duration) (bool, error)
 	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
+	MarkScheduled(ctx context.Context, connID string, kind review.Kind, at time.Time) error
+	SetRunCalls(ctx context.Context, connID string, kind review.Kind, calls int64) error
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
@@ -66,6 +68,8 @@ type Store interface {
 	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) error
 	MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error)
 	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
+	TakeCalls(ctx context.Context, key string, n, limit int, window time.Duration) (bool, time.Time, error)
+	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
 	LoadToken(ctx context.Context, connID string) (token.Token, bool, error)
 	SaveToken(ctx context.Context, connID string, t token.Token) error
 }

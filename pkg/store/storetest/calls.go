@@ -1,0 +1,92 @@
+package storetest
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+)
+
+func testCallBudget(t *testing.T, e *env) {
+	key := e.name("key")
+	take := func(n int) (bool, time.Time) {
+		t.Helper()
+		ok, next, err := e.s.TakeCalls(e.ctx, key, n, 10, 5*time.Minute)
+		e.must(err)
+		return ok, next
+	}
+	if ok, _ := take(6); !ok {
+		t.Fatal("first grant refused")
+	}
+	e.clk.Add(2 * time.Minute)
+	if ok, _ := take(4); !ok {
+		t.Fatal("grant up to the limit refused")
+	}
+	ok, next := take(1)
+	if ok || !next.After(e.now()) || next.Sub(e.now()) > time.Minute {
+		t.Fatalf("grant over the limit: %v, retry at %v (now %v)", ok, next, e.now())
+	}
+	// The first 6 leave the count only when no 5-minute window can hold them with the next.
+	e.clk.Add(4 * time.Minute)
+	if ok, _ := take(1); ok {
+		t.Fatal("granted while a 5-minute window could still hold all 11")
+	}
+	e.clk.Add(time.Minute)
+	if ok, _ := take(5); !ok {
+		t.Fatal("the first grant never left the window")
+	}
+	recent, daily, err := e.s.CallCounts(e.ctx, key, 5*time.Minute, 2)
+	e.must(err)
+	if recent != 9 || daily[0]+daily[1] != 15 {
+		t.Fatalf("counts: %d in the window (want 9), days %v (want 15 in all)", recent, daily)
+	}
+	other := e.name("key")
+	if r, d, err := e.s.CallCounts(e.ctx, other, 5*time.Minute, 1); err != nil || r != 0 || d[0] != 0 {
+		t.Fatalf("an unused key: %d %v %v", r, d, err)
+	}
+}
+
+func testConcurrentCallGrants(t *testing.T, e *env) {
+	key := e.name("key")
+	var granted atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				ok, _, err := e.s.TakeCalls(e.ctx, key, 1, 10, 5*time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					granted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := granted.Load(); n != 10 {
+		t.Fatalf("%d grants of a 10-call limit from 48 concurrent asks", n)
+	}
+}
+
+func testScheduledAndRunCalls(t *testing.T, e *env) {
+	conn := e.conn()
+	at := time.Date(2030, 1, 2, 3, 4, 5, 6_000_000, time.UTC) // the scheduler's clock, not the store's
+	e.must(e.s.MarkScheduled(e.ctx, conn, review.Product, at))
+	e.must(e.s.SetRunCalls(e.ctx, conn, review.Product, 51))
+	c, err := e.s.GetCursor(e.ctx, conn, review.Product)
+	e.must(err)
+	if !c.ScheduledAt.Equal(at) || c.RunCalls != 51 || !c.Since.IsZero() || c.ReviewSeen != 0 {
+		t.Fatalf("cursor %+v", c)
+	}
+	e.must(e.s.SaveCheckpoint(e.ctx, conn, review.Product, cursor.Checkpoint{Seen: 3}))
+	if c, _ = e.s.GetCursor(e.ctx, conn, review.Product); !c.ScheduledAt.Equal(at) || c.RunCalls != 51 || c.ReviewSeen != 3 {
+		t.Fatalf("after a checkpoint: %+v", c)
+	}
+}
