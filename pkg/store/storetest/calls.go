@@ -29,19 +29,23 @@ func testCallBudget(t *testing.T, e *env) {
 	if ok || !next.After(e.now()) || next.Sub(e.now()) > time.Minute {
 		t.Fatalf("grant over the limit: %v, retry at %v (now %v)", ok, next, e.now())
 	}
-	// The first 6 leave the count only when no 5-minute window can hold them with the next.
-	e.clk.Add(4 * time.Minute)
+	// Four minutes after the first grant, a 5-minute window still holds it.
+	e.clk.Add(2 * time.Minute)
 	if ok, _ := take(1); ok {
 		t.Fatal("granted while a 5-minute window could still hold all 11")
 	}
-	e.clk.Add(time.Minute)
-	if ok, _ := take(5); !ok {
+	// Six minutes after it, the first grant is out; the second (four minutes old) is not.
+	e.clk.Add(2 * time.Minute)
+	if ok, _ := take(7); ok {
+		t.Fatal("granted 7 beside the 4 still in the window")
+	}
+	if ok, _ := take(6); !ok {
 		t.Fatal("the first grant never left the window")
 	}
 	recent, daily, err := e.s.CallCounts(e.ctx, key, 5*time.Minute, 2)
 	e.must(err)
-	if recent != 9 || daily[0]+daily[1] != 15 {
-		t.Fatalf("counts: %d in the window (want 9), days %v (want 15 in all)", recent, daily)
+	if recent != 10 || daily[0]+daily[1] != 16 {
+		t.Fatalf("counts: %d in the window (want 10), days %v (want 16 in all)", recent, daily)
 	}
 	other := e.name("key")
 	if r, d, err := e.s.CallCounts(e.ctx, other, 5*time.Minute, 1); err != nil || r != 0 || d[0] != 0 {
