@@ -80,7 +80,13 @@ func JobRetry(cfg config.Config) backoff.Policy { return backoff.JobRetry(cfg.Re
 // Scheduler builds the SchedulerFunction's handler: one run of the use case per tick.
 func Scheduler(a Adapters, cfg config.Config, log *slog.Logger) func(context.Context, events.CloudWatchEvent) (scheduler.Result, error) {
 	s := &scheduler.Scheduler{Connections: a.Store, Queue: a.Queue, Log: log, DeepEvery: cfg.DeepPass}
-	return func(ctx context.Context, _ events.CloudWatchEvent) (scheduler.Result, error) { return s.Run(ctx) }
+	return func(ctx context.Context, ev events.CloudWatchEvent) (scheduler.Result, error) {
+		// The schedule's own time paces the polls (so a replayed day of ticks paces like a day).
+		if ev.Time.IsZero() {
+			return s.Run(ctx)
+		}
+		return s.RunAt(ctx, ev.Time)
+	}
 }
 
 // Worker builds the SyncWorkerFunction's handler: sync jobs and reply retries.

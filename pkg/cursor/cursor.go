@@ -67,3 +67,7 @@ func DeepKind(k review.Kind) review.Kind { return "deep-" + k }
 // DeletionsKind keys the deletions pass's cursor and queued mark: Since is the end of the last
 // window read from Trustpilot's Deletions API.
 const DeletionsKind review.Kind = "deletions"
+
+// EventsKind keys the record of a connection's Trustpilot webhook batches: its LastRunAt is the
+// last one handled, which tells the scheduler webhooks arrive.
+const EventsKind review.Kind = "webhook-events"

@@ -36,6 +36,9 @@ type Job struct {
 	Since        *time.Time `json:"since,omitempty"`
 	Resume       string     `json:"resume,omitempty"`
 	Continuation int        `json:"continuation,omitempty"`
+	// Calls are the Trustpilot calls the chain's earlier invocations made (its cost, recorded
+	// when it finishes).
+	Calls int64 `json:"calls,omitempty"`
 	// Pass is what a sync job reads: "" the cursor's incremental pass (after the set-aside
 	// pass), PassAside only the set-aside reviews that are due, PassDeep the deep pass.
 	Pass string `json:"pass,omitempty"`

@@ -51,6 +51,7 @@ type Store interface {
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
+	SetRunCalls(ctx context.Context, connID string, kind review.Kind, calls int64) error
 }
 
 // Reviews reads a business unit's reviews.
@@ -211,6 +212,33 @@ type run struct {
 	total       cursor.Checkpoint // this run
 	retryAt     time.Time         // the earliest retry of a review this run set aside
 	failStreak  int               // reviews in a row whose helpdesk calls failed
+	calls       int64             // Trustpilot calls this invocation made
+}
+
+// counted counts a run's Trustpilot calls: the scheduler paces the next run by them.
+type counted struct {
+	Reviews
+	n *int64
+}
+
+func (c counted) ListServiceReviews(ctx context.Context, since time.Time, next string) (trustpilot.ServicePage, error) {
+	*c.n++
+	return c.Reviews.ListServiceReviews(ctx, since, next)
+}
+
+func (c counted) ListProductReviews(ctx context.Context, page int) (trustpilot.ProductPage, error) {
+	*c.n++
+	return c.Reviews.ListProductReviews(ctx, page)
+}
+
+func (c counted) GetServiceReview(ctx context.Context, id string) (review.Review, error) {
+	*c.n++
+	return c.Reviews.GetServiceReview(ctx, id)
+}
+
+func (c counted) ListDeletedReviews(ctx context.Context, from, to time.Time, next string) (trustpilot.Deletions, error) {
+	*c.n++
+	return c.Reviews.ListDeletedReviews(ctx, from, to, next)
 }
 
 // Sync runs one sync job. Errors are classified: errs.NotExist when the connection is gone
@@ -278,7 +306,8 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 			log.Warn("lease release failed; it expires on its own", "error", err.Error())
 		}
 	}()
-	r := &run{s: s, cfg: cfg, job: job, conn: conn, account: account, reviews: reviews, hd: hd, log: log}
+	r := &run{s: s, cfg: cfg, job: job, conn: conn, account: account, hd: hd, log: log}
+	r.reviews = counted{Reviews: reviews, n: &r.calls}
 	start := s.now()
 	// Every call of the run, its retry waits and limiter waits included, ends before the
 	// invocation does, with time left to record progress and queue the continuation.
@@ -304,8 +333,38 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 		}
 		return false, err
 	}
-	log.Info("sync run done", "seen", r.total.Seen, "created", r.total.Created, "errors", r.total.Errors, "took_ms", s.now().Sub(start).Milliseconds())
+	log.Info("sync run done", "seen", r.total.Seen, "created", r.total.Created, "errors", r.total.Errors,
+		"trustpilot_calls", r.calls, "took_ms", s.now().Sub(start).Milliseconds())
+	r.recordCost(ctx)
 	return !r.continued, nil
+}
+
+// recordCost keeps what a finished run (its whole continuation chain) cost in Trustpilot
+// calls, on the cursor the scheduler paces that pass by; a webhook batch marks that webhooks
+// arrive.
+func (r *run) recordCost(ctx context.Context) {
+	if r.continued {
+		return
+	}
+	var key review.Kind
+	switch r.job.Pass {
+	case queue.PassCursor:
+		key = r.job.Kind
+	case queue.PassDeep:
+		key = cursor.DeepKind(r.job.Kind)
+	case queue.PassDeletions:
+		key = cursor.DeletionsKind
+	case queue.PassEvents:
+		if err := r.s.Store.SaveCheckpoint(ctx, r.conn.ID, cursor.EventsKind, cursor.Checkpoint{Seen: int64(len(r.job.Events))}); err != nil {
+			r.log.Warn("could not record the webhook batch", "error", err.Error())
+		}
+		return
+	default:
+		return
+	}
+	if err := r.s.Store.SetRunCalls(ctx, r.conn.ID, key, r.job.Calls+r.calls); err != nil {
+		r.log.Warn("could not record the run's Trustpilot calls", "error", err.Error())
+	}
 }
 
 // passes runs the job's passes: the set-aside pass first (a retry job runs only that), then
@@ -603,7 +662,7 @@ func (r *run) continueLater(ctx context.Context, since time.Time, resume string,
 		next.Since = &s
 	}
 	next.Resume, next.Pass = resume, r.job.Pass
-	next.Continuation = r.job.Continuation + 1
+	next.Continuation, next.Calls = r.job.Continuation+1, r.job.Calls+r.calls
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := r.s.Queue.Send(sctx, []queue.Job{next}, delay); err != nil {

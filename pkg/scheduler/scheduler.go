@@ -21,6 +21,8 @@ type Connections interface {
 	MarkQueued(ctx context.Context, connID string, kind review.Kind, staleAfter time.Duration) (bool, error)
 	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
 	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
+	MarkScheduled(ctx context.Context, connID string, kind review.Kind, at time.Time) error
+	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
 }
 
 // StaleAfter is how long a queued job may stay unfinished before the scheduler queues another
@@ -65,11 +67,28 @@ type Result struct {
 	Deep      int       `json:"deep"`      // deep passes among them
 	Deletions int       `json:"deletions"` // deletions passes among them
 	Pending   int       `json:"pending"`   // jobs not queued again: one is still on the queue
+	Paced     int       `json:"paced"`     // polls not due yet: the allowance spaces them
 	Skipped   []Skipped `json:"skipped,omitempty"`
 }
 
-// Run enqueues one sync job per enabled connection and review kind.
-func (s *Scheduler) Run(ctx context.Context) (Result, error) {
+// Run is RunAt on the scheduler's clock.
+func (s *Scheduler) Run(ctx context.Context) (Result, error) { return s.RunAt(ctx, s.now()) }
+
+func (s *Scheduler) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// WebhooksActiveFor is how recent a connection's last Trustpilot webhook batch must be for its
+// service polling to count as a reconciliation.
+const WebhooksActiveFor = 7 * 24 * time.Hour
+
+// RunAt enqueues, at now (the schedule's event time), each enabled connection's sync job of
+// every enabled kind that is due by its pace (Plan, from the connection's allowance), its deep
+// and deletions passes when due, and one reply sweep per helpdesk account.
+func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 	conns, err := s.Connections.ListConnections(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("list connections: %w", err)
@@ -87,8 +106,20 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 			res.Skipped = append(res.Skipped, Skipped{c.Connection.ID, "needs re-authorising: " + c.ReauthReason})
 			continue
 		}
+		pace, curs, err := s.pace(ctx, c.Connection, now)
+		if err != nil {
+			return res, err
+		}
 		for _, k := range []review.Kind{review.Service, review.Product} {
 			if !c.Connection.Kinds(k) {
+				continue
+			}
+			interval := pace.Service
+			if k == review.Product {
+				interval = pace.Product
+			}
+			if last := curs[k].ScheduledAt; !last.IsZero() && now.Sub(last) < interval {
+				res.Paced++
 				continue
 			}
 			first, err := s.Connections.MarkQueued(ctx, c.Connection.ID, k, StaleAfter)
@@ -113,7 +144,7 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 			if !c.Connection.Kinds(review.Service) {
 				break
 			}
-			due, err := s.due(ctx, c.Connection.ID, p.key, p.every)
+			due, err := s.due(ctx, c.Connection.ID, p.key, p.every, now)
 			if err != nil {
 				return res, err
 			}
@@ -147,7 +178,17 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 		sweepIDs[c.Connection.ID] = cursor.SweepID(account)
 		res.Sweeps++
 	}
-	if err := s.Queue.Send(ctx, jobs, 0); err != nil {
+	if err := s.Queue.Send(ctx, jobs, 0); err == nil {
+		// Paced from when it was queued, on this clock.
+		for _, j := range jobs {
+			if j.Type != queue.TypeSync {
+				continue
+			}
+			if err := s.Connections.MarkScheduled(ctx, j.ConnectionID, markKind(j), now); err != nil {
+				return res, err
+			}
+		}
+	} else {
 		// Unmark what was not queued, or the next ticks would wait an hour for jobs that do
 		// not exist. (A batch partly sent is marked again: the next tick sees it pending.)
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -173,10 +214,49 @@ func (s *Scheduler) Run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// markKind is the cursor a sync job's queued and scheduled marks live on.
+func markKind(j queue.Job) review.Kind {
+	switch j.Pass {
+	case queue.PassDeep:
+		return cursor.DeepKind(j.Kind)
+	case queue.PassDeletions:
+		return cursor.DeletionsKind
+	}
+	return j.Kind
+}
+
+// pace plans the connection's polls from its allowance and what its last runs cost, and
+// warns when the calls of the last days point past the allowance.
+func (s *Scheduler) pace(ctx context.Context, c connection.Connection, now time.Time) (Pace, map[review.Kind]cursor.Cursor, error) {
+	curs := map[review.Kind]cursor.Cursor{}
+	for _, k := range []review.Kind{review.Service, review.Product, cursor.DeepKind(review.Service), cursor.DeletionsKind, cursor.EventsKind} {
+		cur, err := s.Connections.GetCursor(ctx, c.ID, k)
+		if err != nil {
+			return Pace{}, nil, err
+		}
+		curs[k] = cur
+	}
+	webhooks := !curs[cursor.EventsKind].LastRunAt.IsZero() && now.Sub(curs[cursor.EventsKind].LastRunAt) < WebhooksActiveFor
+	p := Plan(c.Allowance(), Costs{
+		Service: curs[review.Service].RunCalls, Product: curs[review.Product].RunCalls,
+		Deep: curs[cursor.DeepKind(review.Service)].RunCalls, Deletions: curs[cursor.DeletionsKind].RunCalls,
+	}, webhooks, c.Kinds(review.Product))
+	if a := c.Allowance(); a > 0 && c.Trustpilot.LedgerKey != "" && now.Minute() < 5 {
+		// Once an hour: the calls so far against the allowance.
+		if _, days, err := s.Connections.CallCounts(ctx, c.Trustpilot.LedgerKey, 5*time.Minute, 2); err == nil {
+			if y := Projected(days[0], days[1], now); y > a {
+				s.Log.Warn("Trustpilot calls projected past the connection's yearly allowance", "connection_id", c.ID,
+					"projected_per_year", y, "allowance", a, "today", days[0], "yesterday", days[1])
+			}
+		}
+	}
+	return p, curs, nil
+}
+
 // due reports whether a connection's periodic pass keyed key is due, and marks it queued if
-// so: every after it last ran, or at once when it never ran but the connection has synced
-// (a connection's first sync reads everything anyway). A negative every turns it off.
-func (s *Scheduler) due(ctx context.Context, connID string, key review.Kind, every time.Duration) (bool, error) {
+// so: every after it was last queued, or at once when it never was but the connection has
+// synced (a connection's first sync reads everything anyway). A negative every turns it off.
+func (s *Scheduler) due(ctx context.Context, connID string, key review.Kind, every time.Duration, now time.Time) (bool, error) {
 	if every < 0 {
 		return false, nil
 	}
@@ -184,19 +264,13 @@ func (s *Scheduler) due(ctx context.Context, connID string, key review.Kind, eve
 	if err != nil {
 		return false, err
 	}
-	if last.LastRunAt.IsZero() {
+	if last.ScheduledAt.IsZero() {
 		main, err := s.Connections.GetCursor(ctx, connID, review.Service)
 		if err != nil || main.LastRunAt.IsZero() {
 			return false, err
 		}
-	} else {
-		now := time.Now()
-		if s.Now != nil {
-			now = s.Now()
-		}
-		if now.Sub(last.LastRunAt) < every {
-			return false, nil
-		}
+	} else if now.Sub(last.ScheduledAt) < every {
+		return false, nil
 	}
 	return s.Connections.MarkQueued(ctx, connID, key, StaleAfter)
 }

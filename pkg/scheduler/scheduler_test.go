@@ -73,11 +73,11 @@ func TestRun(t *testing.T) {
 			t.Fatalf("missing job %s in %v", k, seen)
 		}
 	}
-	// The next tick queues nothing new while those are pending: one job per connection and
-	// kind, one sweep per account.
+	// The next tick queues nothing new while those are pending (one job per connection and
+	// kind, one sweep per account) or not due yet by their pace.
 	q.jobs = nil
 	res, err = s.Run(ctx)
-	if err != nil || res.Enqueued != 0 || res.Pending != 6 {
+	if err != nil || res.Enqueued != 0 || res.Pending+res.Paced != 6 || res.Pending < 3 {
 		t.Fatalf("second tick: %+v %v, jobs %+v", res, err, q.jobs)
 	}
 	// A finished sweep clears its mark: the next tick queues it again.
@@ -173,5 +173,40 @@ func TestPeriodicPasses(t *testing.T) {
 	now = now.Add(48 * time.Hour)
 	if got := passes(off); len(got) != 0 {
 		t.Fatalf("passes turned off ran: %v", got)
+	}
+}
+
+// Polls are paced from the allowance: a tier-1 connection with a 50-page catalogue scans its
+// products a few times a day and polls service reviews often; with webhooks arriving, service
+// polling slows to a reconciliation; unlimited connections poll every tick.
+func TestPlanPacesPollsByAllowance(t *testing.T) {
+	t.Parallel()
+	costs := scheduler.Costs{Service: 1, Product: 50, Deep: 1, Deletions: 1}
+	off := scheduler.Plan(200_000, costs, false, true)
+	on := scheduler.Plan(200_000, costs, true, true)
+	daily := 200_000.0 / 365
+	for _, p := range []scheduler.Pace{off, on} {
+		if p.PerDay > scheduler.PollShare*daily || p.PerDay < 0.6*daily {
+			t.Fatalf("%+v: polls cost %.0f a day, want within %.0f and near it", p, p.PerDay, scheduler.PollShare*daily)
+		}
+	}
+	if !(on.Service > off.Service && on.Service <= scheduler.ReconcileBound && on.Product < off.Product) {
+		t.Fatalf("webhooks on %+v, off %+v: service should slow to a reconciliation within 6 h, products speed up", on, off)
+	}
+	if off.Product < time.Hour || off.Service > 15*time.Minute {
+		t.Fatalf("without webhooks %+v: product scans every few hours, service polls within minutes", off)
+	}
+	if u := scheduler.Plan(0, costs, false, true); u.Service != scheduler.MinInterval || u.Product != scheduler.MinInterval {
+		t.Fatalf("unlimited: %+v", u)
+	}
+	tiny := scheduler.Plan(10_000, scheduler.Costs{Service: 3, Product: 500}, false, true)
+	if tiny.Service > scheduler.ReconcileBound || tiny.Product > scheduler.MaxProductInterval {
+		t.Fatalf("a small allowance still polls within the bounds: %+v", tiny)
+	}
+	if p := scheduler.Projected(100, 548, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)); p != 548*365 {
+		t.Fatalf("projected %d", p)
+	}
+	if p := scheduler.Projected(600, 10, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)); p != 1200*365 {
+		t.Fatalf("projected from today %d", p)
 	}
 }

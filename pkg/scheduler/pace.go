@@ -1,0 +1,88 @@
+package scheduler
+
+import (
+	"math"
+	"time"
+)
+
+// Pacing of Trustpilot polls from a connection's yearly allowance (reference §1.1, §5.1).
+const (
+	// PollShare of the daily allowance goes to scheduled polls; the rest stays for what cannot
+	// wait: webhook fetches, replies, checks, explicit backfills.
+	PollShare = 0.75
+	// MinInterval is the fastest a kind is polled (the schedule's tick).
+	MinInterval = 5 * time.Minute
+	// ReconcileBound is the longest a missed webhook event waits for the reconciliation poll
+	// when the allowance allows it (four polls a day).
+	ReconcileBound = 6 * time.Hour
+	// MaxProductInterval bounds how far apart full product scans get, whatever the catalogue.
+	MaxProductInterval = 7 * 24 * time.Hour
+)
+
+// Costs are the Trustpilot calls one run of each pass made last time (0: unknown, counted as 1).
+type Costs struct {
+	Service, Product, Deep, Deletions int64
+}
+
+// Pace is when each kind is polled.
+type Pace struct {
+	Service, Product time.Duration
+	// PerDay is the calls a day these intervals cost with the costs given (polls only).
+	PerDay float64
+}
+
+// Plan paces a connection's polls: with webhooks arriving, service polling is a
+// reconciliation (a tenth of what the polls may spend, at least every ReconcileBound); without
+// them, half; full product scans get the rest, spaced by what a scan costs (the catalogue's
+// pages). allowance 0 means unlimited: every tick.
+func Plan(allowance int64, c Costs, webhooks, product bool) Pace {
+	cs, cp := float64(max(c.Service, 1)), float64(max(c.Product, 1))
+	if allowance <= 0 {
+		p := Pace{Service: MinInterval, Product: MinInterval}
+		p.PerDay = perDay(p, cs, cp, product)
+		return p
+	}
+	polls := PollShare * float64(allowance) / 365
+	left := polls - float64(max(c.Deep, 1)) - float64(max(c.Deletions, 1))
+	share := 0.5
+	if webhooks {
+		share = 0.1
+	}
+	if !product && !webhooks {
+		share = 1
+	}
+	servicePolls := clamp(share*left/cs, float64(24*time.Hour/ReconcileBound), float64(24*time.Hour/MinInterval))
+	p := Pace{Service: every(servicePolls)}
+	if product {
+		productPolls := clamp((left-servicePolls*cs)/cp, float64(24*time.Hour)/float64(MaxProductInterval), float64(24*time.Hour/MinInterval))
+		p.Product = every(productPolls)
+	}
+	p.PerDay = perDay(p, cs, cp, product)
+	return p
+}
+
+func clamp(v, lo, hi float64) float64 { return math.Min(math.Max(v, lo), hi) }
+
+// every turns polls a day into an interval, never faster than the tick.
+func every(perDay float64) time.Duration {
+	return max(time.Duration(float64(24*time.Hour)/perDay), MinInterval)
+}
+
+func perDay(p Pace, cs, cp float64, product bool) float64 {
+	n := cs * float64(24*time.Hour) / float64(p.Service)
+	if product {
+		n += cp * float64(24*time.Hour) / float64(p.Product)
+	}
+	return n
+}
+
+// Projected is the yearly use the ledger's days point to: the busier of yesterday and today
+// so far scaled to a whole day (now is the time of day's clock).
+func Projected(today, yesterday int, now time.Time) int64 {
+	elapsed := now.Sub(now.UTC().Truncate(24*time.Hour)).Hours() / 24
+	perDay := float64(yesterday)
+	if elapsed > 0.1 {
+		perDay = math.Max(perDay, float64(today)/elapsed)
+	}
+	return int64(perDay * 365)
+}
