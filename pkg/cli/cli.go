@@ -25,6 +25,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/loopback"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
@@ -38,6 +39,7 @@ type Store interface {
 	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 	RetrySetAside(ctx context.Context, connID, reviewID string) error
+	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
 }
 
 // Secrets stores connection credentials.
@@ -507,6 +509,9 @@ func (c *CLI) status(ctx context.Context, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := c.allowance(ctx, recs); err != nil {
+		return err
+	}
 	if err := c.setAside(ctx, recs); err != nil {
 		return err
 	}
@@ -520,6 +525,56 @@ func (c *CLI) status(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(c.Out)
 	return nil
+}
+
+// allowance shows each connection's Trustpilot calls against its yearly allowance (the call
+// ledger), and when each kind is polled next by the scheduler's pace.
+func (c *CLI) allowance(ctx context.Context, recs []connection.Record) error {
+	now := c.now()
+	fmt.Fprintln(c.Out)
+	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONNECTION\tTRUSTPILOT CALLS 5 MIN\tTODAY (UTC)\tYESTERDAY\tPROJECTED / YEAR\tALLOWANCE\tNEXT POLL")
+	for _, r := range recs {
+		conn := r.Connection
+		curs := map[review.Kind]cursor.Cursor{}
+		for _, k := range []review.Kind{review.Service, review.Product, cursor.DeepKind(review.Service), cursor.DeletionsKind, cursor.EventsKind} {
+			cur, err := c.Store.GetCursor(ctx, conn.ID, k)
+			if err != nil {
+				return err
+			}
+			curs[k] = cur
+		}
+		webhooks := !curs[cursor.EventsKind].LastRunAt.IsZero() && now.Sub(curs[cursor.EventsKind].LastRunAt) < scheduler.WebhooksActiveFor
+		pace := scheduler.Plan(conn.Allowance(), scheduler.Costs{Service: curs[review.Service].RunCalls, Product: curs[review.Product].RunCalls,
+			Deep: curs[cursor.DeepKind(review.Service)].RunCalls, Deletions: curs[cursor.DeletionsKind].RunCalls}, webhooks, conn.Kinds(review.Product))
+		var next []string
+		for _, k := range conn.ReviewKinds {
+			every := pace.Service
+			if k == review.Product {
+				every = pace.Product
+			}
+			at := "now"
+			if s := curs[k].ScheduledAt; !s.IsZero() && s.Add(every).After(now) {
+				at = s.Add(every).UTC().Format("15:04Z")
+			}
+			next = append(next, fmt.Sprintf("%s %s (every %s)", k, at, every.Round(time.Minute)))
+		}
+		recent, days, err := 0, []int{0, 0}, error(nil)
+		if conn.Trustpilot.LedgerKey != "" {
+			if recent, days, err = c.Store.CallCounts(ctx, conn.Trustpilot.LedgerKey, 5*time.Minute, 2); err != nil {
+				return err
+			}
+		}
+		allowance, projected := "unlimited", scheduler.Projected(days[0], days[1], now)
+		if a := conn.Allowance(); a > 0 {
+			allowance = fmt.Sprintf("%d", a)
+			if projected > a {
+				allowance += " — PROJECTED TO OVERRUN"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", conn.ID, recent, days[0], days[1], projected, allowance, strings.Join(next, ", "))
+	}
+	return tw.Flush()
 }
 
 // setAside lists the reviews waiting on the set-aside list: what no ticket exists for yet,

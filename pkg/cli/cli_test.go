@@ -1079,3 +1079,40 @@ func TestTrustpilotWebhookURL(t *testing.T) {
 	wantRunErr(t, run(t, "trustpilot", "webhook-url", id, "--base", "http://example.com"), "https")
 	wantRunErr(t, run(t, "trustpilot", "webhook-url"), "usage")
 }
+
+// status shows each connection's Trustpilot calls against its allowance, from the shared
+// ledger, flags a projected overrun, and when each kind is polled next.
+func TestStatusShowsTheTrustpilotAllowance(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := newUnit(t)
+	id := fmt.Sprintf("tpbudget-%d", units.Add(1))
+	put(t, doc(id, u, func(m map[string]any) {
+		m["trustpilot"].(map[string]any)["calls_per_year"] = 1000
+	}))
+	rec, err := st.GetConnection(ctx, id)
+	if err != nil || rec.Connection.Trustpilot.LedgerKey == "" || strings.Contains(rec.Connection.Trustpilot.LedgerKey, u.key) {
+		t.Fatalf("ledger key %q (%v)", rec.Connection.Trustpilot.LedgerKey, err)
+	}
+	for range 3 {
+		if ok, _, err := st.TakeCalls(ctx, rec.Connection.Trustpilot.LedgerKey, 4, 833, 5*time.Minute); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+	}
+	if err := st.MarkScheduled(ctx, id, review.Product, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "status", id)
+	wantRunErr(t, r, "")
+	var line string
+	for _, l := range strings.Split(r.out, "\n") {
+		if strings.HasPrefix(l, id+" ") && strings.Contains(l, "every") {
+			line = l
+		}
+	}
+	f := strings.Fields(line)
+	if len(f) < 6 || f[1] != "12" || f[2] != "12" || !strings.Contains(line, "1000 — PROJECTED TO OVERRUN") ||
+		!strings.Contains(line, "service now") || strings.Contains(line, "product now") {
+		t.Fatalf("allowance line %q in:\n%s", line, r.out)
+	}
+}

@@ -77,12 +77,8 @@ func perDay(p Pace, cs, cp float64, product bool) float64 {
 }
 
 // Projected is the yearly use the ledger's days point to: the busier of yesterday and today
-// so far scaled to a whole day (now is the time of day's clock).
+// so far scaled to a whole day (today's first hour counts as a whole hour).
 func Projected(today, yesterday int, now time.Time) int64 {
-	elapsed := now.Sub(now.UTC().Truncate(24*time.Hour)).Hours() / 24
-	perDay := float64(yesterday)
-	if elapsed > 0.1 {
-		perDay = math.Max(perDay, float64(today)/elapsed)
-	}
-	return int64(perDay * 365)
+	elapsed := math.Max(now.Sub(now.UTC().Truncate(24*time.Hour)).Hours()/24, 1.0/24)
+	return int64(math.Max(float64(yesterday), float64(today)/elapsed) * 365)
 }
