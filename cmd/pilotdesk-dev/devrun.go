@@ -319,7 +319,8 @@ func (r *runner) seed(ctx context.Context) error {
 			ID:       id,
 			Helpdesk: connection.Helpdesk{URL: r.st.HD.URL(), Email: helpdeskEmail, APIKey: helpdeskKey},
 			Trustpilot: connection.Trustpilot{BusinessUnitID: u.ID, BusinessUserID: u.BusinessUsers[0].ID,
-				APIKey: u.APIKey, APISecret: u.APISecret},
+				APIKey: u.APIKey, APISecret: u.APISecret, CallsPerYear: new(int64)},
+			// Unlimited: the dev flow polls every tick (a tier's allowance would space the polls by minutes).
 			ReviewKinds:    []review.Kind{review.Service, review.Product},
 			Tags:           []string{id},
 			AnonymousEmail: "reviews@" + u.Name,

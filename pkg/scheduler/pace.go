@@ -34,12 +34,13 @@ type Pace struct {
 // Plan paces a connection's polls: with webhooks arriving, service polling is a
 // reconciliation (a tenth of what the polls may spend, at least every ReconcileBound); without
 // them, half; full product scans get the rest, spaced by what a scan costs (the catalogue's
-// pages). allowance 0 means unlimited: every tick.
+// pages). allowance 0 means unlimited: every tick polls (intervals 0).
 func Plan(allowance int64, c Costs, webhooks, product bool) Pace {
 	cs, cp := float64(max(c.Service, 1)), float64(max(c.Product, 1))
 	if allowance <= 0 {
 		p := Pace{Service: MinInterval, Product: MinInterval}
 		p.PerDay = perDay(p, cs, cp, product)
+		p.Service, p.Product = 0, 0
 		return p
 	}
 	polls := PollShare * float64(allowance) / 365

@@ -196,7 +196,7 @@ func TestPlanPacesPollsByAllowance(t *testing.T) {
 	if off.Product < time.Hour || off.Service > 15*time.Minute {
 		t.Fatalf("without webhooks %+v: product scans every few hours, service polls within minutes", off)
 	}
-	if u := scheduler.Plan(0, costs, false, true); u.Service != scheduler.MinInterval || u.Product != scheduler.MinInterval {
+	if u := scheduler.Plan(0, costs, false, true); u.Service != 0 || u.Product != 0 {
 		t.Fatalf("unlimited: %+v", u)
 	}
 	tiny := scheduler.Plan(10_000, scheduler.Costs{Service: 3, Product: 500}, false, true)

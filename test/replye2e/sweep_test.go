@@ -71,7 +71,7 @@ func (s *system) startQuiet(ctx context.Context) (*shop, error) {
 	sh.conn = connection.Connection{
 		ID:             "quiet",
 		Helpdesk:       connection.Helpdesk{URL: strings.Replace(s.HD.URL(), "127.0.0.1", "localhost", 1), Email: quietEmail, APIKey: quietKey},
-		Trustpilot:     connection.Trustpilot{BusinessUnitID: quietUnit, BusinessUserID: quietUser, APIKey: quietTPKey, APISecret: quietTPSec, RefreshToken: rt},
+		Trustpilot:     connection.Trustpilot{BusinessUnitID: quietUnit, BusinessUserID: quietUser, APIKey: quietTPKey, APISecret: quietTPSec, RefreshToken: rt, CallsPerYear: new(int64)},
 		ReviewKinds:    []review.Kind{review.Service, review.Product},
 		AnonymousEmail: "reviews@quiet.example",
 	}

@@ -217,7 +217,8 @@ func open(t testing.TB, st *devstack.Stack, lb *logBuf, isShared bool, nService,
 		c := connection.Connection{
 			ID:             fmt.Sprintf("%s-shop-%d", id, i),
 			Helpdesk:       connection.Helpdesk{URL: st.HD.URL(), Email: hdEmail, APIKey: hdKey},
-			Trustpilot:     connection.Trustpilot{BusinessUnitID: unit, BusinessUserID: user, APIKey: key, APISecret: secret},
+			// Unlimited: every tick polls, as the scenarios tick seconds apart (pacing has its own).
+			Trustpilot:     connection.Trustpilot{BusinessUnitID: unit, BusinessUserID: user, APIKey: key, APISecret: secret, CallsPerYear: new(int64)},
 			ReviewKinds:    []review.Kind{review.Service, review.Product},
 			Tags:           []string{fmt.Sprintf("shop-%d", i)},
 			AnonymousEmail: fmt.Sprintf("reviews@shop%d.example", i),
