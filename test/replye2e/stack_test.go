@@ -125,8 +125,8 @@ func start(ctx context.Context) (_ *system, err error) {
 		return nil, err
 	}
 	s.conn = connection.Connection{
-		ID:             "shop",
-		Helpdesk:       connection.Helpdesk{URL: st.HD.URL(), Email: hdEmail, APIKey: hdKey},
+		ID:       "shop",
+		Helpdesk: connection.Helpdesk{URL: st.HD.URL(), Email: hdEmail, APIKey: hdKey},
 		// Unlimited: every tick polls (the tests tick seconds apart; pacing has tests of its own).
 		Trustpilot:     connection.Trustpilot{BusinessUnitID: unitID, BusinessUserID: userID, APIKey: tpKey, APISecret: tpSecret, CallsPerYear: new(int64)},
 		ReviewKinds:    []review.Kind{review.Service, review.Product},

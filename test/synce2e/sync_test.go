@@ -215,8 +215,8 @@ func open(t testing.TB, st *devstack.Stack, lb *logBuf, isShared bool, nService,
 		s.units = append(s.units, unit)
 		s.fixtures = append(s.fixtures, fx)
 		c := connection.Connection{
-			ID:             fmt.Sprintf("%s-shop-%d", id, i),
-			Helpdesk:       connection.Helpdesk{URL: st.HD.URL(), Email: hdEmail, APIKey: hdKey},
+			ID:       fmt.Sprintf("%s-shop-%d", id, i),
+			Helpdesk: connection.Helpdesk{URL: st.HD.URL(), Email: hdEmail, APIKey: hdKey},
 			// Unlimited: every tick polls, as the scenarios tick seconds apart (pacing has its own).
 			Trustpilot:     connection.Trustpilot{BusinessUnitID: unit, BusinessUserID: user, APIKey: key, APISecret: secret, CallsPerYear: new(int64)},
 			ReviewKinds:    []review.Kind{review.Service, review.Product},
