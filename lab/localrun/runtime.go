@@ -178,12 +178,16 @@ func ScheduledEvent(now time.Time) []byte {
 }
 
 // Tick invokes the scheduled function once, as its EventBridge rule does.
-func (r *Runtime) Tick(ctx context.Context) ([]byte, error) {
+func (r *Runtime) Tick(ctx context.Context) ([]byte, error) { return r.TickAt(ctx, time.Now()) }
+
+// TickAt invokes the scheduled function with an event of time at: a simulated day of ticks
+// runs in seconds, paced as the real one would be.
+func (r *Runtime) TickAt(ctx context.Context, at time.Time) ([]byte, error) {
 	fn, _, err := r.FunctionWithEvent("Schedule")
 	if err != nil {
 		return nil, err
 	}
-	return fn.Invoke(ctx, ScheduledEvent(time.Now()))
+	return fn.Invoke(ctx, ScheduledEvent(at))
 }
 
 // PollResult reports one event-source-mapping poll.

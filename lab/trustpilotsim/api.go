@@ -53,6 +53,7 @@ func (s *Sim) routes() {
 func (s *Sim) endpoint(name string, fn http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.count(name)
+		s.logCall(s.callerKey(r))
 		if f, ok := s.matchFault(r); ok {
 			if s.applyFault(w, r, f, fn) {
 				return

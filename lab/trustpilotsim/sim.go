@@ -111,6 +111,7 @@ type Sim struct {
 
 	cmu    sync.Mutex
 	counts map[string]int
+	calls  map[string][]time.Time // API key → its calls' times (simulator clock)
 
 	srv *http.Server
 	url string
@@ -170,6 +171,7 @@ func New(opts Options) *Sim {
 		refresh:       map[string]*refreshToken{},
 		newest:        map[string]time.Time{},
 		counts:        map[string]int{},
+		calls:         map[string][]time.Time{},
 	}
 	s.routes()
 	return s

@@ -124,3 +124,44 @@ func TestDeletionsAPI(t *testing.T) {
 		t.Fatalf("no startDate: %d", code)
 	}
 }
+
+func TestCallLogByKey(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	s := New(Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	if err := s.Load(DefaultFixture()); err != nil {
+		t.Fatal(err)
+	}
+	base, err := s.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	key := DefaultFixture().BusinessUnits[0].APIKey
+	call := func() {
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1/reviews/deletions?startDate=2025-01-01T00:00:00Z&endDate=2026-01-01T00:00:00Z", nil)
+		req.Header.Set("apikey", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for i := range 6 {
+		call()
+		mu.Lock()
+		now = now.Add(time.Duration(i+1) * time.Minute) // 1, 2, ... minutes apart
+		mu.Unlock()
+	}
+	if n := s.CallsByKey(key, time.Time{}, time.Time{}); n != 6 {
+		t.Fatalf("%d calls logged, want 6", n)
+	}
+	// Calls at 0, 1, 3, 6, 10, 15 minutes: at most 3 within any 5 minutes (0, 1, 3).
+	if n := s.MaxCallsInWindow(key, 5*time.Minute); n != 3 {
+		t.Fatalf("max in a 5-minute window %d, want 3", n)
+	}
+	if n := s.CallsByKey("other", time.Time{}, time.Time{}); n != 0 {
+		t.Fatal("another key's calls")
+	}
+}
