@@ -197,6 +197,12 @@ func (s *Stack) DeadLetters(ctx context.Context) (int, error) {
 // Drain runs the worker(s) as the SQS event-source mapping would until the queue is empty
 // (nothing waiting, nothing in flight) or timeout passes. It returns the polls' totals.
 func (s *Stack) Drain(ctx context.Context, timeout time.Duration) (localrun.PollResult, error) {
+	return s.DrainPolling(ctx, timeout, time.Second)
+}
+
+// DrainPolling is Drain with the receive's long-poll wait (0: short polls, for many quick
+// drains in a row).
+func (s *Stack) DrainPolling(ctx context.Context, timeout, wait time.Duration) (localrun.PollResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var total localrun.PollResult
@@ -204,7 +210,7 @@ func (s *Stack) Drain(ctx context.Context, timeout time.Duration) (localrun.Poll
 	results := make(chan localrun.PollResult)
 	for {
 		for _, in := range instances {
-			go func() { results <- s.Runtime.PollOnceOn(ctx, in, time.Second) }()
+			go func() { results <- s.Runtime.PollOnceOn(ctx, in, wait) }()
 		}
 		for range instances {
 			r := <-results
