@@ -22,14 +22,14 @@ import (
 // and Trustpilot do.
 
 // cli runs the operator CLI against the stack and returns what it printed.
-func (s *system) cli(t *testing.T, args ...string) string {
+func (s *system) cli(t testing.TB, args ...string) string {
 	t.Helper()
 	return s.cliWith(t, nil, args...)
 }
 
 type cliOpts struct{ apiURL string }
 
-func (s *system) cliWith(t *testing.T, edit func(*cliOpts), args ...string) string {
+func (s *system) cliWith(t testing.TB, edit func(*cliOpts), args ...string) string {
 	t.Helper()
 	var o cliOpts
 	if edit != nil {

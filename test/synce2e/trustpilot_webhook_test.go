@@ -25,7 +25,7 @@ import (
 
 // trustpilotHook is the scenario's first connection's Trustpilot webhook URL, as
 // `pilotdesk trustpilot webhook-url` prints it, subscribed to its business unit's events.
-func (s *system) trustpilotHook(t *testing.T) string {
+func (s *system) trustpilotHook(t testing.TB) string {
 	t.Helper()
 	base := strings.TrimSuffix(s.WebhookURL, "/helpdesk/events")
 	line := strings.Fields(s.cliWith(t, func(c *cliOpts) { c.apiURL = base }, "trustpilot", "webhook-url", s.conns[0].ID))
@@ -40,7 +40,7 @@ func (s *system) trustpilotHook(t *testing.T) string {
 }
 
 // newServiceReview adds a new service review to the scenario's first business unit.
-func (s *system) newServiceReview(t *testing.T, n int, stars int) trustpilotsim.ServiceReview {
+func (s *system) newServiceReview(t testing.TB, n int, stars int) trustpilotsim.ServiceReview {
 	t.Helper()
 	email := fmt.Sprintf("hook%d@example.com", n)
 	rv := trustpilotsim.ServiceReview{ID: fmt.Sprintf("5f9e%020x", hash(t.Name())%1e12*100+uint64(n)), Stars: stars, Title: ptr(fmt.Sprintf("hook %d", n)),
@@ -186,7 +186,7 @@ func TestTrustpilotWebhookUpdateAddsANote(t *testing.T) {
 }
 
 // ticketsByReview counts the scenario account's tickets by review id.
-func (s *system) ticketsByReview(t *testing.T) map[string]int {
+func (s *system) ticketsByReview(t testing.TB) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, tk := range s.HD.Tickets(s.account) {
@@ -199,7 +199,7 @@ func (s *system) ticketsByReview(t *testing.T) map[string]int {
 	return out
 }
 
-func (s *system) reviewOf(t *testing.T, id string) trustpilotsim.ServiceReview {
+func (s *system) reviewOf(t testing.TB, id string) trustpilotsim.ServiceReview {
 	t.Helper()
 	r, ok := s.TP.ServiceReview(id)
 	if !ok {
@@ -297,7 +297,7 @@ func TestDeletedReviewsLeavePilotdesk(t *testing.T) {
 }
 
 // sidebarHas reports whether the customer with email has reviewID in Pilotdesk's sidebar data.
-func (s *system) sidebarHas(t *testing.T, email, reviewID string) bool {
+func (s *system) sidebarHas(t testing.TB, email, reviewID string) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -313,7 +313,7 @@ func (s *system) sidebarHas(t *testing.T, email, reviewID string) bool {
 }
 
 // tableHas reports whether any item of the stack's table holds text.
-func (s *system) tableHas(t *testing.T, text string) bool {
+func (s *system) tableHas(t testing.TB, text string) bool {
 	t.Helper()
 	p := dynamodb.NewScanPaginator(dynamodb.NewFromConfig(s.AWS.AWS), &dynamodb.ScanInput{TableName: aws.String(s.AWS.TableName())})
 	for p.HasMorePages() {
