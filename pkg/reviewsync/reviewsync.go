@@ -143,49 +143,28 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Margin <= 0 {
-		c.Margin = 10 * time.Second
-	}
-	if c.Overlap <= 0 {
-		c.Overlap = 72 * time.Hour
-	}
-	if c.ReviewBudget <= 0 {
-		c.ReviewBudget = 2 * time.Minute
-	}
-	if c.ClaimGrace <= 0 {
-		c.ClaimGrace = 15 * time.Second
-	}
-	if c.LeaseRetry <= 0 {
-		c.LeaseRetry = 30 * time.Second
-	}
-	if c.CustomerDataCap <= 0 {
-		c.CustomerDataCap = 200_000
-	}
-	if c.MaxContinuations <= 0 {
-		c.MaxContinuations = 100_000
-	}
-	if c.UncertainWindow <= 0 {
-		c.UncertainWindow = 90 * time.Second
-	}
-	if c.LookupEvery <= 0 {
-		c.LookupEvery = 30 * time.Second
-	}
-	if c.RetryBase <= 0 {
-		c.RetryBase = 30 * time.Second
-	}
-	if c.RetryMax <= 0 {
-		c.RetryMax = 6 * time.Hour
-	}
-	if c.GiveUpAfter <= 0 {
-		c.GiveUpAfter = 12
-	}
-	if c.GiveUpInvalid <= 0 {
-		c.GiveUpInvalid = 3
-	}
-	if c.DeepWindow <= 0 {
-		c.DeepWindow = 30 * 24 * time.Hour
-	}
+	def(&c.Margin, 10*time.Second)
+	def(&c.Overlap, 72*time.Hour)
+	def(&c.ReviewBudget, 2*time.Minute)
+	def(&c.ClaimGrace, 15*time.Second)
+	def(&c.LeaseRetry, 30*time.Second)
+	def(&c.CustomerDataCap, 200_000)
+	def(&c.MaxContinuations, 100_000)
+	def(&c.UncertainWindow, 90*time.Second)
+	def(&c.LookupEvery, 30*time.Second)
+	def(&c.RetryBase, 30*time.Second)
+	def(&c.RetryMax, 6*time.Hour)
+	def(&c.GiveUpAfter, 12)
+	def(&c.GiveUpInvalid, 3)
+	def(&c.DeepWindow, 30*24*time.Hour)
 	return c
+}
+
+// def sets *p to v when it is not positive (unset).
+func def[T int | int64 | time.Duration](p *T, v T) {
+	if *p <= 0 {
+		*p = v
+	}
 }
 
 // Tags every ticket gets.

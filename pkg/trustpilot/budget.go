@@ -49,19 +49,28 @@ func (b *budget) wait(ctx context.Context, maxWait time.Duration) error {
 		if d == 0 {
 			return nil
 		}
-		if d > maxWait {
-			return fmt.Errorf("%w: next slot in %s", ErrBudgetExhausted, d.Round(time.Millisecond))
+		if err := pause(ctx, d, maxWait, ""); err != nil {
+			return err
 		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-			return fmt.Errorf("%w: next slot after the deadline", ErrBudgetExhausted)
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
+	}
+}
+
+// pause waits d for budget room, unless that is more than maxWait or past ctx's deadline:
+// then it fails at once with ErrBudgetExhausted (what says whose budget).
+func pause(ctx context.Context, d, maxWait time.Duration, what string) error {
+	if d > maxWait {
+		return fmt.Errorf("%w%s: next room in %s", ErrBudgetExhausted, what, d.Round(time.Millisecond))
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return fmt.Errorf("%w%s: next room after the deadline", ErrBudgetExhausted, what)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -156,19 +165,8 @@ func (b *sharedBudget) wait(ctx context.Context, maxWait time.Duration) error {
 		if ok {
 			return nil
 		}
-		d := time.Until(retry) + 10*time.Millisecond
-		if time.Since(start)+d > maxWait {
-			return fmt.Errorf("%w across instances: next room in %s", ErrBudgetExhausted, d.Round(time.Millisecond))
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-			return fmt.Errorf("%w across instances: next room after the deadline", ErrBudgetExhausted)
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := pause(ctx, time.Until(retry)+10*time.Millisecond, maxWait-time.Since(start), " across instances"); err != nil {
+			return err
 		}
 	}
 }
