@@ -71,3 +71,6 @@ const DeletionsKind review.Kind = "deletions"
 // EventsKind keys the record of a connection's Trustpilot webhook batches: its LastRunAt is the
 // last one handled, which tells the scheduler webhooks arrive.
 const EventsKind review.Kind = "webhook-events"
+
+// AsideKind keys the queued mark of a connection's set-aside pass for a review kind.
+func AsideKind(k review.Kind) review.Kind { return "aside-" + k }

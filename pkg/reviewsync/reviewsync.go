@@ -225,9 +225,11 @@ func (c counted) ListDeletedReviews(ctx context.Context, from, to time.Time, nex
 // over (finished, or dropped for good) the scheduler may queue the next one.
 func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
 	over, err := s.sync(ctx, job)
-	if over && err == nil && job.Pass != queue.PassAside && job.Pass != queue.PassEvents {
+	if over && err == nil && job.Pass != queue.PassEvents {
 		kind := job.Kind
 		switch job.Pass {
+		case queue.PassAside:
+			kind = cursor.AsideKind(job.Kind)
 		case queue.PassDeep:
 			kind = cursor.DeepKind(job.Kind)
 		case queue.PassDeletions:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/cursor"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
@@ -23,6 +24,7 @@ type Connections interface {
 	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
 	MarkScheduled(ctx context.Context, connID string, kind review.Kind, at time.Time) error
 	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
+	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 }
 
 // StaleAfter is how long a queued job may stay unfinished before the scheduler queues another
@@ -66,6 +68,7 @@ type Result struct {
 	Sweeps    int       `json:"sweeps"`    // reply sweeps among them (one per helpdesk account)
 	Deep      int       `json:"deep"`      // deep passes among them
 	Deletions int       `json:"deletions"` // deletions passes among them
+	Retries   int       `json:"retries"`   // set-aside passes among them (a set-aside review is due)
 	Pending   int       `json:"pending"`   // jobs not queued again: one is still on the queue
 	Paced     int       `json:"paced"`     // polls not due yet: the allowance spaces them
 	Skipped   []Skipped `json:"skipped,omitempty"`
@@ -131,6 +134,10 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 				continue
 			}
 			jobs = append(jobs, queue.SyncJob(c.Connection.ID, k))
+		}
+		// A set-aside review due is retried within a tick, whatever the poll's pace.
+		if err := s.retries(ctx, c.Connection, now, &jobs, &res); err != nil {
+			return res, err
 		}
 		for _, p := range []struct {
 			pass  string
@@ -202,6 +209,8 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 				kind = cursor.DeepKind(j.Kind)
 			case j.Pass == queue.PassDeletions:
 				kind = cursor.DeletionsKind
+			case j.Pass == queue.PassAside:
+				kind = cursor.AsideKind(j.Kind)
 			}
 			if cerr := s.Connections.ClearQueued(cctx, id, kind); cerr != nil {
 				s.Log.Warn("could not clear a queued mark after a failed send; it goes stale in an hour", "connection_id", j.ConnectionID, "error", cerr.Error())
@@ -214,6 +223,37 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 	return res, nil
 }
 
+// retries queues a set-aside pass per review kind that has a set-aside review due.
+func (s *Scheduler) retries(ctx context.Context, c connection.Connection, now time.Time, jobs *[]queue.Job, res *Result) error {
+	list, err := s.Connections.ListSetAside(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	due := map[review.Kind]bool{}
+	for _, l := range list {
+		// Due by the store's clock (retry times are the store's), not the schedule's.
+		if l.AsideDue(time.Now()) && c.Kinds(l.Kind) {
+			due[l.Kind] = true
+		}
+	}
+	for _, k := range []review.Kind{review.Service, review.Product} {
+		if !due[k] {
+			continue
+		}
+		first, err := s.Connections.MarkQueued(ctx, c.ID, cursor.AsideKind(k), StaleAfter)
+		if err != nil {
+			return err
+		}
+		if first {
+			j := queue.SyncJob(c.ID, k)
+			j.Pass = queue.PassAside
+			*jobs = append(*jobs, j)
+			res.Retries++
+		}
+	}
+	return nil
+}
+
 // markKind is the cursor a sync job's queued and scheduled marks live on.
 func markKind(j queue.Job) review.Kind {
 	switch j.Pass {
@@ -221,6 +261,8 @@ func markKind(j queue.Job) review.Kind {
 		return cursor.DeepKind(j.Kind)
 	case queue.PassDeletions:
 		return cursor.DeletionsKind
+	case queue.PassAside:
+		return cursor.AsideKind(j.Kind)
 	}
 	return j.Kind
 }

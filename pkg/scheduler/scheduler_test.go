@@ -9,6 +9,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/cursor"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
@@ -208,5 +209,54 @@ func TestPlanPacesPollsByAllowance(t *testing.T) {
 	}
 	if p := scheduler.Projected(600, 10, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)); p != 1200*365 {
 		t.Fatalf("projected from today %d", p)
+	}
+}
+
+// A set-aside review that is due is retried within a tick, whatever the pace of its kind's
+// polls: one set-aside pass per kind, not queued again while it is pending.
+func TestDueSetAsideReviewsAreRetriedEachTick(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	if err := st.PutConnection(ctx, conn("shop", "https://acme.gorgias.com", review.Service, review.Product)); err != nil {
+		t.Fatal(err)
+	}
+	aside := func(id string, kind review.Kind, retry time.Time) {
+		t.Helper()
+		if _, err := st.ClaimReview(ctx, "shop", id, kind, "w", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetAside(ctx, link.Aside{ConnectionID: "shop", ReviewID: id, Owner: "w", Reason: "503", RetryAt: retry, Failed: true, Snapshot: `{"id":"` + id + `"}`}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aside("5f0000000000000000000001", review.Service, time.Now().Add(-time.Minute))
+	aside("5f0000000000000000000002", review.Product, time.Now().Add(time.Hour)) // not due
+	count := func() (n int) {
+		t.Helper()
+		q := &fakeQueue{}
+		s := &scheduler.Scheduler{Connections: st, Queue: q, Log: slog.New(slog.DiscardHandler)}
+		res, err := s.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range q.jobs {
+			if j.Pass == queue.PassAside {
+				if j.Kind != review.Service {
+					t.Fatalf("set-aside pass for %s, which has none due", j.Kind)
+				}
+				n++
+			}
+		}
+		if res.Retries != n {
+			t.Fatalf("result counts %d retries, %d queued", res.Retries, n)
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d set-aside passes, want 1", n)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("queued again while pending: %d", n)
 	}
 }
