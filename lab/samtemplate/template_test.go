@@ -234,3 +234,34 @@ func TestCfnLint(t *testing.T) {
 		t.Fatalf("cfn-lint: %v\n%s", err, b)
 	}
 }
+
+// Each function may make the table operations its code makes (moto does not check IAM, so a
+// missing one would only show in a deployment): the scheduler reads cursors, the call ledger
+// and the set-aside list; every function that calls Trustpilot reads the ledger (BatchGetItem).
+func TestPoliciesCoverTheTableOperations(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	need := map[string][]string{
+		"SchedulerFunction":       {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+		"SyncWorkerFunction":      {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"},
+		"HelpdeskWebhookFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
+	}
+	for _, f := range tpl.Functions() {
+		has := map[string]bool{}
+		for _, p := range f.Policies {
+			pm, _ := p.(map[string]any)
+			sts, _ := pm["Statement"].([]any)
+			for _, st := range sts {
+				acts, _ := st.(map[string]any)["Action"].([]any)
+				for _, a := range acts {
+					has[fmt.Sprint(a)] = true
+				}
+			}
+		}
+		for _, a := range need[f.LogicalID] {
+			if !has[a] {
+				t.Errorf("%s may not %s, which its code does", f.LogicalID, a)
+			}
+		}
+	}
+}
