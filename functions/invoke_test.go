@@ -84,6 +84,7 @@ func run(m *testing.M) (int, error) {
 	c := connection.Connection{ID: "acme-uk", Helpdesk: connection.Helpdesk{URL: "https://acme.gorgias.com", Email: "ops@acme.com"},
 		Trustpilot:     connection.Trustpilot{BusinessUnitID: "5f0c00000000000000000001", BusinessUserID: "5f0d00000000000000000001"},
 		AnonymousEmail: "reviews@acme.com"}
+	c.Trustpilot.WebhookHash = connection.WebhookHash("local-dev-trustpilot-key-0123456789abcdef0123456789abcdef") // the key in events/trustpilot-*.json
 	c.ApplyDefaults()
 	if err := st.PutConnection(ctx, c); err != nil {
 		return 1, err
@@ -217,6 +218,8 @@ func TestWebhookStatuses(t *testing.T) {
 		{"template rendered without message.*", readEvent(t, "helpdesk-no-message-vars.json"), 200, "no Pilotdesk link"},
 		{"GET", readEvent(t, "helpdesk-wrong-method.json"), 405, "POST"},
 		{"2 MiB body", tooLargeEv, 413, "1 MiB"},
+		{"Trustpilot webhook batch", readEvent(t, "trustpilot-review-created.json"), 200, "1 event(s) queued"},
+		{"Trustpilot webhook, wrong key", readEvent(t, "trustpilot-bad-key.json"), 401, "wrong webhook key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
