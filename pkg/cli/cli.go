@@ -536,17 +536,10 @@ func (c *CLI) allowance(ctx context.Context, recs []connection.Record) error {
 	fmt.Fprintln(tw, "CONNECTION\tTRUSTPILOT CALLS 5 MIN\tTODAY (UTC)\tYESTERDAY\tPROJECTED / YEAR\tALLOWANCE\tNEXT POLL")
 	for _, r := range recs {
 		conn := r.Connection
-		curs := map[review.Kind]cursor.Cursor{}
-		for _, k := range []review.Kind{review.Service, review.Product, cursor.DeepKind(review.Service), cursor.DeletionsKind, cursor.EventsKind} {
-			cur, err := c.Store.GetCursor(ctx, conn.ID, k)
-			if err != nil {
-				return err
-			}
-			curs[k] = cur
+		pace, curs, err := scheduler.PaceOf(ctx, c.Store, conn, now)
+		if err != nil {
+			return err
 		}
-		webhooks := !curs[cursor.EventsKind].LastRunAt.IsZero() && now.Sub(curs[cursor.EventsKind].LastRunAt) < scheduler.WebhooksActiveFor
-		pace := scheduler.Plan(conn.Allowance(), scheduler.Costs{Service: curs[review.Service].RunCalls, Product: curs[review.Product].RunCalls,
-			Deep: curs[cursor.DeepKind(review.Service)].RunCalls, Deletions: curs[cursor.DeletionsKind].RunCalls}, webhooks, conn.Kinds(review.Product))
 		var next []string
 		for _, k := range conn.ReviewKinds {
 			every := pace.Service
@@ -559,7 +552,7 @@ func (c *CLI) allowance(ctx context.Context, recs []connection.Record) error {
 			}
 			next = append(next, fmt.Sprintf("%s %s (every %s)", k, at, every.Round(time.Minute)))
 		}
-		recent, days, err := 0, []int{0, 0}, error(nil)
+		recent, days := 0, []int{0, 0}
 		if conn.Trustpilot.LedgerKey != "" {
 			if recent, days, err = c.Store.CallCounts(ctx, conn.Trustpilot.LedgerKey, 5*time.Minute, 2); err != nil {
 				return err

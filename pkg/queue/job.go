@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
@@ -73,6 +74,20 @@ type Event struct {
 
 // MaxJobEvents bounds the events of one job; a larger batch becomes several jobs.
 const MaxJobEvents = 100
+
+// MarkKind is the cursor a sync job's queued, scheduled and cost marks live on: the kind's own
+// for the cursor pass (and webhook batches), the pass's for the others.
+func (j Job) MarkKind() review.Kind {
+	switch j.Pass {
+	case PassDeep:
+		return cursor.DeepKind(j.Kind)
+	case PassDeletions:
+		return cursor.DeletionsKind
+	case PassAside:
+		return cursor.AsideKind(j.Kind)
+	}
+	return j.Kind
+}
 
 // MaxDelay is the longest delay SQS gives a message.
 const MaxDelay = 15 * time.Minute

@@ -226,15 +226,7 @@ func (c counted) ListDeletedReviews(ctx context.Context, from, to time.Time, nex
 func (s *Syncer) Sync(ctx context.Context, job queue.Job) error {
 	over, err := s.sync(ctx, job)
 	if over && err == nil && job.Pass != queue.PassEvents {
-		kind := job.Kind
-		switch job.Pass {
-		case queue.PassAside:
-			kind = cursor.AsideKind(job.Kind)
-		case queue.PassDeep:
-			kind = cursor.DeepKind(job.Kind)
-		case queue.PassDeletions:
-			kind = cursor.DeletionsKind
-		}
+		kind := job.MarkKind()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
 		if cerr := s.Store.ClearQueued(cctx, job.ConnectionID, kind); cerr != nil {
@@ -327,23 +319,16 @@ func (r *run) recordCost(ctx context.Context) {
 	if r.continued {
 		return
 	}
-	var key review.Kind
 	switch r.job.Pass {
-	case queue.PassCursor:
-		key = r.job.Kind
-	case queue.PassDeep:
-		key = cursor.DeepKind(r.job.Kind)
-	case queue.PassDeletions:
-		key = cursor.DeletionsKind
+	case queue.PassAside:
+		return // retries are not what a poll costs
 	case queue.PassEvents:
 		if err := r.s.Store.SaveCheckpoint(ctx, r.conn.ID, cursor.EventsKind, cursor.Checkpoint{Seen: int64(len(r.job.Events))}); err != nil {
 			r.log.Warn("could not record the webhook batch", "error", err.Error())
 		}
 		return
-	default:
-		return
 	}
-	if err := r.s.Store.SetRunCalls(ctx, r.conn.ID, key, r.job.Calls+r.calls); err != nil {
+	if err := r.s.Store.SetRunCalls(ctx, r.conn.ID, r.job.MarkKind(), r.job.Calls+r.calls); err != nil {
 		r.log.Warn("could not record the run's Trustpilot calls", "error", err.Error())
 	}
 }

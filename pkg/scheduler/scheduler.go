@@ -151,7 +151,7 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 			if !c.Connection.Kinds(review.Service) {
 				break
 			}
-			due, err := s.due(ctx, c.Connection.ID, p.key, p.every, now)
+			due, err := s.due(ctx, c.Connection.ID, curs, p.key, p.every, now)
 			if err != nil {
 				return res, err
 			}
@@ -191,7 +191,7 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 			if j.Type != queue.TypeSync {
 				continue
 			}
-			if err := s.Connections.MarkScheduled(ctx, j.ConnectionID, markKind(j), now); err != nil {
+			if err := s.Connections.MarkScheduled(ctx, j.ConnectionID, j.MarkKind(), now); err != nil {
 				return res, err
 			}
 		}
@@ -201,16 +201,9 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		for _, j := range jobs {
-			id, kind := j.ConnectionID, j.Kind
-			switch {
-			case j.Type == queue.TypeReplySweep:
+			id, kind := j.ConnectionID, j.MarkKind()
+			if j.Type == queue.TypeReplySweep {
 				id, kind = sweepIDs[j.ConnectionID], cursor.SweepKind
-			case j.Pass == queue.PassDeep:
-				kind = cursor.DeepKind(j.Kind)
-			case j.Pass == queue.PassDeletions:
-				kind = cursor.DeletionsKind
-			case j.Pass == queue.PassAside:
-				kind = cursor.AsideKind(j.Kind)
 			}
 			if cerr := s.Connections.ClearQueued(cctx, id, kind); cerr != nil {
 				s.Log.Warn("could not clear a queued mark after a failed send; it goes stale in an hour", "connection_id", j.ConnectionID, "error", cerr.Error())
@@ -254,25 +247,17 @@ func (s *Scheduler) retries(ctx context.Context, c connection.Connection, now ti
 	return nil
 }
 
-// markKind is the cursor a sync job's queued and scheduled marks live on.
-func markKind(j queue.Job) review.Kind {
-	switch j.Pass {
-	case queue.PassDeep:
-		return cursor.DeepKind(j.Kind)
-	case queue.PassDeletions:
-		return cursor.DeletionsKind
-	case queue.PassAside:
-		return cursor.AsideKind(j.Kind)
-	}
-	return j.Kind
+// CursorReader reads a connection's cursors.
+type CursorReader interface {
+	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
 }
 
-// pace plans the connection's polls from its allowance and what its last runs cost, and
-// warns when the calls of the last days point past the allowance.
-func (s *Scheduler) pace(ctx context.Context, c connection.Connection, now time.Time) (Pace, map[review.Kind]cursor.Cursor, error) {
+// PaceOf plans a connection's polls from its allowance and what its last runs cost (the
+// scheduler's decision, and what `status` shows), with the cursors it read.
+func PaceOf(ctx context.Context, r CursorReader, c connection.Connection, now time.Time) (Pace, map[review.Kind]cursor.Cursor, error) {
 	curs := map[review.Kind]cursor.Cursor{}
 	for _, k := range []review.Kind{review.Service, review.Product, cursor.DeepKind(review.Service), cursor.DeletionsKind, cursor.EventsKind} {
-		cur, err := s.Connections.GetCursor(ctx, c.ID, k)
+		cur, err := r.GetCursor(ctx, c.ID, k)
 		if err != nil {
 			return Pace{}, nil, err
 		}
@@ -283,6 +268,15 @@ func (s *Scheduler) pace(ctx context.Context, c connection.Connection, now time.
 		Service: curs[review.Service].RunCalls, Product: curs[review.Product].RunCalls,
 		Deep: curs[cursor.DeepKind(review.Service)].RunCalls, Deletions: curs[cursor.DeletionsKind].RunCalls,
 	}, webhooks, c.Kinds(review.Product))
+	return p, curs, nil
+}
+
+// pace is PaceOf, warning when the calls of the last days point past the allowance.
+func (s *Scheduler) pace(ctx context.Context, c connection.Connection, now time.Time) (Pace, map[review.Kind]cursor.Cursor, error) {
+	p, curs, err := PaceOf(ctx, s.Connections, c, now)
+	if err != nil {
+		return Pace{}, nil, err
+	}
 	if a := c.Allowance(); a > 0 && c.Trustpilot.LedgerKey != "" && now.Minute() < 5 {
 		// Once an hour: the calls so far against the allowance.
 		if _, days, err := s.Connections.CallCounts(ctx, c.Trustpilot.LedgerKey, 5*time.Minute, 2); err == nil {
@@ -298,18 +292,13 @@ func (s *Scheduler) pace(ctx context.Context, c connection.Connection, now time.
 // due reports whether a connection's periodic pass keyed key is due, and marks it queued if
 // so: every after it was last queued, or at once when it never was but the connection has
 // synced (a connection's first sync reads everything anyway). A negative every turns it off.
-func (s *Scheduler) due(ctx context.Context, connID string, key review.Kind, every time.Duration, now time.Time) (bool, error) {
+func (s *Scheduler) due(ctx context.Context, connID string, curs map[review.Kind]cursor.Cursor, key review.Kind, every time.Duration, now time.Time) (bool, error) {
 	if every < 0 {
 		return false, nil
 	}
-	last, err := s.Connections.GetCursor(ctx, connID, key)
-	if err != nil {
-		return false, err
-	}
-	if last.ScheduledAt.IsZero() {
-		main, err := s.Connections.GetCursor(ctx, connID, review.Service)
-		if err != nil || main.LastRunAt.IsZero() {
-			return false, err
+	if last := curs[key]; last.ScheduledAt.IsZero() {
+		if curs[review.Service].LastRunAt.IsZero() {
+			return false, nil
 		}
 	} else if now.Sub(last.ScheduledAt) < every {
 		return false, nil
