@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string) error {
 		Check:            a.Factory(cfg, 1, app.Logger(os.Stderr, cfg, "cli")),
 		WebhookSecretARN: cfg.WebhookSecretARN,
 		APIURL:           os.Getenv("API_URL"),
+		TrustpilotWindow: cfg.TrustpilotWindow,
 		Out:              os.Stdout, Err: os.Stderr,
 	}
 	return c.Run(ctx, args)

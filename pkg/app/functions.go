@@ -47,7 +47,8 @@ func NewAdapters(aws aws.Config, cfg config.Config) Adapters {
 func (a Adapters) Factory(cfg config.Config, share float64, log *slog.Logger) *connector.Factory {
 	return &connector.Factory{
 		Secrets: a.Secrets, Tokens: a.Store, Ledger: a.Store, TrustpilotURL: cfg.TrustpilotAPIURL, Log: log,
-		HelpdeskRate: connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow, Share: share},
+		HelpdeskRate:   connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow, Share: share},
+		TrustpilotRate: connector.TrustpilotRate{Calls: cfg.TrustpilotCalls, Window: cfg.TrustpilotWindow},
 	}
 }
 

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,8 +72,9 @@ type CLI struct {
 	Queue            Queue
 	Check            Checker
 	WebhookSecretARN string
-	APIURL           string    // the stack's HTTP API base (API_URL): the default of --base
-	In               io.Reader // `connection put -f -` reads it; nil means os.Stdin
+	APIURL           string        // the stack's HTTP API base (API_URL): the default of --base
+	TrustpilotWindow time.Duration // the Trustpilot rate window status counts calls over (0: 5 minutes)
+	In               io.Reader     // `connection put -f -` reads it; nil means os.Stdin
 	Out, Err         io.Writer
 	Now              func() time.Time
 }
@@ -533,7 +535,8 @@ func (c *CLI) allowance(ctx context.Context, recs []connection.Record) error {
 	now := c.now()
 	fmt.Fprintln(c.Out)
 	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONNECTION\tTRUSTPILOT CALLS 5 MIN\tTODAY (UTC)\tYESTERDAY\tPROJECTED / YEAR\tALLOWANCE\tNEXT POLL")
+	window := cmp.Or(c.TrustpilotWindow, trustpilot.DefaultBudgetWindow)
+	fmt.Fprintf(tw, "CONNECTION\tTRUSTPILOT CALLS %s\tTODAY (UTC)\tYESTERDAY\tPROJECTED / YEAR\tALLOWANCE\tNEXT POLL\n", perWindow(window))
 	for _, r := range recs {
 		conn := r.Connection
 		pace, curs, err := scheduler.PaceOf(ctx, c.Store, conn, now)
@@ -554,7 +557,7 @@ func (c *CLI) allowance(ctx context.Context, recs []connection.Record) error {
 		}
 		recent, days := 0, []int{0, 0}
 		if conn.Trustpilot.LedgerKey != "" {
-			if recent, days, err = c.Store.CallCounts(ctx, conn.Trustpilot.LedgerKey, 5*time.Minute, 2); err != nil {
+			if recent, days, err = c.Store.CallCounts(ctx, conn.Trustpilot.LedgerKey, window, 2); err != nil {
 				return err
 			}
 		}
@@ -568,6 +571,14 @@ func (c *CLI) allowance(ctx context.Context, recs []connection.Record) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", conn.ID, recent, days[0], days[1], projected, allowance, strings.Join(next, ", "))
 	}
 	return tw.Flush()
+}
+
+// perWindow names a rate window in status's header: "5 MIN", "30 S".
+func perWindow(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%d MIN", d/time.Minute)
+	}
+	return fmt.Sprintf("%d S", d/time.Second)
 }
 
 // setAside lists the reviews waiting on the set-aside list: what no ticket exists for yet,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
 // Names of the environment variables.
@@ -30,6 +31,7 @@ const (
 	EnvDeepPass         = "DEEP_PASS_INTERVAL"     // how often the deep pass runs; "off" disables it
 	EnvSetAsideRetry    = "SET_ASIDE_RETRY"        // a set-aside review's first wait (doubling, at most 6 h)
 	EnvUncertainWindow  = "UNCERTAIN_WINDOW"       // after a create with a lost answer, look for its ticket this long
+	EnvTrustpilotRate   = "TRUSTPILOT_RATE_LIMIT"  // "<calls>/<window>" per API key across instances, default 833/5m
 )
 
 // Defaults.
@@ -48,7 +50,7 @@ var Required = map[string][]string{
 }
 
 // Known is every variable this package reads.
-var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate, EnvRetryDelay, EnvCommentRecheck, EnvDeepPass, EnvSetAsideRetry, EnvUncertainWindow}
+var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate, EnvRetryDelay, EnvCommentRecheck, EnvDeepPass, EnvSetAsideRetry, EnvUncertainWindow, EnvTrustpilotRate}
 
 // MustLoadFunction is MustLoad with the function's required variables.
 func MustLoadFunction(logicalID string) Config { return MustLoad(Required[logicalID]...) }
@@ -66,6 +68,11 @@ type Config struct {
 	// per 20 s with an API key; Enterprise accounts get a shorter window).
 	HelpdeskCalls  int
 	HelpdeskWindow time.Duration
+	// TrustpilotCalls per TrustpilotWindow is Trustpilot's rate limit per API key (833 per
+	// 5 minutes, reference §5.1), counted across every instance in the table. Its hourly limit
+	// (10 000) follows: twelve 5-minute windows hold at most 9 996.
+	TrustpilotCalls  int
+	TrustpilotWindow time.Duration
 	// RetryDelay is the first delay before a job that failed transiently (or waits for another
 	// worker) runs again; it doubles per receive.
 	RetryDelay time.Duration
@@ -111,7 +118,13 @@ func Load(getenv func(string) string, required ...string) (Config, error) {
 	c.HelpdeskCalls, c.HelpdeskWindow = gorgias.DefaultCalls, gorgias.DefaultWindow
 	if v := getenv(EnvHelpdeskRate); strings.TrimSpace(v) != "" {
 		if c.HelpdeskCalls, c.HelpdeskWindow, err = ParseRate(v); err != nil {
-			return Config{}, err
+			return Config{}, fmt.Errorf("%s: %w", EnvHelpdeskRate, err)
+		}
+	}
+	c.TrustpilotCalls, c.TrustpilotWindow = trustpilot.DefaultBudgetCalls, trustpilot.DefaultBudgetWindow
+	if v := getenv(EnvTrustpilotRate); strings.TrimSpace(v) != "" {
+		if c.TrustpilotCalls, c.TrustpilotWindow, err = ParseRate(v); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", EnvTrustpilotRate, err)
 		}
 	}
 	if v := getenv(EnvCommentRecheck); strings.TrimSpace(v) != "" {
@@ -148,7 +161,7 @@ func ParseRate(s string) (int, time.Duration, error) {
 	calls, err1 := strconv.Atoi(n)
 	window, err2 := time.ParseDuration(d)
 	if !ok || err1 != nil || err2 != nil || calls <= 0 || window <= 0 {
-		return 0, 0, fmt.Errorf("%s: %q is not <calls>/<window> like 40/20s", EnvHelpdeskRate, s)
+		return 0, 0, fmt.Errorf("%q is not <calls>/<window> like 40/20s", s)
 	}
 	return calls, window, nil
 }

@@ -29,6 +29,9 @@ type Factory struct {
 	Ledger        trustpilot.CallLedger // Trustpilot calls counted across instances (the store); nil: per process
 	TrustpilotURL string
 	HelpdeskRate  RateLimit
+	// TrustpilotRate is Trustpilot's rate limit per API key (zero: the client's default, 833
+	// per 5 minutes), counted in Ledger when set.
+	TrustpilotRate TrustpilotRate
 	// TrustpilotAttempts bounds attempts per Trustpilot call (0: the client's default). The
 	// webhook uses 1: it must answer fast, and the queue retries instead.
 	TrustpilotAttempts int
@@ -61,11 +64,13 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 			APIKey: full.Trustpilot.APIKey, APISecret: full.Trustpilot.APISecret, RefreshToken: full.Trustpilot.RefreshToken,
 			BusinessUnitID: full.Trustpilot.BusinessUnitID, BusinessUserID: full.Trustpilot.BusinessUserID,
 		},
-		Tokens:      f.Tokens,
-		Ledger:      f.Ledger,
-		MaxAttempts: f.TrustpilotAttempts,
-		HTTPClient:  f.HTTPClient,
-		Logger:      f.Log.With("connection_id", c.ID),
+		Tokens:       f.Tokens,
+		Ledger:       f.Ledger,
+		BudgetCalls:  f.TrustpilotRate.Calls,
+		BudgetWindow: f.TrustpilotRate.Window,
+		MaxAttempts:  f.TrustpilotAttempts,
+		HTTPClient:   f.HTTPClient,
+		Logger:       f.Log.With("connection_id", c.ID),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connection %s: trustpilot client: %w", c.ID, err)
@@ -81,6 +86,12 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 		return nil, fmt.Errorf("connection %s: helpdesk client: %w", c.ID, err)
 	}
 	return &Clients{Connection: full, Trustpilot: tp, Helpdesk: hd}, nil
+}
+
+// TrustpilotRate is a Trustpilot rate limit: Calls per Window.
+type TrustpilotRate struct {
+	Calls  int
+	Window time.Duration
 }
 
 // RateLimit is the helpdesk's call allowance per account, and the share of it this function

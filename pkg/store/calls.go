@@ -3,36 +3,33 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pilotdesk/pilotdesk/pkg/ledger"
 )
 
 // Trustpilot call counts, per API key (the caller passes a hash, never the key): one item per
-// minute (for the sliding rate-limit window) and one per UTC day (for `status` and the yearly
-// projection).
+// bucket of a fifth of the rate window (a minute for Trustpilot's 5-minute window) and one per
+// UTC day (for `status` and the yearly projection).
 func callsPK(key string) string { return "TPCALLS#" + key }
-
-func minuteSK(m int64) string { return "m#" + strconv.FormatInt(m, 10) }
-
-func daySK(t time.Time) string { return "d#" + t.UTC().Format("2006-01-02") }
 
 // TakeCalls grants n Trustpilot calls to the API key named key, unless that would put more
 // than limit calls within window before now: the window is counted in whole minutes, the
 // current one and every minute it reaches back into, so no sliding window of that length
 // ever holds more than limit grants whatever the instances. Granted calls also count in the
-// day's total. When refused it says when a grant may fit again (the next minute).
+// day's total. When refused it says when a grant may fit again (the next bucket); when
+// granted, when the bucket the grant counts in ends (calls reserved must be made by then).
 func (s *Store) TakeCalls(ctx context.Context, apiKey string, n, limit int, window time.Duration) (bool, time.Time, error) {
 	const op = "store.TakeCalls"
 	now := s.now()
-	cur := now.Unix() / 60
-	back := int64((window + time.Minute - 1) / time.Minute) // minutes the window reaches back over
+	cur, back, next := ledger.Span(now, window)
 	keys := make([]map[string]types.AttributeValue, 0, back)
 	for m := cur - back; m < cur; m++ {
-		keys = append(keys, key(callsPK(apiKey), minuteSK(m)))
+		keys = append(keys, key(callsPK(apiKey), ledger.SK(window, m)))
 	}
 	sum := 0
 	if len(keys) > 0 {
@@ -48,17 +45,16 @@ func (s *Store) TakeCalls(ctx context.Context, apiKey string, n, limit int, wind
 			sum += int(getN(it, "n"))
 		}
 	}
-	next := time.Unix((cur+1)*60, 0)
 	room := limit - sum - n
 	if room < 0 {
 		return false, next, nil
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(callsPK(apiKey), minuteSK(cur)),
+		Key:                       key(callsPK(apiKey), ledger.SK(window, cur)),
 		UpdateExpression:          aws.String("ADD n :n SET " + AttrTTL + " = :ttl"),
 		ConditionExpression:       aws.String("attribute_not_exists(n) OR n <= :room"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(n)), ":room": num(int64(room)), ":ttl": num(now.Add(2 * time.Hour).Unix())},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(n)), ":room": num(int64(room)), ":ttl": num(now.Add(window + 2*time.Hour).Unix())},
 	})
 	if isCondFailed(err) {
 		return false, next, nil
@@ -68,11 +64,14 @@ func (s *Store) TakeCalls(ctx context.Context, apiKey string, n, limit int, wind
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       key(callsPK(apiKey), daySK(now)),
+		Key:                       key(callsPK(apiKey), ledger.DaySK(now)),
 		UpdateExpression:          aws.String("ADD n :n SET " + AttrTTL + " = :ttl"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(n)), ":ttl": num(now.Add(40 * 24 * time.Hour).Unix())},
 	})
-	return true, time.Time{}, classify(op, err)
+	if err != nil {
+		return false, time.Time{}, classify(op, err)
+	}
+	return true, next, nil
 }
 
 // CallCounts returns the calls granted to key within window before now, and per UTC day for
@@ -80,14 +79,13 @@ func (s *Store) TakeCalls(ctx context.Context, apiKey string, n, limit int, wind
 func (s *Store) CallCounts(ctx context.Context, apiKey string, window time.Duration, days int) (int, []int, error) {
 	const op = "store.CallCounts"
 	now := s.now()
-	cur := now.Unix() / 60
-	back := int64((window + time.Minute - 1) / time.Minute)
+	cur, back, _ := ledger.Span(now, window)
 	var keys []map[string]types.AttributeValue
 	for m := cur - back; m <= cur; m++ {
-		keys = append(keys, key(callsPK(apiKey), minuteSK(m)))
+		keys = append(keys, key(callsPK(apiKey), ledger.SK(window, m)))
 	}
 	for d := range days {
-		keys = append(keys, key(callsPK(apiKey), daySK(now.AddDate(0, 0, -d))))
+		keys = append(keys, key(callsPK(apiKey), ledger.DaySK(now.AddDate(0, 0, -d))))
 	}
 	out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: keys}}})
 	if err != nil {
@@ -99,11 +97,11 @@ func (s *Store) CallCounts(ctx context.Context, apiKey string, window time.Durat
 	}
 	recent := 0
 	for m := cur - back; m <= cur; m++ {
-		recent += byKey[minuteSK(m)]
+		recent += byKey[ledger.SK(window, m)]
 	}
 	daily := make([]int, days)
 	for d := range days {
-		daily[d] = byKey[daySK(now.AddDate(0, 0, -d))]
+		daily[d] = byKey[ledger.DaySK(now.AddDate(0, 0, -d))]
 	}
 	return recent, daily, nil
 }

@@ -1,6 +1,7 @@
 package trustpilot
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -93,7 +94,8 @@ func (b *budget) take(now time.Time) time.Duration {
 
 // CallLedger grants Trustpilot calls across every instance and function (a DynamoDB count in
 // production, store.TakeCalls): n calls for the API key named key, unless limit calls would then
-// fall within window; refused, it says when to ask again.
+// fall within window; refused, it says when to ask again, granted, until when the calls may be
+// made (the end of the ledger bucket they count in).
 type CallLedger interface {
 	TakeCalls(ctx context.Context, key string, n, limit int, window time.Duration) (bool, time.Time, error)
 }
@@ -118,7 +120,7 @@ type sharedBudget struct {
 
 	mu    sync.Mutex
 	left  int
-	until time.Time // a reservation is used within its minute or lapses
+	until time.Time // a reservation is used within its ledger bucket or lapses
 }
 
 var sharedLedgers = struct {
@@ -176,7 +178,8 @@ func (b *sharedBudget) take(ctx context.Context, n int) (bool, time.Time, error)
 	ok, retry, err := b.ledger.TakeCalls(ctx, b.key, n, b.limit, b.window)
 	if ok {
 		b.left = n - 1
-		b.until = time.Now().Truncate(time.Minute).Add(time.Minute)
+		// A ledger that does not say keeps the reservation to the second it was granted in.
+		b.until = cmp.Or(retry, time.Now().Truncate(time.Second).Add(time.Second))
 	}
 	return ok, retry, err
 }

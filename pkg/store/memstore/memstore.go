@@ -15,13 +15,13 @@ import (
 	"fmt"
 	"maps"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/ledger"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/token"
@@ -943,15 +943,16 @@ func (s *Store) ForgetCustomerEntry(ctx context.Context, account string, custome
 	return nil
 }
 
-// TakeCalls grants n calls to key unless the minutes window reaches over would then hold more
-// than limit; when refused, it says when to ask again.
+// TakeCalls grants n calls to key unless the buckets window reaches over would then hold more
+// than limit; when refused, it says when to ask again, when granted when the grant's bucket
+// ends.
 func (s *Store) TakeCalls(ctx context.Context, key string, n, limit int, window time.Duration) (bool, time.Time, error) {
 	if err := live(ctx, "store.TakeCalls"); err != nil {
 		return false, time.Time{}, err
 	}
 	defer s.lock()()
 	now := s.now()
-	cur, back := now.Unix()/60, int64((window+time.Minute-1)/time.Minute)
+	cur, back, next := ledger.Span(now, window)
 	b := s.d.calls[key]
 	if b == nil {
 		b = map[string]int{}
@@ -959,14 +960,14 @@ func (s *Store) TakeCalls(ctx context.Context, key string, n, limit int, window 
 	}
 	sum := 0
 	for m := cur - back; m <= cur; m++ {
-		sum += b["m#"+strconv.FormatInt(m, 10)]
+		sum += b[ledger.SK(window, m)]
 	}
 	if sum+n > limit {
-		return false, time.Unix((cur+1)*60, 0), nil
+		return false, next, nil
 	}
-	b["m#"+strconv.FormatInt(cur, 10)] += n
-	b["d#"+now.UTC().Format("2006-01-02")] += n
-	return true, time.Time{}, nil
+	b[ledger.SK(window, cur)] += n
+	b[ledger.DaySK(now)] += n
+	return true, next, nil
 }
 
 // CallCounts returns key's calls within window and per UTC day for days days, today first.
@@ -976,15 +977,15 @@ func (s *Store) CallCounts(ctx context.Context, key string, window time.Duration
 	}
 	defer s.lock()()
 	now := s.now()
-	cur, back := now.Unix()/60, int64((window+time.Minute-1)/time.Minute)
+	cur, back, _ := ledger.Span(now, window)
 	b := s.d.calls[key]
 	recent := 0
 	for m := cur - back; m <= cur; m++ {
-		recent += b["m#"+strconv.FormatInt(m, 10)]
+		recent += b[ledger.SK(window, m)]
 	}
 	daily := make([]int, days)
 	for d := range days {
-		daily[d] = b["d#"+now.AddDate(0, 0, -d).UTC().Format("2006-01-02")]
+		daily[d] = b[ledger.DaySK(now.AddDate(0, 0, -d))]
 	}
 	return recent, daily, nil
 }

@@ -94,3 +94,36 @@ func testScheduledAndRunCalls(t *testing.T, e *env) {
 		t.Fatalf("after a checkpoint: %+v", c)
 	}
 }
+
+// A rate window of other than 5 minutes (TRUSTPILOT_RATE_LIMIT) is counted in buckets of a
+// fifth of it: a grant leaves a 30-second window only once no 30-second window can hold it.
+func testShortCallWindow(t *testing.T, e *env) {
+	key := e.name("key")
+	take := func(n int) (bool, time.Time) {
+		t.Helper()
+		ok, next, err := e.s.TakeCalls(e.ctx, key, n, 10, 30*time.Second)
+		e.must(err)
+		return ok, next
+	}
+	ok, ends := take(10)
+	if !ok || !ends.After(e.now()) || ends.Sub(e.now()) > 6*time.Second {
+		t.Fatalf("first grant: %v, its bucket ends at %v (now %v)", ok, ends, e.now())
+	}
+	if ok, next := take(1); ok || !next.After(e.now()) || next.Sub(e.now()) > 6*time.Second {
+		t.Fatalf("grant over the limit: %v, retry at %v", ok, next)
+	}
+	e.clk.Add(29 * time.Second)
+	if ok, _ := take(1); ok {
+		t.Fatal("granted while a 30-second window could still hold all 11")
+	}
+	e.clk.Add(8 * time.Second)
+	if ok, _ := take(10); !ok {
+		t.Fatal("the first grant never left the window")
+	}
+	if recent, _, err := e.s.CallCounts(e.ctx, key, 30*time.Second, 1); err != nil || recent != 10 {
+		t.Fatalf("counts over 30 s: %d %v (want 10)", recent, err)
+	}
+	if recent, _, err := e.s.CallCounts(e.ctx, key, 5*time.Minute, 1); err != nil || recent != 0 {
+		t.Fatalf("a 5-minute window counts minute buckets only: %d %v", recent, err)
+	}
+}

@@ -126,6 +126,7 @@ var cases = []struct {
 	{"CustomerEntries", testCustomerEntries},
 	{"DeletedAndReinstated", testDeletedAndReinstated},
 	{"CallBudgetSlidingWindow", testCallBudget},
+	{"CallBudgetShortWindow", testShortCallWindow},
 	{"ConcurrentCallGrantsNeverOverLimit", testConcurrentCallGrants},
 	{"ScheduledAndRunCalls", testScheduledAndRunCalls},
 	{"ConcurrentCustomerEntriesAllKept", testConcurrentCustomerEntries},
