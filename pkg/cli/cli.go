@@ -41,6 +41,7 @@ type Store interface {
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 	RetrySetAside(ctx context.Context, connID, reviewID string) error
 	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
+	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
 }
 
 // Secrets stores connection credentials.
@@ -537,20 +538,25 @@ func (c *CLI) allowance(ctx context.Context, recs []connection.Record) error {
 	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
 	window := cmp.Or(c.TrustpilotWindow, trustpilot.DefaultBudgetWindow)
 	fmt.Fprintf(tw, "CONNECTION\tTRUSTPILOT CALLS %s\tTODAY (UTC)\tYESTERDAY\tPROJECTED / YEAR\tALLOWANCE\tNEXT POLL\n", perWindow(window))
+	all, err := c.Store.ListConnections(ctx)
+	if err != nil {
+		return err
+	}
+	sharing := scheduler.Sharing(all)
 	for _, r := range recs {
 		conn := r.Connection
-		pace, curs, err := scheduler.PaceOf(ctx, c.Store, conn, now)
+		o, err := scheduler.PaceOf(ctx, c.Store, conn, sharing[conn.Trustpilot.LedgerKey], now)
 		if err != nil {
 			return err
 		}
 		var next []string
 		for _, k := range conn.ReviewKinds {
-			every := pace.Service
+			every := o.Service
 			if k == review.Product {
-				every = pace.Product
+				every = o.Product
 			}
 			at := "now"
-			if s := curs[k].ScheduledAt; !s.IsZero() && s.Add(every).After(now) {
+			if s := o.Cursors[k].ScheduledAt; !s.IsZero() && s.Add(every).After(now) {
 				at = s.Add(every).UTC().Format("15:04Z")
 			}
 			next = append(next, fmt.Sprintf("%s %s (every %s)", k, at, every.Round(time.Minute)))
@@ -561,12 +567,19 @@ func (c *CLI) allowance(ctx context.Context, recs []connection.Record) error {
 				return err
 			}
 		}
+		// The API key's calls, projected against the key's allowance (every connection on it).
 		allowance, projected := "unlimited", scheduler.Projected(days[0], days[1], now)
 		if a := conn.Allowance(); a > 0 {
 			allowance = fmt.Sprintf("%d", a)
+			if n := sharing[conn.Trustpilot.LedgerKey]; n > 1 {
+				allowance += fmt.Sprintf(" (API key shared by %d connections)", n)
+			}
 			if projected > a {
 				allowance += " — PROJECTED TO OVERRUN"
 			}
+		}
+		if o.Webhooks {
+			next = append(next, "webhooks arriving")
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\n", conn.ID, recent, days[0], days[1], projected, allowance, strings.Join(next, ", "))
 	}

@@ -37,3 +37,7 @@ func SK(window time.Duration, i int64) string {
 
 // DaySK is the sort key of a UTC day's total.
 func DaySK(t time.Time) string { return "d#" + t.UTC().Format("2006-01-02") }
+
+// OtherSK is the sort key of a UTC day's calls that were not polls (webhook fetches): the
+// scheduler paces polls around them.
+func OtherSK(t time.Time) string { return "o#" + t.UTC().Format("2006-01-02") }

@@ -70,6 +70,9 @@ const (
 type Event struct {
 	ReviewID string `json:"review_id"`
 	Name     string `json:"event"` // service-review-created, -updated or -deleted
+	// CreatedAt is the review's createdAt the event gave (RFC 3339; "" when it gave none): a
+	// hint of where in the review list one call finds the batch's new reviews.
+	CreatedAt string `json:"created_at,omitempty"`
 }
 
 // MaxJobEvents bounds the events of one job; a larger batch becomes several jobs.

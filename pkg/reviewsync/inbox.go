@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
@@ -50,7 +51,11 @@ func (in *Inbox) Receive(ctx context.Context, connID, secret string, evs []trust
 		j := queue.SyncJob(connID, review.Service)
 		j.Pass = queue.PassEvents
 		for _, e := range evs[start:min(start+queue.MaxJobEvents, len(evs))] {
-			j.Events = append(j.Events, queue.Event{ReviewID: e.ReviewID, Name: e.Name})
+			qe := queue.Event{ReviewID: e.ReviewID, Name: e.Name}
+			if !e.CreatedAt.IsZero() {
+				qe.CreatedAt = e.CreatedAt.UTC().Format(time.RFC3339Nano)
+			}
+			j.Events = append(j.Events, qe)
 		}
 		jobs = append(jobs, j)
 	}

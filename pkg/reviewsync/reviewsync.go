@@ -52,6 +52,9 @@ type Store interface {
 	ReleaseLease(ctx context.Context, name, owner string) error
 	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
 	SetRunCalls(ctx context.Context, connID string, kind review.Kind, calls int64) error
+	// AddOtherCalls counts Trustpilot calls that were not polls (a webhook batch's reads) for
+	// the API key named key: the scheduler paces the polls around them.
+	AddOtherCalls(ctx context.Context, key string, n int) error
 }
 
 // Reviews reads a business unit's reviews.
@@ -326,6 +329,11 @@ func (r *run) recordCost(ctx context.Context) {
 		if err := r.s.Store.SaveCheckpoint(ctx, r.conn.ID, cursor.EventsKind, cursor.Checkpoint{Seen: int64(len(r.job.Events))}); err != nil {
 			r.log.Warn("could not record the webhook batch", "error", err.Error())
 		}
+		if r.conn.Trustpilot.LedgerKey != "" && r.calls > 0 {
+			if err := r.s.Store.AddOtherCalls(ctx, r.conn.Trustpilot.LedgerKey, int(r.calls)); err != nil {
+				r.log.Warn("could not count the webhook batch's Trustpilot calls", "error", err.Error())
+			}
+		}
 		return
 	}
 	if err := r.s.Store.SetRunCalls(ctx, r.conn.ID, r.job.MarkKind(), r.job.Calls+r.calls); err != nil {
@@ -361,9 +369,17 @@ func (r *run) passes(ctx context.Context) error {
 // that is not this business unit's review creates nothing, so a forged event is harmless.
 // Created and updated reviews go through the same path as a poll (ticket, or edit note).
 func (r *run) events(ctx context.Context) error {
+	listed, err := r.listCreated(ctx)
+	if err != nil {
+		return err
+	}
 	var reviews []review.Review
 	for _, e := range r.job.Events {
 		log := r.log.With("review_id", e.ReviewID, "event", e.Name)
+		if rv, ok := listed[e.ReviewID]; ok && e.Name == trustpilot.EventCreated {
+			reviews = append(reviews, rv)
+			continue
+		}
 		rv, err := r.reviews.GetServiceReview(ctx, e.ReviewID)
 		if e.Name == trustpilot.EventDeleted {
 			// Only Trustpilot's own answer proves it: a review it still serves is not deleted.
@@ -405,6 +421,62 @@ func (r *run) events(ctx context.Context) error {
 	}
 	r.log.Info("webhook events handled", "events", len(r.job.Events), "created", cp.Created)
 	return nil
+}
+
+// ListedFetchMin is the fewest created events with a createdAt for which a batch's reviews are
+// read from the business unit's review list (one call a page of 100, from the earliest
+// createdAt) rather than one by one; ListedSlack widens the list's window around the events'
+// createdAt (their clocks and the list's may differ).
+const (
+	ListedFetchMin = 2
+	ListedSlack    = time.Minute
+)
+
+// listCreated reads the reviews a batch's created events name from the business unit's private
+// review list (which brings referralEmail like the single read, and holds only this business
+// unit's reviews): one call per page instead of one per review. It reads at most one page more
+// than the events could fill, and stops once every one is found or the list passes the latest
+// createdAt; a review it does not find (a forged id, a createdAt that was off) is read alone.
+func (r *run) listCreated(ctx context.Context) (map[string]review.Review, error) {
+	want := map[string]bool{}
+	var from, to time.Time
+	for _, e := range r.job.Events {
+		at, err := time.Parse(time.RFC3339Nano, e.CreatedAt)
+		if e.Name != trustpilot.EventCreated || err != nil {
+			continue
+		}
+		want[e.ReviewID] = true
+		if from.IsZero() || at.Before(from) {
+			from = at
+		}
+		if at.After(to) {
+			to = at
+		}
+	}
+	if len(want) < ListedFetchMin {
+		return nil, nil
+	}
+	found := map[string]review.Review{}
+	href := ""
+	for pages := 0; pages <= len(want)/trustpilot.PerPage+1; pages++ {
+		page, err := r.reviews.ListServiceReviews(ctx, from.Add(-ListedSlack), href)
+		if err != nil {
+			return nil, err
+		}
+		past := false
+		for _, rv := range page.Reviews {
+			if want[rv.ID] && (rv.BusinessUnitID == "" || rv.BusinessUnitID == r.conn.Trustpilot.BusinessUnitID) {
+				found[rv.ID] = rv
+			}
+			past = past || rv.CreatedAt.After(to.Add(ListedSlack))
+		}
+		if len(found) == len(want) || past || page.Next == "" {
+			break
+		}
+		href = page.Next
+	}
+	r.log.Info("webhook batch read from the review list", "created_events", len(want), "found", len(found))
+	return found, nil
 }
 
 // DeletionsLookBack is how far back the first deletions pass of a connection reads;

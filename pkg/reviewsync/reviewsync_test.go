@@ -931,6 +931,34 @@ func TestWebhookEventsReadTheReviewFirst(t *testing.T) {
 	}
 }
 
+// A batch of created events that give createdAt is read from the review list: one call for
+// the page, one more for the id the list does not hold (forged), which creates nothing.
+func TestWebhookBatchIsReadFromTheList(t *testing.T) {
+	t.Parallel()
+	rs := reviews(review.Service, 8)
+	for i := range rs {
+		rs[i].Stars, rs[i].BusinessUnitID = 4, conn().Trustpilot.BusinessUnitID
+	}
+	r := newRig(t, &fakeTP{service: rs[:2], perPage: 100})
+	ctx := context.Background()
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	r.tp.service, r.tp.calls = rs, 0
+	job := queue.SyncJob("c1", review.Service)
+	job.Pass = queue.PassEvents
+	for _, rv := range rs[2:] {
+		job.Events = append(job.Events, queue.Event{ReviewID: rv.ID, Name: trustpilot.EventCreated, CreatedAt: rv.CreatedAt.Format(time.RFC3339Nano)})
+	}
+	job.Events = append(job.Events, queue.Event{ReviewID: "5f0000000000000000000bad", Name: trustpilot.EventCreated, CreatedAt: rs[7].CreatedAt.Format(time.RFC3339Nano)})
+	if err := r.s.Sync(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.hd.tickets) != 8 || r.tp.calls != 2 {
+		t.Fatalf("%d tickets (want 8), %d Trustpilot calls (want 2: the list page, the forged id alone)", len(r.hd.tickets), r.tp.calls)
+	}
+}
+
 func TestInboxChecksTheKeyAndQueuesOneJobPerBatch(t *testing.T) {
 	t.Parallel()
 	st := memstore.New()

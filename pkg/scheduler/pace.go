@@ -17,11 +17,17 @@ const (
 	ReconcileBound = 6 * time.Hour
 	// MaxProductInterval bounds how far apart full product scans get, whatever the catalogue.
 	MaxProductInterval = 7 * 24 * time.Hour
+	// Headroom of the daily allowance stays unplanned when what is not a poll (webhook fetches,
+	// replies) outgrows the share PollShare leaves it: the polls then give way, down to their
+	// floors (service every ReconcileBound, product every MaxProductInterval).
+	Headroom = 0.05
 )
 
-// Costs are the Trustpilot calls one run of each pass made last time (0: unknown, counted as 1).
+// Costs are the Trustpilot calls one run of each pass made last time (0: unknown, counted as 1),
+// and Other, the calls a day that are not polls (webhook fetches, replies, checks).
 type Costs struct {
 	Service, Product, Deep, Deletions int64
+	Other                             float64
 }
 
 // Pace is when each kind is polled.
@@ -34,7 +40,8 @@ type Pace struct {
 // Plan paces a connection's polls: with webhooks arriving, service polling is a
 // reconciliation (a tenth of what the polls may spend, at least every ReconcileBound); without
 // them, half; full product scans get the rest, spaced by what a scan costs (the catalogue's
-// pages). allowance 0 means unlimited: every tick polls (intervals 0).
+// pages). Polls give way to other calls beyond the quarter left them. allowance 0 means
+// unlimited: every tick polls (intervals 0).
 func Plan(allowance int64, c Costs, webhooks, product bool) Pace {
 	cs, cp := float64(max(c.Service, 1)), float64(max(c.Product, 1))
 	if allowance <= 0 {
@@ -43,7 +50,8 @@ func Plan(allowance int64, c Costs, webhooks, product bool) Pace {
 		p.Service, p.Product = 0, 0
 		return p
 	}
-	polls := PollShare * float64(allowance) / 365
+	daily := float64(allowance) / 365
+	polls := math.Max(math.Min(PollShare*daily, (1-Headroom)*daily-c.Other), 0)
 	left := polls - float64(max(c.Deep, 1)) - float64(max(c.Deletions, 1))
 	share := 0.5
 	if webhooks {
@@ -75,6 +83,13 @@ func perDay(p Pace, cs, cp float64, product bool) float64 {
 		n += cp * float64(24*time.Hour) / float64(p.Product)
 	}
 	return n
+}
+
+// OtherCalls is the calls a day that are not polls, from their count by UTC day: today so far
+// and the part of yesterday still within the last 24 hours.
+func OtherCalls(today, yesterday int, now time.Time) float64 {
+	elapsed := now.Sub(now.UTC().Truncate(24*time.Hour)).Hours() / 24
+	return float64(today) + float64(yesterday)*(1-elapsed)
 }
 
 // Projected is the yearly use the ledger's days point to: the busier of yesterday and today

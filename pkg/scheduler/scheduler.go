@@ -24,6 +24,7 @@ type Connections interface {
 	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
 	MarkScheduled(ctx context.Context, connID string, kind review.Kind, at time.Time) error
 	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
+	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 }
 
@@ -98,6 +99,7 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 	}
 	var res Result
 	var jobs []queue.Job
+	sharing := Sharing(conns)
 	for _, c := range conns {
 		switch {
 		case c.Connection.Disabled:
@@ -109,10 +111,11 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 			res.Skipped = append(res.Skipped, Skipped{c.Connection.ID, "needs re-authorising: " + c.ReauthReason})
 			continue
 		}
-		pace, curs, err := s.pace(ctx, c.Connection, now)
+		o, err := s.pace(ctx, c.Connection, sharing[c.Connection.Trustpilot.LedgerKey], now)
 		if err != nil {
 			return res, err
 		}
+		pace, curs := o.Pace, o.Cursors
 		for _, k := range []review.Kind{review.Service, review.Product} {
 			if !c.Connection.Kinds(k) {
 				continue
@@ -247,46 +250,88 @@ func (s *Scheduler) retries(ctx context.Context, c connection.Connection, now ti
 	return nil
 }
 
-// CursorReader reads a connection's cursors.
-type CursorReader interface {
+// PaceReader reads a connection's cursors and its Trustpilot calls.
+type PaceReader interface {
 	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
+	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
+	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
+}
+
+// Outlook is a connection's poll plan with what it was planned from.
+type Outlook struct {
+	Pace
+	Cursors          map[review.Kind]cursor.Cursor
+	Today, Yesterday int     // calls of the connection's API key by UTC day
+	Other            float64 // calls in the last 24 hours that were not polls (webhook fetches)
+	Allowance        int64   // the connection's part of its API key's yearly allowance (0: unlimited)
+	Webhooks         bool    // Trustpilot webhooks arrive
 }
 
 // PaceOf plans a connection's polls from its allowance and what its last runs cost (the
-// scheduler's decision, and what `status` shows), with the cursors it read.
-func PaceOf(ctx context.Context, r CursorReader, c connection.Connection, now time.Time) (Pace, map[review.Kind]cursor.Cursor, error) {
-	curs := map[review.Kind]cursor.Cursor{}
+// scheduler's decision, and what `status` shows). sharing is how many connections use its
+// API key: they share the key's allowance (and ledger) equally.
+func PaceOf(ctx context.Context, r PaceReader, c connection.Connection, sharing int, now time.Time) (Outlook, error) {
+	o := Outlook{Cursors: map[review.Kind]cursor.Cursor{}, Allowance: c.Allowance()}
 	for _, k := range []review.Kind{review.Service, review.Product, cursor.DeepKind(review.Service), cursor.DeletionsKind, cursor.EventsKind} {
 		cur, err := r.GetCursor(ctx, c.ID, k)
 		if err != nil {
-			return Pace{}, nil, err
+			return Outlook{}, err
 		}
-		curs[k] = cur
+		o.Cursors[k] = cur
 	}
-	webhooks := !curs[cursor.EventsKind].LastRunAt.IsZero() && now.Sub(curs[cursor.EventsKind].LastRunAt) < WebhooksActiveFor
-	p := Plan(c.Allowance(), Costs{
-		Service: curs[review.Service].RunCalls, Product: curs[review.Product].RunCalls,
-		Deep: curs[cursor.DeepKind(review.Service)].RunCalls, Deletions: curs[cursor.DeletionsKind].RunCalls,
-	}, webhooks, c.Kinds(review.Product))
-	return p, curs, nil
+	if sharing > 1 && o.Allowance > 0 {
+		o.Allowance = max(o.Allowance/int64(sharing), 1)
+	}
+	o.Webhooks = !o.Cursors[cursor.EventsKind].LastRunAt.IsZero() && now.Sub(o.Cursors[cursor.EventsKind].LastRunAt) < WebhooksActiveFor
+	costs := Costs{
+		Service: o.Cursors[review.Service].RunCalls, Product: o.Cursors[review.Product].RunCalls,
+		Deep: o.Cursors[cursor.DeepKind(review.Service)].RunCalls, Deletions: o.Cursors[cursor.DeletionsKind].RunCalls,
+	}
+	product := c.Kinds(review.Product)
+	if o.Allowance > 0 && c.Trustpilot.LedgerKey != "" {
+		_, days, err := r.CallCounts(ctx, c.Trustpilot.LedgerKey, time.Minute, 2)
+		if err != nil {
+			return Outlook{}, err
+		}
+		other, err := r.OtherCallDays(ctx, c.Trustpilot.LedgerKey, 2)
+		if err != nil {
+			return Outlook{}, err
+		}
+		n := max(sharing, 1)
+		o.Today, o.Yesterday = days[0]/n, days[1]/n
+		o.Other = OtherCalls(other[0], other[1], now) / float64(n)
+		costs.Other = o.Other
+	}
+	o.Pace = Plan(o.Allowance, costs, o.Webhooks, product)
+	return o, nil
 }
 
-// pace is PaceOf, warning when the calls of the last days point past the allowance.
-func (s *Scheduler) pace(ctx context.Context, c connection.Connection, now time.Time) (Pace, map[review.Kind]cursor.Cursor, error) {
-	p, curs, err := PaceOf(ctx, s.Connections, c, now)
+// pace is PaceOf, warning once an hour when the calls of the last days point past the
+// allowance.
+func (s *Scheduler) pace(ctx context.Context, c connection.Connection, sharing int, now time.Time) (Outlook, error) {
+	o, err := PaceOf(ctx, s.Connections, c, sharing, now)
 	if err != nil {
-		return Pace{}, nil, err
+		return Outlook{}, err
 	}
-	if a := c.Allowance(); a > 0 && c.Trustpilot.LedgerKey != "" && now.Minute() < 5 {
-		// Once an hour: the calls so far against the allowance.
-		if _, days, err := s.Connections.CallCounts(ctx, c.Trustpilot.LedgerKey, 5*time.Minute, 2); err == nil {
-			if y := Projected(days[0], days[1], now); y > a {
-				s.Log.Warn("Trustpilot calls projected past the connection's yearly allowance", "connection_id", c.ID,
-					"projected_per_year", y, "allowance", a, "today", days[0], "yesterday", days[1])
-			}
+	if o.Allowance > 0 && now.Minute() < 5 {
+		if y := Projected(o.Today, o.Yesterday, now); y > o.Allowance {
+			s.Log.Warn("Trustpilot calls projected past the connection's yearly allowance", "connection_id", c.ID,
+				"projected_per_year", y, "allowance", o.Allowance, "today", o.Today, "yesterday", o.Yesterday, "other_per_day", int(o.Other))
 		}
 	}
-	return p, curs, nil
+	return o, nil
+}
+
+// Sharing counts the connections on each Trustpilot API key (by ledger key): they share its
+// allowance.
+func Sharing(recs []connection.Record) map[string]int {
+	n := map[string]int{}
+	for _, r := range recs {
+		if !r.Connection.Disabled && r.Connection.Trustpilot.LedgerKey != "" {
+			n[r.Connection.Trustpilot.LedgerKey]++
+		}
+	}
+	return n
 }
 
 // due reports whether a connection's periodic pass keyed key is due, and marks it queued if

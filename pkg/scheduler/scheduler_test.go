@@ -212,6 +212,32 @@ func TestPlanPacesPollsByAllowance(t *testing.T) {
 	}
 }
 
+// Webhook fetches and replies beyond the quarter the polls leave them make the polls give way,
+// down to their floors, so that a busy connection still stays within its allowance; the
+// estimate of those calls comes from the ledger's last 24 hours.
+func TestPollsGiveWayToOtherCalls(t *testing.T) {
+	t.Parallel()
+	daily := 200_000.0 / 365
+	costs := scheduler.Costs{Service: 1, Product: 50, Deep: 1, Deletions: 1}
+	quiet := scheduler.Plan(200_000, costs, true, true)
+	busy := costs
+	busy.Other = 500 // 500 new reviews a day, each read once when its webhook arrives
+	p := scheduler.Plan(200_000, busy, true, true)
+	if total := p.PerDay + busy.Other + 2; total > (1-scheduler.Headroom)*daily+2 || p.Product <= quiet.Product {
+		t.Fatalf("with 500 other calls a day: %+v spends %.0f a day in all (allowance %.0f); quiet %+v", p, total, daily, quiet)
+	}
+	if p.Service > scheduler.ReconcileBound || p.Product > scheduler.MaxProductInterval {
+		t.Fatalf("the floors still hold: %+v", p)
+	}
+	if q := scheduler.Plan(200_000, scheduler.Costs{Service: 1, Product: 50, Deep: 1, Deletions: 1, Other: 100}, true, true); q != quiet {
+		t.Fatalf("other calls within the reserve change nothing: %+v vs %+v", q, quiet)
+	}
+	noon := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	if other := scheduler.OtherCalls(250, 500, noon); other != 500 {
+		t.Fatalf("other calls in the last 24 h at noon: %.0f, want 500", other)
+	}
+}
+
 // A set-aside review that is due is retried within a tick, whatever the pace of its kind's
 // polls: one set-aside pass per kind, not queued again while it is pending.
 func TestDueSetAsideReviewsAreRetriedEachTick(t *testing.T) {

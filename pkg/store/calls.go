@@ -105,3 +105,38 @@ func (s *Store) CallCounts(ctx context.Context, apiKey string, window time.Durat
 	}
 	return recent, daily, nil
 }
+
+// AddOtherCalls counts n Trustpilot calls of the API key named key that were not polls (a
+// webhook batch's reads) in today's total of them.
+func (s *Store) AddOtherCalls(ctx context.Context, apiKey string, n int) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(callsPK(apiKey), ledger.OtherSK(s.now())),
+		UpdateExpression:          aws.String("ADD n :n SET " + AttrTTL + " = :ttl"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(int64(n)), ":ttl": num(s.now().Add(40 * 24 * time.Hour).Unix())},
+	})
+	return classify("store.AddOtherCalls", err)
+}
+
+// OtherCallDays returns the calls AddOtherCalls counted per UTC day for the last days days,
+// today first.
+func (s *Store) OtherCallDays(ctx context.Context, apiKey string, days int) ([]int, error) {
+	now := s.now()
+	keys := make([]map[string]types.AttributeValue, 0, days)
+	for d := range days {
+		keys = append(keys, key(callsPK(apiKey), ledger.OtherSK(now.AddDate(0, 0, -d))))
+	}
+	out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: keys}}})
+	if err != nil {
+		return nil, classify("store.OtherCallDays", err)
+	}
+	byKey := map[string]int{}
+	for _, it := range out.Responses[s.table] {
+		byKey[getS(it, AttrSK)] = int(getN(it, "n"))
+	}
+	daily := make([]int, days)
+	for d := range days {
+		daily[d] = byKey[ledger.OtherSK(now.AddDate(0, 0, -d))]
+	}
+	return daily, nil
+}

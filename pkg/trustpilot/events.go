@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
@@ -30,6 +31,9 @@ const MaxEvents = 500
 type Event struct {
 	Name     string `json:"event"`
 	ReviewID string `json:"review_id"`
+	// CreatedAt is the review's createdAt as the event gave it (zero when absent or
+	// unreadable): only a hint of where in the review list the worker finds it.
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Events is a parsed webhook body.
@@ -61,12 +65,13 @@ func ParseEvents(body []byte) (Events, error) {
 		return Events{}, errs.E(errs.Invalid, op, fmt.Errorf("%d events in one body; at most %d", len(wire.Events), MaxEvents))
 	}
 	var out Events
-	seen := map[Event]bool{}
+	seen := map[[2]string]bool{} // name, review id
 	for _, raw := range wire.Events {
 		var ev struct {
 			Name string `json:"eventName"`
 			Data struct {
-				ID any `json:"id"`
+				ID        any `json:"id"`
+				CreatedAt any `json:"createdAt"`
 			} `json:"eventData"`
 		}
 		if json.Unmarshal(raw, &ev) != nil {
@@ -75,13 +80,16 @@ func ParseEvents(body []byte) (Events, error) {
 		}
 		id, _ := ev.Data.ID.(string)
 		e := Event{Name: ev.Name, ReviewID: id}
+		if s, ok := ev.Data.CreatedAt.(string); ok {
+			e.CreatedAt, _ = ParseTime(s)
+		}
 		switch {
 		case ev.Name != EventCreated && ev.Name != EventUpdated && ev.Name != EventDeleted, !review.ValidID(id):
 			out.Ignored++
-		case seen[e]:
+		case seen[[2]string{e.Name, e.ReviewID}]:
 			// a duplicate inside the batch: one job handles it once
 		default:
-			seen[e] = true
+			seen[[2]string{e.Name, e.ReviewID}] = true
 			out.Events = append(out.Events, e)
 		}
 	}

@@ -3,6 +3,7 @@ package trustpilot
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
@@ -12,9 +13,9 @@ func TestParseEvents(t *testing.T) {
 	t.Parallel()
 	// The documented shape (reference §5.3), with its extra fields, duplicates and odd events.
 	body := `{"events":[
-	  {"eventName":"service-review-created","version":"1","eventData":{"id":"507f191e810c19729de860ea","language":"en","stars":5,
+	  {"eventName":"service-review-created","version":"1","eventData":{"id":"507f191e810c19729de860ea","language":"en","stars":5,"createdAt":"2017-05-20T09:34:44.000Z",
 	   "consumer":{"id":"507f191e810c19729de860eb","name":"A"},"tags":[]}},
-	  {"eventName":"service-review-updated","version":"1","eventData":{"id":"507f191e810c19729de860ea","stars":2}},
+	  {"eventName":"service-review-updated","version":"1","eventData":{"id":"507f191e810c19729de860ea","stars":2,"createdAt":"yesterday"}},
 	  {"eventName":"service-review-created","eventData":{"id":"507f191e810c19729de860ea"}},
 	  {"eventName":"service-review-deleted","eventData":{"id":"507f191e810c19729de860ec"}},
 	  {"eventName":"service-review-created","eventData":{"id":"../../admin"}},
@@ -26,12 +27,14 @@ func TestParseEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Event{{EventCreated, "507f191e810c19729de860ea"}, {EventUpdated, "507f191e810c19729de860ea"}, {EventDeleted, "507f191e810c19729de860ec"}}
+	// createdAt is kept as a hint when readable, zero when not.
+	want := []Event{{EventCreated, "507f191e810c19729de860ea", time.Date(2017, 5, 20, 9, 34, 44, 0, time.UTC)},
+		{EventUpdated, "507f191e810c19729de860ea", time.Time{}}, {EventDeleted, "507f191e810c19729de860ec", time.Time{}}}
 	if len(got.Events) != len(want) || got.Ignored != 4 {
 		t.Fatalf("events %+v ignored %d, want %+v and 4 ignored", got.Events, got.Ignored, want)
 	}
 	for i := range want {
-		if got.Events[i] != want[i] {
+		if g := got.Events[i]; g.Name != want[i].Name || g.ReviewID != want[i].ReviewID || !g.CreatedAt.Equal(want[i].CreatedAt) {
 			t.Fatalf("event %d = %+v, want %+v", i, got.Events[i], want[i])
 		}
 	}

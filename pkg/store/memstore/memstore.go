@@ -1016,3 +1016,29 @@ func (s *Store) Links(connID string) []link.Link {
 	sort.Slice(out, func(i, j int) bool { return out[i].ReviewID < out[j].ReviewID })
 	return out
 }
+
+// AddOtherCalls counts n calls of key that were not polls in today's total of them.
+func (s *Store) AddOtherCalls(ctx context.Context, key string, n int) error {
+	if err := live(ctx, "store.AddOtherCalls"); err != nil {
+		return err
+	}
+	defer s.lock()()
+	if s.d.calls[key] == nil {
+		s.d.calls[key] = map[string]int{}
+	}
+	s.d.calls[key][ledger.OtherSK(s.now())] += n
+	return nil
+}
+
+// OtherCallDays returns AddOtherCalls's counts per UTC day for days days, today first.
+func (s *Store) OtherCallDays(ctx context.Context, key string, days int) ([]int, error) {
+	if err := live(ctx, "store.OtherCallDays"); err != nil {
+		return nil, err
+	}
+	defer s.lock()()
+	daily := make([]int, days)
+	for d := range days {
+		daily[d] = s.d.calls[key][ledger.OtherSK(s.now().AddDate(0, 0, -d))]
+	}
+	return daily, nil
+}

@@ -127,3 +127,20 @@ func testShortCallWindow(t *testing.T, e *env) {
 		t.Fatalf("a 5-minute window counts minute buckets only: %d %v", recent, err)
 	}
 }
+
+// Calls that were not polls are counted per day beside the grants, and apart from them.
+func testOtherCalls(t *testing.T, e *env) {
+	key := e.name("key")
+	e.must(e.s.AddOtherCalls(e.ctx, key, 3))
+	e.clk.Add(24 * time.Hour)
+	e.must(e.s.AddOtherCalls(e.ctx, key, 2))
+	e.must(e.s.AddOtherCalls(e.ctx, key, 5))
+	days, err := e.s.OtherCallDays(e.ctx, key, 3)
+	e.must(err)
+	if days[0] != 7 || days[1] != 3 || days[2] != 0 {
+		t.Fatalf("other calls by day %v, want [7 3 0]", days)
+	}
+	if _, d, err := e.s.CallCounts(e.ctx, key, 5*time.Minute, 2); err != nil || d[0]+d[1] != 0 {
+		t.Fatalf("other calls counted as grants: %v %v", d, err)
+	}
+}

@@ -70,6 +70,8 @@ type Store interface {
 	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
 	TakeCalls(ctx context.Context, key string, n, limit int, window time.Duration) (bool, time.Time, error)
 	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
+	AddOtherCalls(ctx context.Context, key string, n int) error
+	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
 	LoadToken(ctx context.Context, connID string) (token.Token, bool, error)
 	SaveToken(ctx context.Context, connID string, t token.Token) error
 }
@@ -127,6 +129,7 @@ var cases = []struct {
 	{"DeletedAndReinstated", testDeletedAndReinstated},
 	{"CallBudgetSlidingWindow", testCallBudget},
 	{"CallBudgetShortWindow", testShortCallWindow},
+	{"OtherCallsByDay", testOtherCalls},
 	{"ConcurrentCallGrantsNeverOverLimit", testConcurrentCallGrants},
 	{"ScheduledAndRunCalls", testScheduledAndRunCalls},
 	{"ConcurrentCustomerEntriesAllKept", testConcurrentCustomerEntries},
