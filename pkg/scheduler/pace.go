@@ -60,10 +60,16 @@ func Plan(allowance int64, c Costs, webhooks, product bool) Pace {
 	if !product && !webhooks {
 		share = 1
 	}
-	servicePolls := clamp(share*left/cs, float64(24*time.Hour/ReconcileBound), float64(24*time.Hour/MinInterval))
+	// Whole polls a day: a day that starts with a poll holds every one of them, so a fraction
+	// rounded up would spend a poll more than planned (a 50-page scan, on a tier-1 day).
+	servicePolls := clamp(math.Floor(share*left/cs), float64(24*time.Hour/ReconcileBound), float64(24*time.Hour/MinInterval))
 	p := Pace{Service: every(servicePolls)}
 	if product {
-		productPolls := clamp((left-servicePolls*cs)/cp, float64(24*time.Hour)/float64(MaxProductInterval), float64(24*time.Hour/MinInterval))
+		perDay := (left - servicePolls*cs) / cp
+		if perDay >= 1 {
+			perDay = math.Floor(perDay)
+		}
+		productPolls := clamp(perDay, float64(24*time.Hour)/float64(MaxProductInterval), float64(24*time.Hour/MinInterval))
 		p.Product = every(productPolls)
 	}
 	p.PerDay = perDay(p, cs, cp, product)

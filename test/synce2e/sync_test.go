@@ -160,9 +160,9 @@ func start(t *testing.T, opt devstack.Options, nService, nProduct int) *system {
 	return open(t, st, lb, true, nService, nProduct)
 }
 
-// startB starts a stack of the benchmark's own (it measures a cold start), stopped by the
-// caller; only the build is shared.
-func startB(b *testing.B, opt devstack.Options, nService, nProduct int) *system {
+// startB starts a stack of the benchmark's (or test's) own (a cold start is measured, or the
+// table must hold only this scenario), stopped by the caller; only the build is shared.
+func startB(b testing.TB, opt devstack.Options, nService, nProduct int) *system {
 	b.Helper()
 	lb := &logBuf{}
 	opt = withDefaults(opt)
