@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
+	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
+	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
@@ -159,5 +162,93 @@ func BenchmarkSimulatedDay(b *testing.B) {
 				s.Stop()
 			}
 		})
+	}
+}
+
+// 5. Trustpilot's rate limit holds across instances: a backfill on one worker instance, a
+// webhook batch on the other, agent replies through the webhook function and CLI checks, all
+// on one connection, never put more calls in any window of the simulator's log than the limit
+// (TRUSTPILOT_RATE_LIMIT, scaled down from 833/5m to 30/10s so the test takes a minute), and
+// every piece of work still ends done: the backfill read every page, every reply is posted once.
+func TestTrustpilotLimitHoldsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	const limit, window = 30, 10 * time.Second
+	s := startB(t, devstack.Options{Name: "tp-limit", Workers: 2, Env: map[string]string{"TRUSTPILOT_RATE_LIMIT": "30/10s"}}, 0, 0)
+	defer s.Stop()
+	ctx := context.Background()
+	c := s.conns[0]
+	c.ReviewKinds, c.MinStars = []review.Kind{review.Service}, 2
+	if err := s.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TP.SetSwitches(s.units[0], trustpilotsim.Switches{PerPageCap: 2}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(n, stars int, created time.Time) {
+		for i := range n {
+			rv := trustpilotsim.ServiceReview{ID: fmt.Sprintf("5fe%d%020x", stars, i), Stars: stars, Title: ptr("limit"), Text: ptr("limit test"),
+				Language: "en", CreatedAt: created.Add(time.Duration(i) * time.Second).UTC().Format(time.RFC3339), Consumer: trustpilotsim.Consumer{ID: "5f3a2b3c4d5e6f7a8b9c0d04"},
+				BusinessUnit: trustpilotsim.BusinessUnitRef{ID: s.units[0]}}
+			if err := s.TP.PutServiceReview(rv); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(10, 4, time.Now().Add(-2*time.Hour))
+	s.tick(t, 2*time.Minute)
+	tickets := s.HD.Tickets(s.account)
+	if len(tickets) != 10 {
+		t.Fatalf("%d tickets before the load, want 10", len(tickets))
+	}
+	s.cli(t, "helpdesk", "install-webhook", c.ID, "--url", s.WebhookURL)
+	put(200, 1, time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)) // 100 pages of 1★ the backfill reads
+	key := c.Trustpilot.APIKey
+	from := time.Now()
+
+	s.cli(t, "sync", c.ID, "--since", "2024-01-01")
+	hook := s.trustpilotHook(t)
+	var evs []string
+	for i := range 25 { // ids of no review: each is read alone, and creates nothing
+		evs = append(evs, fmt.Sprintf(`{"eventName":"service-review-created","eventData":{"id":"5fe9%020x"}}`, i))
+	}
+	drained := make(chan error, 1)
+	go func() {
+		_, err := s.DrainPolling(ctx, 5*time.Minute, 0)
+		drained <- err
+	}()
+	if d := s.TP.SendWebhookBody(ctx, hook, []byte(`{"events":[`+strings.Join(evs, ",")+`]}`), len(evs)); d.Status/100 != 2 {
+		t.Fatalf("webhook batch: %+v", d)
+	}
+	for _, tk := range tickets {
+		if _, err := s.HD.AgentReply(gorgiassim.AgentReply{TicketID: tk.ID, BodyText: fmt.Sprintf("Thank you, reviewer of ticket %d.", tk.ID)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		s.cliWith(t, func(o *cliOpts) { o.tpRate = connector.TrustpilotRate{Calls: limit, Window: window} }, "connection", "check", c.ID)
+	}
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+	// Replies the webhook function queued (no slot within its wait) are in the queue now.
+	if _, err := s.DrainPolling(ctx, 5*time.Minute, 0); err != nil {
+		t.Fatal(err)
+	}
+	calls, peak := s.TP.CallsByKey(key, from, time.Time{}), s.TP.MaxCallsInWindow(key, window)
+	t.Logf("%d Trustpilot calls in %s, at most %d in any %s (limit %d)", calls, time.Since(from).Round(time.Second), peak, window, limit)
+	if peak > limit {
+		t.Errorf("%d calls within %s: over the limit of %d", peak, window, limit)
+	}
+	if calls < 100+25 || peak < limit*2/3 {
+		t.Errorf("%d calls, peak %d: the load did not press on the limit", calls, peak)
+	}
+	for _, tk := range tickets {
+		id, _ := link.ReviewIDOf(tk.ExternalID)
+		if n := len(s.TP.Replies(id)); n != 1 {
+			t.Errorf("review %s: %d replies posted, want 1", id, n)
+		}
+	}
+	if n := len(s.HD.Tickets(s.account)); n != 10 {
+		t.Errorf("%d tickets after the load, want 10 (1★ filtered, forged ids create nothing)", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 	"github.com/pilotdesk/pilotdesk/pkg/cli"
+	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
@@ -27,7 +29,10 @@ func (s *system) cli(t testing.TB, args ...string) string {
 	return s.cliWith(t, nil, args...)
 }
 
-type cliOpts struct{ apiURL string }
+type cliOpts struct {
+	apiURL string
+	tpRate connector.TrustpilotRate // zero: Trustpilot's own
+}
 
 func (s *system) cliWith(t testing.TB, edit func(*cliOpts), args ...string) string {
 	t.Helper()
@@ -36,7 +41,11 @@ func (s *system) cliWith(t testing.TB, edit func(*cliOpts), args ...string) stri
 		edit(&o)
 	}
 	var out, errOut bytes.Buffer
-	c := &cli.CLI{Store: s.Store, Secrets: s.Secrets, Queue: s.Queue, APIURL: o.apiURL, Out: &out, Err: &errOut}
+	// The real CLI's wiring: its Trustpilot calls counted in the stack's call ledger.
+	c := &cli.CLI{Store: s.Store, Secrets: s.Secrets, Queue: s.Queue, APIURL: o.apiURL, Out: &out, Err: &errOut,
+		Check: &connector.Factory{Secrets: s.Secrets, Tokens: s.Store, Ledger: s.Store, TrustpilotURL: s.TP.URL(), TrustpilotRate: o.tpRate,
+			HelpdeskRate: connector.RateLimit{Calls: 40, Window: 20 * time.Second, Share: 1}, Log: slog.New(slog.DiscardHandler)},
+		WebhookSecretARN: s.AWS.Stack.Secrets["WebhookSecret"], TrustpilotWindow: o.tpRate.Window}
 	if err := c.Run(context.Background(), args); err != nil {
 		t.Fatalf("pilotdesk %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}
