@@ -3,13 +3,9 @@ package synce2e
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
@@ -17,34 +13,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
-	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
-
-// seedLinks records reviews as already linked (a catalogue synced before the scenario), written
-// straight to the table as the store writes links, so a scenario starts from a synced shop
-// without creating thousands of tickets first.
-func (s *system) seedLinks(t testing.TB, connID string, kind review.Kind, ids []string) {
-	t.Helper()
-	db := dynamodb.NewFromConfig(s.AWS.AWS)
-	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-	for start := 0; start < len(ids); start += 25 {
-		var reqs []types.WriteRequest
-		for i, id := range ids[start:min(start+25, len(ids))] {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-				store.AttrPK: str("LINK#" + connID), store.AttrSK: str(id), "connection_id": str(connID), "kind": str(string(kind)),
-				"state": str(string(link.StateLinked)), "ticket_id": &types.AttributeValueMemberN{Value: strconv.Itoa(900000 + start + i)},
-				"account": str("seeded"), "review_version": str("2100-01-01T00:00:00.000000000Z"),
-			}}})
-		}
-		for len(reqs) > 0 {
-			out, err := db.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.AWS.TableName(): reqs}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			reqs = out.UnprocessedItems[s.AWS.TableName()]
-		}
-	}
-}
 
 // dayResult is one connection's simulated day.
 type dayResult struct {
