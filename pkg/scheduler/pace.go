@@ -64,6 +64,9 @@ func Plan(allowance int64, c Costs, webhooks, product bool) Pace {
 	// rounded up would spend a poll more than planned (a 50-page scan, on a tier-1 day).
 	servicePolls := clamp(math.Floor(share*left/cs), float64(24*time.Hour/ReconcileBound), float64(24*time.Hour/MinInterval))
 	p := Pace{Service: every(servicePolls)}
+	// Polls run on the schedule's ticks: an interval between two ticks waits for the later one,
+	// so what the service polls really cost is counted at whole ticks, and products get the rest.
+	servicePolls = float64(24*time.Hour) / float64(p.Service)
 	if product {
 		perDay := (left - servicePolls*cs) / cp
 		if perDay >= 1 {
@@ -78,9 +81,13 @@ func Plan(allowance int64, c Costs, webhooks, product bool) Pace {
 
 func clamp(v, lo, hi float64) float64 { return math.Min(math.Max(v, lo), hi) }
 
-// every turns polls a day into an interval, never faster than the tick.
+// every turns polls a day into an interval in whole ticks (rounded up), never faster than one.
 func every(perDay float64) time.Duration {
-	return max(time.Duration(float64(24*time.Hour)/perDay), MinInterval)
+	d := max(time.Duration(float64(24*time.Hour)/perDay), MinInterval)
+	if r := d % MinInterval; r != 0 && d < MaxProductInterval {
+		d += MinInterval - r
+	}
+	return d
 }
 
 func perDay(p Pace, cs, cp float64, product bool) float64 {

@@ -28,6 +28,10 @@ type Connections interface {
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 }
 
+// TickSlack is how early a poll still counts as due: ticks arrive a little late or early, and a
+// poll due at the next tick must not wait for the one after.
+const TickSlack = 30 * time.Second
+
 // StaleAfter is how long a queued job may stay unfinished before the scheduler queues another
 // (a lost message must not stop a connection for good).
 const StaleAfter = time.Hour
@@ -124,7 +128,7 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 			if k == review.Product {
 				interval = pace.Product
 			}
-			if last := curs[k].ScheduledAt; !last.IsZero() && now.Sub(last) < interval {
+			if last := curs[k].ScheduledAt; !last.IsZero() && now.Sub(last) < interval-TickSlack {
 				res.Paced++
 				continue
 			}
@@ -345,7 +349,7 @@ func (s *Scheduler) due(ctx context.Context, connID string, curs map[review.Kind
 		if curs[review.Service].LastRunAt.IsZero() {
 			return false, nil
 		}
-	} else if now.Sub(last.ScheduledAt) < every {
+	} else if now.Sub(last.ScheduledAt) < every-TickSlack {
 		return false, nil
 	}
 	return s.Connections.MarkQueued(ctx, connID, key, StaleAfter)
