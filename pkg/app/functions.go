@@ -20,6 +20,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
 	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
+	"github.com/pilotdesk/pilotdesk/pkg/sidebar"
 	"github.com/pilotdesk/pilotdesk/pkg/secrets"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/webhook"
@@ -111,7 +112,8 @@ func Webhook(a Adapters, cfg config.Config, log *slog.Logger) *webhook.Handler {
 		reply.Config{Retry: JobRetry(cfg), PostTimeout: reply.WebhookPostTimeout, HelpdeskWait: reply.WebhookHelpdeskWait,
 			CommentRecheck: cfg.CommentRecheck})
 	inbox := &reviewsync.Inbox{Connections: a.Store, Queue: a.Queue, Log: log}
-	return &webhook.Handler{SecretID: cfg.WebhookSecretARN, Secrets: a.Secrets, Processor: replies, Trustpilot: inbox, Log: log}
+	return &webhook.Handler{SecretID: cfg.WebhookSecretARN, Secrets: a.Secrets, Processor: replies, Trustpilot: inbox,
+		Sidebar: &sidebar.Service{Store: a.Store}, Log: log}
 }
 
 // Logger is the function's JSON logger on w.

@@ -42,6 +42,10 @@ type Helpdesk struct {
 	URL    string `json:"url"`
 	Email  string `json:"email"`
 	APIKey string `json:"api_key,omitempty"`
+	// CustomerData also writes each reviewer's reviews into the helpdesk customer's data (the
+	// "Customer data" widget Gorgias labels deprecated): two more helpdesk calls per review
+	// with an email. Off by default: the sidebar integration serves the reviews from the table.
+	CustomerData bool `json:"customer_data,omitempty"`
 }
 
 // Trustpilot is the business unit the connection reads reviews from.

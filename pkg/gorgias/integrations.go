@@ -1,11 +1,13 @@
 package gorgias
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
@@ -21,76 +23,145 @@ type NewHTTPIntegration struct {
 	SecretHeader string            // default SecretHeader (§9.5)
 	Secret       string            // required; sent by Gorgias on every call, compared in constant time
 	Triggers     []string          // default [EventMessageCreated]
-	Form         map[string]string // default WebhookForm()
+	Form         map[string]string // default WebhookForm() for POST; none for GET
+	Method       string            // default POST
 }
 
 // CreateHTTPIntegration installs the integration. After an unknown outcome it looks for an
 // integration with the same name and URL before creating again.
 func (c *Client) CreateHTTPIntegration(ctx context.Context, in NewHTTPIntegration) (Integration, error) {
 	const op = "gorgias.CreateHTTPIntegration"
+	if err := in.check(); err != nil {
+		return Integration{}, errs.E(errs.Invalid, op, err)
+	}
+	body := in.body()
+	var out Integration
+	err := c.createOnce(ctx, call{op: op, method: http.MethodPost, path: "/api/integrations", body: body, out: &out},
+		func(ctx context.Context) (bool, error) {
+			found, err := c.findIntegration(ctx, func(it Integration) bool { return it.Type == "http" && it.Name == in.Name && it.URL == in.URL })
+			if found != nil {
+				out = *found
+			}
+			return found != nil, err
+		})
+	return out, err
+}
+
+func (in NewHTTPIntegration) check() error {
 	if strings.TrimSpace(in.Name) == "" {
-		return Integration{}, errs.E(errs.Invalid, op, errors.New("a name is required"))
+		return errors.New("a name is required")
 	}
 	u, err := url.Parse(in.URL)
 	if err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && loopback.Host(u.Hostname())) {
-		return Integration{}, errs.E(errs.Invalid, op, errors.New("the URL must be https (http only for loopback hosts)"))
+		return errors.New("the URL must be https (http only for loopback hosts)")
 	}
 	if in.Secret == "" {
-		return Integration{}, errs.E(errs.Invalid, op, errors.New("a secret is required"))
+		return errors.New("a secret is required")
 	}
-	header := in.SecretHeader
-	if header == "" {
-		header = SecretHeader
+	return nil
+}
+
+// defaults fills what in leaves out.
+func (in NewHTTPIntegration) defaults() NewHTTPIntegration {
+	in.SecretHeader = cmp.Or(in.SecretHeader, SecretHeader)
+	in.Method = cmp.Or(in.Method, http.MethodPost)
+	if len(in.Triggers) == 0 {
+		in.Triggers = []string{EventMessageCreated}
 	}
-	triggers := in.Triggers
-	if len(triggers) == 0 {
-		triggers = []string{EventMessageCreated}
+	if in.Form == nil && in.Method != http.MethodGet {
+		in.Form = WebhookForm()
 	}
-	form := in.Form
-	if form == nil {
-		form = WebhookForm()
-	}
-	tmap := make(map[string]bool, len(triggers))
-	for _, t := range triggers {
+	return in
+}
+
+// body is the integration object POST and PUT /api/integrations take.
+func (in NewHTTPIntegration) body() map[string]any {
+	in = in.defaults()
+	tmap := make(map[string]bool, len(in.Triggers))
+	for _, t := range in.Triggers {
 		tmap[t] = true
 	}
-	body := map[string]any{
-		"name":        in.Name,
-		"type":        "http",
-		"description": in.Description,
-		"http": map[string]any{
-			"url":                   in.URL,
-			"method":                http.MethodPost,
-			"request_content_type":  "application/json",
-			"response_content_type": "application/json",
-			"headers":               map[string]string{header: in.Secret},
-			"form":                  form,
-			"triggers":              tmap,
-		},
+	h := map[string]any{
+		"url":                   in.URL,
+		"method":                in.Method,
+		"request_content_type":  "application/json",
+		"response_content_type": "application/json",
+		"headers":               map[string]string{in.SecretHeader: in.Secret},
+		"triggers":              tmap,
 	}
+	if in.Form != nil {
+		h["form"] = in.Form
+	}
+	return map[string]any{"name": in.Name, "type": "http", "description": in.Description, "http": h}
+}
+
+// matches reports whether an installed integration already is in (its secret's value cannot be
+// read back, only that the header is there), and active.
+func (in NewHTTPIntegration) matches(it Integration) bool {
+	in = in.defaults()
+	want := slices.Clone(in.Triggers)
+	slices.Sort(want)
+	return it.Type == "http" && it.Active() && it.URL == in.URL && strings.EqualFold(it.Method, in.Method) &&
+		slices.Equal(it.Triggers, want) && slices.Contains(it.HeaderNames, in.SecretHeader) && maps.Equal(it.Form, in.Form)
+}
+
+// Install outcomes.
+const (
+	Created   = "created"
+	Updated   = "updated"
+	Unchanged = "unchanged"
+)
+
+// EnsureHTTPIntegration makes the account hold in, by name: created when absent, updated
+// (and re-activated: Gorgias deactivates one after 100 failed calls) when it differs, left
+// alone when it matches — running it twice changes nothing. It says which.
+func (c *Client) EnsureHTTPIntegration(ctx context.Context, in NewHTTPIntegration) (Integration, string, error) {
+	const op = "gorgias.EnsureHTTPIntegration"
+	if err := in.check(); err != nil {
+		return Integration{}, "", errs.E(errs.Invalid, op, err)
+	}
+	found, err := c.findIntegration(ctx, func(it Integration) bool { return it.Type == "http" && it.Name == in.Name })
+	if err != nil {
+		return Integration{}, "", err
+	}
+	if found == nil {
+		it, err := c.CreateHTTPIntegration(ctx, in)
+		return it, Created, err
+	}
+	if in.matches(*found) {
+		return *found, Unchanged, nil
+	}
+	body := in.body()
+	body["deactivated_datetime"] = nil
 	var out Integration
-	err = c.createOnce(ctx, call{op: op, method: http.MethodPost, path: "/api/integrations", body: body, out: &out},
-		func(ctx context.Context) (bool, error) {
-			cursor := ""
-			for range 20 {
-				list, next, err := c.ListIntegrations(ctx, cursor)
-				if err != nil {
-					return false, err
-				}
-				for _, it := range list {
-					if it.Type == "http" && it.Name == in.Name && it.URL == in.URL {
-						out = it
-						return true, nil
-					}
-				}
-				if next == "" {
-					return false, nil
-				}
-				cursor = next
+	if err := c.do(ctx, call{op: op, method: http.MethodPut, path: idPath("/api/integrations/%s", found.ID), body: body, out: &out, idempotent: true}); err != nil {
+		return Integration{}, "", err
+	}
+	if out.ID == 0 {
+		out = *found
+	}
+	return out, Updated, nil
+}
+
+// findIntegration returns the first integration match accepts, or nil.
+func (c *Client) findIntegration(ctx context.Context, match func(Integration) bool) (*Integration, error) {
+	cursor := ""
+	for range 20 {
+		list, next, err := c.ListIntegrations(ctx, cursor)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range list {
+			if match(it) {
+				return &it, nil
 			}
-			return false, fmt.Errorf("too many integrations to look through")
-		})
-	return out, err
+		}
+		if next == "" {
+			return nil, nil
+		}
+		cursor = next
+	}
+	return nil, errs.E(errs.Other, "gorgias.findIntegration", errors.New("too many integrations to look through"))
 }
 
 // ListIntegrations returns one page of the account's integrations and the next cursor.

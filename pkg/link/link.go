@@ -55,6 +55,7 @@ type Link struct {
 	TicketID      int64
 	CustomerID    int64
 	Account       string // helpdesk account key
+	Reviewer      string // reviewer.Key of the reviewer's email, "" when anonymous
 	ReviewVersion time.Time
 	Stars         int
 	ReplyState    ReplyState
@@ -149,6 +150,9 @@ type Confirm struct {
 	CustomerID    int64
 	ReviewVersion time.Time
 	Stars         int
+	// Reviewer is the reviewer's key (reviewer.Key of the email; "" for an anonymous review):
+	// where the review's sidebar entry is, so that deleting the review can remove it.
+	Reviewer string
 	// Recovered: the ticket was found by its external id, not created under this claim, so it
 	// may be recorded even after the claim expired (no second ticket can come of it).
 	Recovered bool

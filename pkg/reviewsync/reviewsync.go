@@ -25,6 +25,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
@@ -40,7 +41,10 @@ type Store interface {
 	RecordUnreadable(ctx context.Context, connID, reviewID string, kind review.Kind, reason string) error
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 	RecordCustomerEntry(ctx context.Context, account string, customerID int64, reviewID, entry string) (map[string]string, error)
-	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) error
+	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) (bool, error)
+	// The sidebar's reviewer index (reviewer.Key of the email; the entry as reviewer.Entry).
+	PutReviewerEntry(ctx context.Context, account, reviewer, reviewID, entry string) error
+	ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error
 	GetLink(ctx context.Context, connID, reviewID string) (link.Link, error)
 	MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error)
 	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
@@ -563,16 +567,27 @@ func (r *run) deleted(ctx context.Context, reviewID string) error {
 	if !lk.DeletedAt.IsZero() {
 		return nil // handled before
 	}
-	if lk.CustomerID != 0 && lk.Account != "" {
-		if err := r.s.Store.ForgetCustomerEntry(ctx, lk.Account, lk.CustomerID, reviewID); err != nil {
+	if lk.Reviewer != "" && lk.Account != "" {
+		if err := r.s.Store.ForgetReviewerEntry(ctx, lk.Account, lk.Reviewer, reviewID); err != nil {
 			return err
 		}
-		if _, err := r.hd.MergeCustomerData(ctx, lk.CustomerID, metaKey, func(old json.RawMessage, room int) (json.RawMessage, error) {
-			return gorgias.RemoveReview(old, reviewID, min(r.cfg.CustomerDataCap, room))
-		}); err != nil && errs.Retryable(err) {
+	}
+	if lk.CustomerID != 0 && lk.Account != "" {
+		// The customer's data holds the review if Pilotdesk ever wrote it there (the setting
+		// may have been on then): its entry list says so.
+		had, err := r.s.Store.ForgetCustomerEntry(ctx, lk.Account, lk.CustomerID, reviewID)
+		if err != nil {
 			return err
-		} else if err != nil {
-			log.Warn("deleted review's sidebar entry not removed", "customer_id", lk.CustomerID, "error", err.Error())
+		}
+		if had || r.conn.Helpdesk.CustomerData {
+			_, err := r.hd.MergeCustomerData(ctx, lk.CustomerID, metaKey, func(old json.RawMessage, room int) (json.RawMessage, error) {
+				return gorgias.RemoveReview(old, reviewID, min(r.cfg.CustomerDataCap, room))
+			})
+			if err != nil && errs.Retryable(err) {
+				return err
+			} else if err != nil {
+				log.Warn("deleted review's customer data entry not removed", "customer_id", lk.CustomerID, "error", err.Error())
+			}
 		}
 	}
 	if lk.State == link.StateLinked && lk.TicketID != 0 {
@@ -942,10 +957,11 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	}
 	r.failStreak = 0
 	log = log.With("ticket_id", res.ticket.ID)
+	who := r.reviewerKey(rv)
 	err = r.s.Store.ConfirmLink(ctx, link.Confirm{
 		ConnectionID: r.conn.ID, ReviewID: rv.ID, Owner: r.s.Owner, Account: r.account,
 		TicketID: res.ticket.ID, CustomerID: res.ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
-		Recovered: !res.created,
+		Reviewer: who, Recovered: !res.created,
 	})
 	if errors.Is(err, link.ErrClaimLost) {
 		// The claim expired before the new ticket was recorded: whoever claims the review next
@@ -962,10 +978,33 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		r.stats.Created++
 	}
 	log.Info("review linked to ticket", "created", res.created, "stars", rv.Stars, "retry", claim.Link.SetAside())
-	if rv.Email != "" {
-		r.customerData(ctx, rv, res.ticket, log)
-	}
+	r.sidebar(ctx, rv, who, res.ticket, log)
 	return nil, nil
+}
+
+// reviewerKey is the key of a review's reviewer in the sidebar's index: none for a review
+// without an email, or with the connection's anonymous address (that customer collects many
+// reviewers; none of their reviews may show on another's ticket).
+func (r *run) reviewerKey(rv review.Review) string {
+	if rv.Email == "" || strings.EqualFold(strings.TrimSpace(rv.Email), strings.TrimSpace(r.conn.AnonymousEmail)) {
+		return ""
+	}
+	return reviewer.Key(rv.Email)
+}
+
+// sidebar records a linked review where the sidebar finds it: the reviewer index (one
+// DynamoDB write, no helpdesk call), and the customer's data in the helpdesk when the
+// connection asks for it. Neither can fail the review: its ticket shows it already.
+func (r *run) sidebar(ctx context.Context, rv review.Review, who string, t gorgias.Ticket, log *slog.Logger) {
+	if who == "" {
+		return
+	}
+	if err := r.s.Store.PutReviewerEntry(ctx, r.account, who, rv.ID, reviewer.EntryOf(r.conn.ID, rv, t.ID).Marshal()); err != nil {
+		log.Warn("sidebar entry not recorded", "error", err.Error())
+	}
+	if r.conn.Helpdesk.CustomerData {
+		r.customerData(ctx, rv, t, log)
+	}
 }
 
 // attempt is the outcome of one try at a review's ticket.
@@ -1177,9 +1216,7 @@ func (r *run) edited(ctx context.Context, rv review.Review, lk link.Link) error 
 			return err
 		}
 		r.log.Info("deleted review reinstated on Trustpilot; back on its ticket", "review_id", rv.ID, "ticket_id", lk.TicketID)
-		if rv.Email != "" {
-			r.customerData(ctx, rv, gorgias.Ticket{ID: lk.TicketID, CustomerID: lk.CustomerID}, r.log.With("review_id", rv.ID))
-		}
+		r.sidebar(ctx, rv, r.reviewerKey(rv), gorgias.Ticket{ID: lk.TicketID, CustomerID: lk.CustomerID}, r.log.With("review_id", rv.ID))
 	}
 	if !rv.Version().After(lk.ReviewVersion) || lk.TicketID == 0 {
 		return nil
@@ -1197,6 +1234,13 @@ func (r *run) edited(ctx context.Context, rv review.Review, lk link.Link) error 
 		return err
 	}
 	log.Info("review edited on Trustpilot; note added to its ticket", "stars", rv.Stars)
+	if who := r.reviewerKey(rv); who != "" && lk.Account != "" {
+		// The sidebar shows the edited review (the customer's data, when written, kept the old
+		// entry until now as before).
+		if err := r.s.Store.PutReviewerEntry(ctx, lk.Account, who, rv.ID, reviewer.EntryOf(r.conn.ID, rv, lk.TicketID).Marshal()); err != nil {
+			log.Warn("sidebar entry not updated", "error", err.Error())
+		}
+	}
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
 	"github.com/pilotdesk/pilotdesk/pkg/store/memstore"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
@@ -269,6 +270,16 @@ type rig struct {
 	s   *reviewsync.Syncer
 }
 
+// withCustomerData turns the connection's customer-data setting on.
+func (r *rig) withCustomerData(t testing.TB) {
+	t.Helper()
+	c := conn()
+	c.Helpdesk.CustomerData = true
+	if err := r.st.PutConnection(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newRig(t testing.TB, tp *fakeTP) *rig {
 	t.Helper()
 	clk := &clock{t: time.Now()}
@@ -322,8 +333,24 @@ func TestServiceSyncStarFilterTagsAndIdempotence(t *testing.T) {
 			}
 		}
 	}
-	if r.hd.merges != 3 { // email reviews among those synced: 2, 4, 6
-		t.Fatalf("%d customer data merges, want 3", r.hd.merges)
+	// The sidebar's entries are in the table, one per reviewer with an email (2, 4, 6); the
+	// helpdesk's customer data is not written (one helpdesk call per review).
+	if r.hd.merges != 0 {
+		t.Fatalf("%d customer data merges, want none (the setting is off)", r.hd.merges)
+	}
+	for i, rv := range reviews(review.Service, 7) {
+		got, err := r.st.ReviewerEntries(ctx, conn().HelpdeskAccountKey(), reviewer.Key(rv.Email))
+		switch {
+		case rv.Email == "":
+			continue
+		case err != nil || (i >= 2) != (len(got) == 1):
+			t.Fatalf("review %d: sidebar entries %v %v", i, got, err)
+		case i >= 2:
+			e, err := reviewer.Unmarshal(got[rv.ID])
+			if err != nil || e.TicketID == 0 || e.Stars != rv.Stars || e.ConnectionID != "c1" {
+				t.Fatalf("review %d: entry %+v %v", i, e, err)
+			}
+		}
 	}
 	if want, cur := reviews(review.Service, 7)[6].CreatedAt, r.cursor(t, review.Service); !cur.Since.Equal(want) || cur.Resume != "" {
 		t.Fatalf("cursor %+v, want since %v", cur, want)
@@ -410,6 +437,7 @@ func TestCustomerDataKeepsEntriesTheHelpdeskHasNotAppliedYet(t *testing.T) {
 	rs := reviews(review.Service, 5)
 	rs[2].Email, rs[4].Email = "same@example.com", "same@example.com" // the fake gives every ticket customer 1
 	r := newRig(t, &fakeTP{service: []review.Review{rs[2], rs[4]}})
+	r.withCustomerData(t)
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
@@ -1001,16 +1029,36 @@ func TestInboxChecksTheKeyAndQueuesOneJobPerBatch(t *testing.T) {
 // nothing more; the review back on Trustpilot returns to the same ticket.
 func TestDeletedReviewIsScrubbedAndReinstatedToItsTicket(t *testing.T) {
 	t.Parallel()
+	for _, customerData := range []bool{false, true} {
+		t.Run(fmt.Sprintf("customer-data-%v", customerData), func(t *testing.T) {
+			t.Parallel()
+			testDeletedReview(t, customerData)
+		})
+	}
+}
+
+func testDeletedReview(t *testing.T, customerData bool) {
 	rs := reviews(review.Service, 3)[2:]
 	rs[0].Stars = 4
 	r := newRig(t, &fakeTP{service: rs})
+	if customerData {
+		r.withCustomerData(t)
+	}
 	ctx := context.Background()
 	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
 	before := r.link(t, rs[0].ID)
-	if d, _ := gorgias.DecodeReviewData(r.hd.data[1]); len(d.Reviews) != 1 {
-		t.Fatalf("sidebar before: %s", r.hd.data[1])
+	acct, who := conn().HelpdeskAccountKey(), reviewer.Key(rs[0].Email)
+	sidebar := func() int {
+		got, err := r.st.ReviewerEntries(ctx, acct, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	if d, _ := gorgias.DecodeReviewData(r.hd.data[1]); len(d.Reviews) != map[bool]int{false: 0, true: 1}[customerData] || sidebar() != 1 || before.Reviewer != who {
+		t.Fatalf("sidebar before: %d entries, customer data %s, link's reviewer %q", sidebar(), r.hd.data[1], before.Reviewer)
 	}
 	job := queue.SyncJob("c1", review.Service)
 	job.Pass, job.Events = queue.PassEvents, []queue.Event{{ReviewID: rs[0].ID, Name: trustpilot.EventDeleted}}
@@ -1037,8 +1085,11 @@ func TestDeletedReviewIsScrubbedAndReinstatedToItsTicket(t *testing.T) {
 	if tags := r.hd.tags[before.TicketID]; !slices.Contains(tags, reviewsync.TagDeleted) {
 		t.Fatalf("tags %v", tags)
 	}
-	if d, _ := gorgias.DecodeReviewData(r.hd.data[1]); len(d.Reviews) != 0 {
-		t.Fatalf("sidebar still shows the deleted review: %s", r.hd.data[1])
+	if d, _ := gorgias.DecodeReviewData(r.hd.data[1]); len(d.Reviews) != 0 || sidebar() != 0 {
+		t.Fatalf("sidebar still shows the deleted review: %d entries, customer data %s", sidebar(), r.hd.data[1])
+	}
+	if !customerData && r.hd.merges != 0 {
+		t.Fatalf("%d customer data writes with the setting off", r.hd.merges)
 	}
 	if list, _ := r.st.RecordCustomerEntry(ctx, conn().HelpdeskAccountKey(), 1, "probe", "{}"); len(list) != 1 {
 		t.Fatalf("stored entries after the deletion: %v", list)
@@ -1048,8 +1099,8 @@ func TestDeletedReviewIsScrubbedAndReinstatedToItsTicket(t *testing.T) {
 	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
-	if l := r.link(t, rs[0].ID); !l.DeletedAt.IsZero() || len(r.hd.tickets) != 1 || len(r.hd.notes[before.TicketID]) != 2 {
-		t.Fatalf("reinstated: %+v, %d tickets, notes %q", l, len(r.hd.tickets), r.hd.notes[before.TicketID])
+	if l := r.link(t, rs[0].ID); !l.DeletedAt.IsZero() || len(r.hd.tickets) != 1 || len(r.hd.notes[before.TicketID]) != 2 || sidebar() != 1 {
+		t.Fatalf("reinstated: %+v, %d tickets, notes %q, %d sidebar entries", l, len(r.hd.tickets), r.hd.notes[before.TicketID], sidebar())
 	}
 }
 

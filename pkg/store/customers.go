@@ -71,16 +71,16 @@ func decodeEntries(item map[string]types.AttributeValue) map[string]string {
 
 // ForgetCustomerEntry removes a review's entry from the list of what was written to a customer's
 // data (the review was deleted on Trustpilot).
-func (s *Store) ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) error {
+func (s *Store) ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) (bool, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      key(customerPK(account), strconv.FormatInt(customerID, 10)),
 		UpdateExpression:         aws.String("REMOVE entries.#r"),
-		ConditionExpression:      aws.String("attribute_exists(entries)"),
+		ConditionExpression:      aws.String("attribute_exists(entries.#r)"),
 		ExpressionAttributeNames: map[string]string{"#r": reviewID},
 	})
 	if isCondFailed(err) {
-		return nil
+		return false, nil
 	}
-	return classify("store.ForgetCustomerEntry", err)
+	return err == nil, classify("store.ForgetCustomerEntry", err)
 }

@@ -39,6 +39,7 @@ func decodeLink(item map[string]types.AttributeValue) link.Link {
 		TicketID:      getN(item, "ticket_id"),
 		CustomerID:    getN(item, "customer_id"),
 		Account:       getS(item, "account"),
+		Reviewer:      getS(item, "reviewer"),
 		ReviewVersion: parseTime(getS(item, "review_version")),
 		Stars:         int(getN(item, "stars")),
 		ReplyState:    link.ReplyState(getS(item, "reply_state")),
@@ -247,7 +248,7 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	vals := map[string]types.AttributeValue{
 		":linked": str(string(link.StateLinked)), ":claimed": str(string(link.StateClaimed)), ":owner": str(c.Owner),
 		":t": num(c.TicketID), ":cu": num(c.CustomerID), ":acct": str(c.Account), ":v": str(fmtTime(c.ReviewVersion)),
-		":stars": num(int64(c.Stars)), ":now": str(fmtTime(now)),
+		":rv": str(c.Reviewer), ":stars": num(int64(c.Stars)), ":now": str(fmtTime(now)),
 		":g1pk": str(ticketGSI(c.TicketID)), ":g1sk": str(ticketGSISort(c.Account, c.ConnectionID, c.ReviewID)),
 	}
 	cond := "#state = :claimed AND #owner = :owner"
@@ -258,7 +259,7 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table),
 		Key:       key(linkPK(c.ConnectionID), c.ReviewID),
-		UpdateExpression: aws.String("SET #state = :linked, ticket_id = :t, customer_id = :cu, account = :acct, review_version = :v, " +
+		UpdateExpression: aws.String("SET #state = :linked, ticket_id = :t, customer_id = :cu, account = :acct, reviewer = :rv, review_version = :v, " +
 			"stars = :stars, updated_at = :now, linked_at = :now, #g1pk = :g1pk, #g1sk = :g1sk " +
 			"REMOVE claim_expires, failures, last_error, given_up, uncertain_at, review_snapshot"),
 		ConditionExpression:       aws.String(cond),

@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/sidebar"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
@@ -50,12 +52,22 @@ type TrustpilotInbox interface {
 // TrustpilotPath is the route of Trustpilot's webhook calls.
 const TrustpilotPath = trustpilot.WebhookPath
 
+// SidebarPath is the route of the helpdesk's sidebar integration (GET, the shared secret in
+// SecretHeader, query account, email and ticket).
+const SidebarPath = "/helpdesk/sidebar"
+
+// SidebarAnswerer answers the sidebar integration's calls from the table.
+type SidebarAnswerer interface {
+	Answer(ctx context.Context, account, email string, ticketID int64) (sidebar.Answer, error)
+}
+
 // Handler is the webhook function.
 type Handler struct {
 	SecretID   string
 	Secrets    Secrets
 	Processor  Processor
 	Trustpilot TrustpilotInbox
+	Sidebar    SidebarAnswerer
 	Log        *slog.Logger
 }
 
@@ -76,6 +88,9 @@ func reply(code int, status, msg string) events.APIGatewayV2HTTPResponse {
 // Handle answers one API Gateway HTTP API (v2) request.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	log := h.Log.With("request_id", req.RequestContext.RequestID)
+	if strings.TrimSuffix(req.RawPath, "/") == SidebarPath {
+		return h.sidebar(ctx, req, log), nil
+	}
 	if m := req.RequestContext.HTTP.Method; m != "" && m != http.MethodPost {
 		r := reply(http.StatusMethodNotAllowed, "error", "use POST")
 		r.Headers["Allow"] = http.MethodPost
@@ -84,15 +99,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if strings.TrimSuffix(req.RawPath, "/") == TrustpilotPath {
 		return h.trustpilot(ctx, req, log), nil
 	}
-	secret, err := h.Secrets.Value(ctx, h.SecretID)
-	if err != nil {
-		// Our own failure, not the caller's: 503 lets the helpdesk retry.
-		log.Error("cannot read the webhook secret", "error", err.Error())
-		return reply(http.StatusServiceUnavailable, "error", "temporarily unavailable"), nil
-	}
-	if !validSecret(header(req.Headers, SecretHeader), secret) {
-		log.Warn("webhook call rejected: bad or missing secret", "source_ip", req.RequestContext.HTTP.SourceIP)
-		return reply(http.StatusUnauthorized, "error", "missing or wrong "+SecretHeader+" header"), nil
+	if bad := h.authorised(ctx, req, log); bad != nil {
+		return *bad, nil
 	}
 	body, bad := readBody(req)
 	if bad != nil {
@@ -118,6 +126,57 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return reply(code, "error", clientMessage(err)), nil
 	}
 	return reply(http.StatusOK, "ok", outcome), nil
+}
+
+// authorised checks the helpdesk's shared secret header; a refusal gets its answer.
+func (h *Handler) authorised(ctx context.Context, req events.APIGatewayV2HTTPRequest, log *slog.Logger) *events.APIGatewayV2HTTPResponse {
+	secret, err := h.Secrets.Value(ctx, h.SecretID)
+	if err != nil {
+		// Our own failure, not the caller's: 503 lets the helpdesk retry.
+		log.Error("cannot read the webhook secret", "error", err.Error())
+		r := reply(http.StatusServiceUnavailable, "error", "temporarily unavailable")
+		return &r
+	}
+	if !validSecret(header(req.Headers, SecretHeader), secret) {
+		log.Warn("webhook call rejected: bad or missing secret", "source_ip", req.RequestContext.HTTP.SourceIP)
+		r := reply(http.StatusUnauthorized, "error", "missing or wrong "+SecretHeader+" header")
+		return &r
+	}
+	return nil
+}
+
+// sidebar answers the sidebar integration's GET: the reviews of the ticket's customer.
+func (h *Handler) sidebar(ctx context.Context, req events.APIGatewayV2HTTPRequest, log *slog.Logger) events.APIGatewayV2HTTPResponse {
+	if m := req.RequestContext.HTTP.Method; m != "" && m != http.MethodGet {
+		r := reply(http.StatusMethodNotAllowed, "error", "use GET")
+		r.Headers["Allow"] = http.MethodGet
+		return r
+	}
+	if bad := h.authorised(ctx, req, log); bad != nil {
+		return *bad
+	}
+	q := req.QueryStringParameters
+	var ticket int64
+	if t := strings.TrimSpace(q["ticket"]); t != "" {
+		n, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || n < 0 {
+			return reply(http.StatusBadRequest, "error", "ticket must be the ticket's numeric id ({{ticket.id}})")
+		}
+		ticket = n
+	}
+	ans, err := h.Sidebar.Answer(ctx, q["account"], q["email"], ticket)
+	if err != nil {
+		code := statusFor(err)
+		if code >= 500 {
+			log.Error("sidebar answer failed", "error", err.Error())
+			return reply(code, "error", "temporarily unavailable; retry later")
+		}
+		return reply(http.StatusBadRequest, "error", clientMessage(err))
+	}
+	b, _ := json.Marshal(ans)
+	log.Info("sidebar answered", "ticket_id", ticket, "reviews", len(ans.Reviews), "anonymous", ans.Anonymous)
+	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Body: string(b),
+		Headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}}
 }
 
 // readBody decodes and bounds a request's body; a bad one gets its answer.

@@ -43,6 +43,7 @@ type data struct {
 	leases  map[string]leaseItem
 	once    map[string]int64 // key -> until, Unix ms
 	custs   map[custKey]map[string]string
+	revs    map[[2]string]map[string]string // account, reviewer → review id → entry
 	calls   map[string]map[string]int // API key hash → minute or day bucket → calls
 }
 
@@ -68,6 +69,7 @@ func New() *Store {
 		leases:  map[string]leaseItem{},
 		once:    map[string]int64{},
 		custs:   map[custKey]map[string]string{},
+		revs:    map[[2]string]map[string]string{},
 		calls:   map[string]map[string]int{},
 	}}
 }
@@ -282,6 +284,7 @@ type linkItem struct {
 	attempts      int64
 	ticketID      int64
 	customerID    int64
+	reviewer      string
 	account       string
 	reviewVersion string // fixed-width time string, compared as a string like on DynamoDB
 	stars         int
@@ -315,6 +318,7 @@ func (l *linkItem) decode(reviewID string) link.Link {
 		Attempts:      l.attempts,
 		TicketID:      l.ticketID,
 		CustomerID:    l.customerID,
+		Reviewer:      l.reviewer,
 		Account:       l.account,
 		ReviewVersion: parseTime(l.reviewVersion),
 		Stars:         l.stars,
@@ -500,7 +504,7 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	if l == nil || (!c.Recovered && l.claimExpires < ms(s.now())) {
 		return errs.E(errs.Conflict, op, fmt.Errorf("review %s: %w", c.ReviewID, link.ErrClaimLost))
 	}
-	l.state, l.ticketID, l.customerID, l.account = link.StateLinked, c.TicketID, c.CustomerID, c.Account
+	l.state, l.ticketID, l.customerID, l.account, l.reviewer = link.StateLinked, c.TicketID, c.CustomerID, c.Account, c.Reviewer
 	l.reviewVersion, l.stars, l.updatedAt = fmtTime(c.ReviewVersion), c.Stars, fmtTime(s.now())
 	l.linkedAt = l.updatedAt
 	l.indexed, l.claimExpires = true, 0
@@ -933,14 +937,15 @@ func (s *Store) MarkReinstated(ctx context.Context, connID, reviewID string) (bo
 }
 
 // ForgetCustomerEntry removes a review's entry from a customer's written list.
-func (s *Store) ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) error {
+func (s *Store) ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) (bool, error) {
 	unlock, err := s.enter(ctx, "store.ForgetCustomerEntry", reviewID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
+	_, had := s.d.custs[custKey{account, customerID}][reviewID]
 	delete(s.d.custs[custKey{account, customerID}], reviewID)
-	return nil
+	return had, nil
 }
 
 // TakeCalls grants n calls to key unless the buckets window reaches over would then hold more
@@ -1041,4 +1046,53 @@ func (s *Store) OtherCallDays(ctx context.Context, key string, days int) ([]int,
 		daily[d] = s.d.calls[key][ledger.OtherSK(s.now().AddDate(0, 0, -d))]
 	}
 	return daily, nil
+}
+
+// PutReviewerEntry adds or replaces a review's entry under its reviewer.
+func (s *Store) PutReviewerEntry(ctx context.Context, account, reviewer, reviewID, entry string) error {
+	const op = "store.PutReviewerEntry"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if account == "" || reviewer == "" || reviewID == "" {
+		return emptyKey(op, "account, reviewer or review id")
+	}
+	defer s.lock()()
+	k := [2]string{account, reviewer}
+	if s.d.revs[k] == nil {
+		s.d.revs[k] = map[string]string{}
+	}
+	s.d.revs[k][reviewID] = entry
+	return nil
+}
+
+// ReviewerEntries returns a reviewer's entries by review id.
+func (s *Store) ReviewerEntries(ctx context.Context, account, reviewer string) (map[string]string, error) {
+	const op = "store.ReviewerEntries"
+	if err := live(ctx, op); err != nil {
+		return nil, err
+	}
+	if account == "" || reviewer == "" {
+		return nil, emptyKey(op, "account or reviewer")
+	}
+	defer s.lock()()
+	out := maps.Clone(s.d.revs[[2]string{account, reviewer}])
+	if out == nil {
+		out = map[string]string{}
+	}
+	return out, nil
+}
+
+// ForgetReviewerEntry removes a review's entry.
+func (s *Store) ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error {
+	const op = "store.ForgetReviewerEntry"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if account == "" || reviewer == "" || reviewID == "" {
+		return emptyKey(op, "account, reviewer or review id")
+	}
+	defer s.lock()()
+	delete(s.d.revs[[2]string{account, reviewer}], reviewID)
+	return nil
 }

@@ -28,9 +28,17 @@ func testCustomerEntries(t *testing.T, e *env) {
 	if want := map[string]string{"r1": `{"stars":5}`, "r2": `{"stars":2}`}; !maps.Equal(got, want) {
 		t.Fatalf("edited entry: %v, want %v", got, want)
 	}
-	e.must(e.s.ForgetCustomerEntry(e.ctx, account, 7, "r1"))
-	e.must(e.s.ForgetCustomerEntry(e.ctx, account, 7, "never"))
-	e.must(e.s.ForgetCustomerEntry(e.ctx, e.name("acct"), 1, "r1"))
+	for _, f := range []struct {
+		account string
+		id      int64
+		review  string
+		had     bool
+	}{{account, 7, "r1", true}, {account, 7, "r1", false}, {account, 7, "never", false}, {e.name("acct"), 1, "r1", false}} {
+		had, err := e.s.ForgetCustomerEntry(e.ctx, f.account, f.id, f.review)
+		if err != nil || had != f.had {
+			t.Fatalf("ForgetCustomerEntry(%d, %s) = %v %v, want %v", f.id, f.review, had, err, f.had)
+		}
+	}
 	got, err = e.s.RecordCustomerEntry(e.ctx, account, 7, "r3", `{"stars":3}`)
 	e.must(err)
 	if want := map[string]string{"r2": `{"stars":2}`, "r3": `{"stars":3}`}; !maps.Equal(got, want) {

@@ -65,13 +65,16 @@ type Store interface {
 	ReleaseLease(ctx context.Context, name, owner string) error
 	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	RecordCustomerEntry(ctx context.Context, account string, customerID int64, reviewID, entry string) (map[string]string, error)
-	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) error
+	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) (bool, error)
 	MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error)
 	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
 	TakeCalls(ctx context.Context, key string, n, limit int, window time.Duration) (bool, time.Time, error)
 	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
 	AddOtherCalls(ctx context.Context, key string, n int) error
 	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
+	PutReviewerEntry(ctx context.Context, account, reviewer, reviewID, entry string) error
+	ReviewerEntries(ctx context.Context, account, reviewer string) (map[string]string, error)
+	ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error
 	LoadToken(ctx context.Context, connID string) (token.Token, bool, error)
 	SaveToken(ctx context.Context, connID string, t token.Token) error
 }
@@ -130,6 +133,7 @@ var cases = []struct {
 	{"CallBudgetSlidingWindow", testCallBudget},
 	{"CallBudgetShortWindow", testShortCallWindow},
 	{"OtherCallsByDay", testOtherCalls},
+	{"ReviewerEntries", testReviewerEntries},
 	{"ConcurrentCallGrantsNeverOverLimit", testConcurrentCallGrants},
 	{"ScheduledAndRunCalls", testScheduledAndRunCalls},
 	{"ConcurrentCustomerEntriesAllKept", testConcurrentCustomerEntries},

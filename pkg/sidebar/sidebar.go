@@ -1,0 +1,169 @@
+// Package sidebar is the use case behind the helpdesk's sidebar integration: Gorgias calls it
+// when a ticket is created or updated, with the ticket's customer email and ticket id, and
+// stores the answer on the customer for a widget to render. It answers from the table alone
+// (the reviewer index the sync keeps, the links' reply state): no helpdesk call.
+package sidebar
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
+)
+
+// Store reads what the sync recorded.
+type Store interface {
+	ReviewerEntries(ctx context.Context, account, reviewer string) (map[string]string, error)
+	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
+	LinksByTicket(ctx context.Context, ticketID int64) ([]link.Link, error)
+}
+
+// MaxShown bounds the reviews of one answer (newest first), so the answer stays small
+// whatever the reviewer wrote.
+const MaxShown = 10
+
+// Service answers sidebar calls.
+type Service struct {
+	Store Store
+}
+
+// Review is one review as the widget shows it.
+type Review struct {
+	Stars        int    `json:"stars"`
+	Rating       string `json:"rating"` // ★★★★☆
+	Title        string `json:"title,omitempty"`
+	Excerpt      string `json:"excerpt,omitempty"`
+	Kind         string `json:"kind"`
+	Product      string `json:"product,omitempty"`
+	SKU          string `json:"sku,omitempty"`
+	Date         string `json:"date"` // YYYY-MM-DD
+	Link         string `json:"link,omitempty"`
+	Reply        string `json:"reply"` // replied, reply in progress, not replied, reply refused
+	TicketID     int64  `json:"ticket_id"`
+	ThisTicket   bool   `json:"this_ticket"`
+	BusinessUnit string `json:"business_unit,omitempty"`
+}
+
+// Answer is what Gorgias stores on the customer.
+type Answer struct {
+	Reviews   []Review `json:"reviews"`
+	Total     int      `json:"total"` // the reviewer's reviews Pilotdesk knows, shown or not
+	Anonymous bool     `json:"anonymous"`
+	Note      string   `json:"note,omitempty"`
+}
+
+// Notes of an answer without reviews.
+const (
+	NoteAnonymous = "Reviews whose author did not share an email arrive on this shared customer; each ticket's first message holds its review."
+	NoteNone      = "No Trustpilot review from this email address is known to Pilotdesk."
+)
+
+// ErrNoEmail: the call did not say whose reviews.
+var ErrNoEmail = errors.New("the email parameter is required ({{ticket.customer.email}})")
+
+// Answer returns the reviews of the customer with email, in the helpdesk account, marking the
+// one of ticketID (0: none given).
+func (s *Service) Answer(ctx context.Context, account, email string, ticketID int64) (Answer, error) {
+	const op = "sidebar.Answer"
+	email = fixEmail(email)
+	who := reviewer.Key(email)
+	if who == "" || !strings.Contains(email, "@") {
+		return Answer{}, errs.E(errs.Invalid, op, ErrNoEmail)
+	}
+	if strings.TrimSpace(account) == "" {
+		return Answer{}, errs.E(errs.Invalid, op, errors.New("the account parameter is required (install the integration with `pilotdesk helpdesk install-webhook`)"))
+	}
+	raw, err := s.Store.ReviewerEntries(ctx, account, who)
+	if err != nil {
+		return Answer{}, err
+	}
+	var entries []reviewer.Entry
+	for _, v := range raw {
+		if e, err := reviewer.Unmarshal(v); err == nil {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) == 0 {
+		return s.empty(ctx, ticketID)
+	}
+	slices.SortFunc(entries, func(a, b reviewer.Entry) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.ReviewID, b.ReviewID))
+	})
+	ans := Answer{Total: len(entries), Reviews: []Review{}}
+	shown := entries[:min(len(entries), MaxShown)]
+	replies, err := s.replies(ctx, shown)
+	if err != nil {
+		return Answer{}, err
+	}
+	for _, e := range shown {
+		ans.Reviews = append(ans.Reviews, Review{
+			Stars: e.Stars, Rating: strings.Repeat("★", min(max(e.Stars, 0), 5)) + strings.Repeat("☆", 5-min(max(e.Stars, 0), 5)),
+			Title: e.Title, Excerpt: e.Excerpt, Kind: e.Kind, Product: e.ProductName, SKU: e.ProductSKU,
+			Date: e.CreatedAt.UTC().Format("2006-01-02"), Link: e.Link, Reply: replies[e.ReviewID], TicketID: e.TicketID,
+			ThisTicket: ticketID != 0 && e.TicketID == ticketID, BusinessUnit: e.BusinessUnitID,
+		})
+	}
+	return ans, nil
+}
+
+// empty answers for a customer without indexed reviews: the shared anonymous customer (its
+// ticket's review has no reviewer) says so; anyone else has none yet.
+func (s *Service) empty(ctx context.Context, ticketID int64) (Answer, error) {
+	ans := Answer{Reviews: []Review{}, Note: NoteNone}
+	if ticketID == 0 {
+		return ans, nil
+	}
+	links, err := s.Store.LinksByTicket(ctx, ticketID)
+	if err != nil {
+		return Answer{}, err
+	}
+	for _, l := range links {
+		if l.Reviewer == "" {
+			ans.Anonymous, ans.Note = true, NoteAnonymous
+		}
+	}
+	return ans, nil
+}
+
+// replies reads the reply state of the entries' reviews, one batched read per connection.
+func (s *Service) replies(ctx context.Context, entries []reviewer.Entry) (map[string]string, error) {
+	byConn := map[string][]string{}
+	for _, e := range entries {
+		byConn[e.ConnectionID] = append(byConn[e.ConnectionID], e.ReviewID)
+	}
+	out := map[string]string{}
+	for conn, ids := range byConn {
+		links, err := s.Store.GetLinks(ctx, conn, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			out[id] = replyText(links[id].ReplyState)
+		}
+	}
+	return out, nil
+}
+
+func replyText(s link.ReplyState) string {
+	switch s {
+	case link.ReplyPosted:
+		return "replied"
+	case link.ReplyClaimed:
+		return "reply in progress"
+	case link.ReplyFailed:
+		return "reply refused"
+	}
+	return "not replied"
+}
+
+// fixEmail undoes what a template rendered into a URL without escaping can do to an address:
+// a "+" read back as a space (addresses hold no spaces).
+func fixEmail(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.ReplaceAll(s, " ", "+")
+}

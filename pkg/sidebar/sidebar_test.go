@@ -1,0 +1,98 @@
+package sidebar_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
+	"github.com/pilotdesk/pilotdesk/pkg/sidebar"
+	"github.com/pilotdesk/pilotdesk/pkg/store/memstore"
+)
+
+// link records a review as the sync does: claimed, linked with its reviewer, indexed.
+func linkReview(t *testing.T, st *memstore.Store, acct, email string, rv review.Review, ticket int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := st.ClaimReview(ctx, "c1", rv.ID, rv.Kind, "w", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	who := reviewer.Key(email)
+	if err := st.ConfirmLink(ctx, link.Confirm{ConnectionID: "c1", ReviewID: rv.ID, Owner: "w", Account: acct, TicketID: ticket, Reviewer: who}); err != nil {
+		t.Fatal(err)
+	}
+	if who != "" {
+		if err := st.PutReviewerEntry(ctx, acct, who, rv.ID, reviewer.EntryOf("c1", rv, ticket).Marshal()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAnswerShowsTheReviewersReviewsNewestFirst(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	ctx := context.Background()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		rv := review.Review{ID: fmt.Sprintf("%024x", i+1), Kind: review.Service, Stars: 1 + i%5, Title: fmt.Sprintf("t%d", i),
+			Text: "a long text " + fmt.Sprint(i), CreatedAt: base.Add(time.Duration(i) * time.Hour), Link: "https://trustpilot.example/r"}
+		linkReview(t, st, "acme", "Ann+shop@Example.com", rv, int64(100+i))
+	}
+	other := review.Review{ID: fmt.Sprintf("%024x", 99), Kind: review.Service, Stars: 5, CreatedAt: base}
+	linkReview(t, st, "acme", "bob@example.com", other, 500)
+	if _, err := st.ClaimReply(ctx, "c1", fmt.Sprintf("%024x", 12), 1, "w", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishReply(ctx, "c1", fmt.Sprintf("%024x", 12), 1, link.ReplyPosted, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	s := &sidebar.Service{Store: st}
+	// The address as a template renders it into a URL without escaping: "+" read as a space.
+	ans, err := s.Answer(ctx, "acme", " ann shop@example.com", 110)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Total != 12 || len(ans.Reviews) != sidebar.MaxShown || ans.Anonymous {
+		t.Fatalf("total %d, shown %d, anonymous %v", ans.Total, len(ans.Reviews), ans.Anonymous)
+	}
+	if ans.Reviews[0].TicketID != 111 || ans.Reviews[0].Reply != "replied" || ans.Reviews[1].Reply != "not replied" ||
+		!ans.Reviews[1].ThisTicket || ans.Reviews[0].ThisTicket || ans.Reviews[0].Date != "2026-01-01" || ans.Reviews[0].Rating != "★★☆☆☆" {
+		t.Fatalf("first reviews %+v %+v", ans.Reviews[0], ans.Reviews[1])
+	}
+	for _, r := range ans.Reviews {
+		if r.TicketID == 500 {
+			t.Fatal("another reviewer's review shown")
+		}
+	}
+	// The same reviewer in another helpdesk account is another customer.
+	if ans, err := s.Answer(ctx, "other-account", "ann+shop@example.com", 0); err != nil || len(ans.Reviews) != 0 || ans.Note != sidebar.NoteNone {
+		t.Fatalf("another account: %+v %v", ans, err)
+	}
+}
+
+// The shared anonymous customer: no review is indexed under its address, and its ticket's
+// review has no reviewer, so the answer says it is the anonymous customer and shows nothing.
+func TestAnonymousCustomerShowsNoReviewerData(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	ctx := context.Background()
+	linkReview(t, st, "acme", "", review.Review{ID: fmt.Sprintf("%024x", 1), Kind: review.Service, Stars: 2}, 7)
+	linkReview(t, st, "acme", "carl@example.com", review.Review{ID: fmt.Sprintf("%024x", 2), Kind: review.Service, Stars: 4}, 8)
+	s := &sidebar.Service{Store: st}
+	ans, err := s.Answer(ctx, "acme", "reviews@acme.example", 7)
+	if err != nil || !ans.Anonymous || len(ans.Reviews) != 0 || ans.Note != sidebar.NoteAnonymous {
+		t.Fatalf("anonymous: %+v %v", ans, err)
+	}
+	for _, bad := range []string{"", "   ", "not-an-email"} {
+		if _, err := s.Answer(ctx, "acme", bad, 7); !errs.Is(err, errs.Invalid) {
+			t.Fatalf("email %q: %v, want errs.Invalid", bad, err)
+		}
+	}
+	if _, err := s.Answer(ctx, "", "carl@example.com", 8); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("no account: %v", err)
+	}
+}

@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pilotdesk/pilotdesk/pkg/errs"
+)
+
+// The sidebar's reviewer index: one item per review under the reviewer's key (a hash of the
+// email, never the email) within a helpdesk account, holding the review's sidebar entry.
+func reviewerPK(account, reviewer string) string { return "REVIEWER#" + account + "#" + reviewer }
+
+// MaxReviewerEntries bounds what one reviewer's look-up reads.
+const MaxReviewerEntries = 200
+
+// PutReviewerEntry adds or replaces a review's entry under its reviewer.
+func (s *Store) PutReviewerEntry(ctx context.Context, account, reviewer, reviewID, entry string) error {
+	const op = "store.PutReviewerEntry"
+	if account == "" || reviewer == "" || reviewID == "" {
+		return emptyKey(op, "account, reviewer or review id")
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			AttrPK: str(reviewerPK(account, reviewer)), AttrSK: str(reviewID), "entry": str(entry), "updated_at": str(fmtTime(s.now())),
+		},
+	})
+	return classify(op, err)
+}
+
+// ReviewerEntries returns a reviewer's entries by review id (at most MaxReviewerEntries).
+func (s *Store) ReviewerEntries(ctx context.Context, account, reviewer string) (map[string]string, error) {
+	const op = "store.ReviewerEntries"
+	if account == "" || reviewer == "" {
+		return nil, emptyKey(op, "account or reviewer")
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(reviewerPK(account, reviewer))},
+		Limit:                     aws.Int32(MaxReviewerEntries),
+	})
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	entries := make(map[string]string, len(out.Items))
+	for _, it := range out.Items {
+		entries[getS(it, AttrSK)] = getS(it, "entry")
+	}
+	return entries, nil
+}
+
+// ForgetReviewerEntry removes a review's entry (a review deleted on Trustpilot).
+func (s *Store) ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error {
+	const op = "store.ForgetReviewerEntry"
+	if account == "" || reviewer == "" || reviewID == "" {
+		return emptyKey(op, "account, reviewer or review id")
+	}
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(reviewerPK(account, reviewer), reviewID)})
+	return classify(op, err)
+}
+
+// emptyKey is what DynamoDB answers for an empty key attribute, said before the call.
+func emptyKey(op, what string) error {
+	return errs.E(errs.Other, op, fmt.Errorf("%s: a key attribute cannot be an empty string", what))
+}
