@@ -44,6 +44,7 @@ type data struct {
 	once    map[string]int64 // key -> until, Unix ms
 	custs   map[custKey]map[string]string
 	revs    map[[2]string]map[string]string // account, reviewer → review id → entry
+	slots   map[string]time.Time            // helpdesk account → next free call slot
 	calls   map[string]map[string]int // API key hash → minute or day bucket → calls
 }
 
@@ -70,6 +71,7 @@ func New() *Store {
 		once:    map[string]int64{},
 		custs:   map[custKey]map[string]string{},
 		revs:    map[[2]string]map[string]string{},
+		slots:   map[string]time.Time{},
 		calls:   map[string]map[string]int{},
 	}}
 }
@@ -1094,5 +1096,44 @@ func (s *Store) ForgetReviewerEntry(ctx context.Context, account, reviewer, revi
 	}
 	defer s.lock()()
 	delete(s.d.revs[[2]string{account, reviewer}], reviewID)
+	return nil
+}
+
+// TakeSlots reserves n call slots of the account, interval apart, unless the first would start
+// more than horizon from now; it returns the first slot's start.
+func (s *Store) TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error) {
+	const op = "store.TakeSlots"
+	if err := live(ctx, op); err != nil {
+		return time.Time{}, false, err
+	}
+	if account == "" || n <= 0 || interval <= 0 {
+		return time.Time{}, false, emptyKey(op, "account key, slots or interval")
+	}
+	defer s.lock()()
+	now := s.now()
+	start := now
+	if next, ok := s.d.slots[account]; ok && next.After(now) {
+		start = next
+	}
+	if start.Sub(now) > horizon {
+		return start, false, nil
+	}
+	s.d.slots[account] = start.Add(time.Duration(n) * interval)
+	return start, true, nil
+}
+
+// PushSlots moves the account's next free slot to until at the earliest.
+func (s *Store) PushSlots(ctx context.Context, account string, until time.Time) error {
+	const op = "store.PushSlots"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if account == "" {
+		return emptyKey(op, "account key")
+	}
+	defer s.lock()()
+	if until.After(s.d.slots[account]) {
+		s.d.slots[account] = until
+	}
 	return nil
 }

@@ -75,6 +75,8 @@ type Store interface {
 	PutReviewerEntry(ctx context.Context, account, reviewer, reviewID, entry string) error
 	ReviewerEntries(ctx context.Context, account, reviewer string) (map[string]string, error)
 	ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error
+	TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error)
+	PushSlots(ctx context.Context, account string, until time.Time) error
 	LoadToken(ctx context.Context, connID string) (token.Token, bool, error)
 	SaveToken(ctx context.Context, connID string, t token.Token) error
 }
@@ -134,6 +136,8 @@ var cases = []struct {
 	{"CallBudgetShortWindow", testShortCallWindow},
 	{"OtherCallsByDay", testOtherCalls},
 	{"ReviewerEntries", testReviewerEntries},
+	{"CallSlots", testCallSlots},
+	{"ConcurrentCallSlots", testConcurrentCallSlots},
 	{"ConcurrentCallGrantsNeverOverLimit", testConcurrentCallGrants},
 	{"ScheduledAndRunCalls", testScheduledAndRunCalls},
 	{"ConcurrentCustomerEntriesAllKept", testConcurrentCustomerEntries},
