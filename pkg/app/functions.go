@@ -16,12 +16,13 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
 	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
-	"github.com/pilotdesk/pilotdesk/pkg/sidebar"
 	"github.com/pilotdesk/pilotdesk/pkg/secrets"
+	"github.com/pilotdesk/pilotdesk/pkg/sidebar"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/webhook"
 	"github.com/pilotdesk/pilotdesk/pkg/worker"
@@ -47,7 +48,7 @@ func NewAdapters(aws aws.Config, cfg config.Config) Adapters {
 // share is the part of the allowance this function keeps (connector.WorkerShare, ...).
 func (a Adapters) Factory(cfg config.Config, share float64, log *slog.Logger) *connector.Factory {
 	return &connector.Factory{
-		Secrets: a.Secrets, Tokens: a.Store, Ledger: a.Store, TrustpilotURL: cfg.TrustpilotAPIURL, Log: log,
+		Secrets: a.Secrets, Tokens: a.Store, Ledger: a.Store, Slots: a.Store, TrustpilotURL: cfg.TrustpilotAPIURL, Log: log,
 		HelpdeskRate:   connector.RateLimit{Calls: cfg.HelpdeskCalls, Window: cfg.HelpdeskWindow, Share: share},
 		TrustpilotRate: connector.TrustpilotRate{Calls: cfg.TrustpilotCalls, Window: cfg.TrustpilotWindow},
 	}
@@ -71,7 +72,8 @@ func ReplyOpener(f *connector.Factory) reply.Opener {
 		if err != nil {
 			return nil, nil, err
 		}
-		return cl.Helpdesk, cl.Trustpilot, nil
+		// An agent's reply goes before any sync on the account's shared schedule.
+		return cl.Helpdesk.WithPriority(gorgias.Urgent), cl.Trustpilot, nil
 	})
 }
 

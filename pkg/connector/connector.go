@@ -6,6 +6,7 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,9 @@ type Factory struct {
 	Ledger        trustpilot.CallLedger // Trustpilot calls counted across instances (the store); nil: per process
 	TrustpilotURL string
 	HelpdeskRate  RateLimit
+	// Slots schedules each helpdesk account's calls across every instance (the store); with it
+	// every process may use the whole allowance (HelpdeskRate.Share is ignored).
+	Slots gorgias.Slots
 	// TrustpilotRate is Trustpilot's rate limit per API key (zero: the client's default, 833
 	// per 5 minutes), counted in Ledger when set.
 	TrustpilotRate TrustpilotRate
@@ -76,11 +80,16 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 		return nil, fmt.Errorf("connection %s: trustpilot client: %w", c.ID, err)
 	}
 	acct := gorgias.Account{BaseURL: full.Helpdesk.URL, Email: full.Helpdesk.Email, APIKey: full.Helpdesk.APIKey}
-	calls, window := f.HelpdeskRate.orDefault()
+	rate := f.HelpdeskRate
+	if f.Slots != nil {
+		rate.Share = 1 // the shared schedule keeps the account's limit: any process may use all of it
+	}
+	calls, window := rate.orDefault()
 	hd, err := gorgias.New(acct, gorgias.Options{
 		HTTPClient: f.HTTPClient,
 		Logger:     f.Log.With("connection_id", c.ID),
 		Limiter:    gorgias.SharedLimiterWith(acct, calls, window),
+		Slots:      f.Slots, SlotCalls: calls, SlotWindow: window,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connection %s: helpdesk client: %w", c.ID, err)
@@ -139,11 +148,21 @@ func (f *Factory) CheckHelpdesk(ctx context.Context, c connection.Connection) er
 	return err
 }
 
-// InstallWebhook creates the helpdesk HTTP integration that calls the webhook.
-func (f *Factory) InstallWebhook(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, error) {
+// EnsureIntegration makes the connection's helpdesk account hold the HTTP integration in
+// (created, updated or unchanged; see gorgias.EnsureHTTPIntegration).
+func (f *Factory) EnsureIntegration(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, string, error) {
 	cl, err := f.Open(ctx, c)
 	if err != nil {
-		return gorgias.Integration{}, err
+		return gorgias.Integration{}, "", err
 	}
-	return cl.Helpdesk.CreateHTTPIntegration(ctx, in)
+	return cl.Helpdesk.EnsureHTTPIntegration(ctx, in)
+}
+
+// EnsureWidget makes the account hold the sidebar widget bound to the integration.
+func (f *Factory) EnsureWidget(ctx context.Context, c connection.Connection, integrationID int64, template json.RawMessage) (gorgias.Widget, string, error) {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return gorgias.Widget{}, "", err
+	}
+	return cl.Helpdesk.EnsureWidget(ctx, integrationID, template)
 }

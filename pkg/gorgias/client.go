@@ -124,6 +124,12 @@ type Options struct {
 	MaxResponseBytes int64          // larger bodies are an error; default DefaultMaxResponseBytes
 	MaxAttempts      int            // attempts per call for transient failures; default DefaultMaxAttempts
 	Backoff          backoff.Policy // delay between attempts without Retry-After; default DefaultBackoff
+	// Slots, when set, schedules the account's calls across every instance and function (the
+	// store): SlotCalls per SlotWindow (default the documented limit), in Priority order.
+	Slots      Slots
+	SlotCalls  int
+	SlotWindow time.Duration
+	Priority   Priority
 }
 
 // Client calls one Gorgias account. It is safe for concurrent use.
@@ -138,6 +144,8 @@ type Client struct {
 	maxBody     int64
 	maxAttempts int
 	backoff     backoff.Policy
+	sched       *sharedSchedule // nil: this process's limiter alone
+	prio        Priority
 }
 
 // New builds a client for acct.
@@ -168,10 +176,30 @@ func New(acct Account, opt Options) (*Client, error) {
 	if c.lim == nil {
 		c.lim = SharedLimiter(acct)
 	}
+	if opt.Slots != nil {
+		c.sched = scheduleFor(opt.Slots, AccountKey(base), cmp.Or(opt.SlotCalls, DefaultCalls), cmp.Or(opt.SlotWindow, DefaultWindow))
+		c.prio = opt.Priority
+	}
 	if c.backoff == (backoff.Policy{}) {
 		c.backoff = DefaultBackoff
 	}
 	return c, nil
+}
+
+// WithPriority is a client of the same account whose calls have priority p on the shared
+// schedule.
+func (c *Client) WithPriority(p Priority) *Client {
+	cp := *c
+	cp.prio = p
+	return &cp
+}
+
+// AccountKey names a helpdesk account in the shared schedule: its host.
+func AccountKey(base string) string {
+	if u, err := url.Parse(base); err == nil && u.Host != "" {
+		return strings.ToLower(u.Host)
+	}
+	return strings.ToLower(base)
 }
 
 // BaseURL is the account's canonical base URL.
@@ -231,8 +259,11 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			if !ok {
 				d = c.backoff.Delay(attempt)
 			}
-			// Everyone on this account must wait, not just this caller.
+			// Everyone on this account must wait, not just this caller (and every instance).
 			c.lim.PauseFor(d)
+			if c.sched != nil {
+				_ = c.sched.slots.PushSlots(context.WithoutCancel(ctx), c.sched.account, time.Now().Add(d))
+			}
 			wait = d
 		case !res.sent || cl.idempotent:
 			if d, ok := backoff.RetryAfter(res.header, time.Now(), MaxRetryAfter); ok {
@@ -274,6 +305,11 @@ func (c *Client) finalErr(cl call, res attemptResult, err error) error {
 
 // once makes one attempt. Its error is classified.
 func (c *Client) once(ctx context.Context, cl call, u string, payload []byte) (attemptResult, error) {
+	if c.sched != nil {
+		if err := c.sched.wait(ctx, c.prio); err != nil {
+			return attemptResult{}, errs.E(errs.Transient, cl.op, fmt.Errorf("waiting for a call slot: %w", err))
+		}
+	}
 	release, err := c.lim.Wait(ctx)
 	if err != nil {
 		return attemptResult{}, errs.E(errs.Transient, cl.op, fmt.Errorf("waiting for the rate limiter: %w", err))
@@ -312,6 +348,11 @@ func (c *Client) once(ctx context.Context, cl call, u string, payload []byte) (a
 	res := attemptResult{status: resp.StatusCode, header: resp.Header, sent: true}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	c.lim.Observe(resp.Header)
+	if c.sched != nil {
+		if used, limit, ok := ParseCallLimit(resp.Header.Get(CallLimitHeader)); ok {
+			c.sched.observe(ctx, used, limit)
+		}
+	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "gorgias call", slog.String("op", cl.op),
 		slog.String("method", cl.method), slog.String("path", cl.path), slog.Int("status", resp.StatusCode),
 		slog.String("call_limit", resp.Header.Get(CallLimitHeader)), slog.Duration("took", time.Since(start)))

@@ -16,6 +16,12 @@ import (
 // EventMessageCreated is the HTTP-integration trigger Pilotdesk installs.
 const EventMessageCreated = "ticket-message-created"
 
+// Ticket triggers the sidebar integration answers.
+const (
+	EventTicketCreated = "ticket-created"
+	EventTicketUpdated = "ticket-updated"
+)
+
 // SecretHeader is the header carrying the webhook's shared secret (§9.5).
 const SecretHeader = "X-Pilotdesk-Secret"
 

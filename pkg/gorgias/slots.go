@@ -1,0 +1,140 @@
+package gorgias
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Slots schedules a helpdesk account's calls across every instance and function (the store in
+// production): TakeSlots reserves n slots interval apart unless the first starts beyond
+// horizon (then it says when it would); PushSlots makes room for calls others made.
+type Slots interface {
+	TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error)
+	PushSlots(ctx context.Context, account string, until time.Time) error
+}
+
+// Priority orders an account's calls: an agent's reply never waits behind a backfill.
+type Priority int
+
+const (
+	// Background calls (sync) take slots only close to now, so their reservations never run
+	// far ahead of a reply's.
+	Background Priority = iota
+	// Urgent calls (replies, their notes) take the next slot whatever is reserved.
+	Urgent
+)
+
+// slotBatch is how many slots an instance reserves per store write: one conditional write
+// serves two calls instead of one.
+const slotBatch = 2
+
+// UrgentHorizon is how far ahead an urgent call may reserve (its caller's deadline bounds the
+// wait anyway).
+const UrgentHorizon = 30 * time.Second
+
+// sharedSchedule spends an instance's reserved slots of one account.
+type sharedSchedule struct {
+	slots    Slots
+	account  string
+	interval time.Duration
+	limit    int
+	window   time.Duration
+
+	mu   sync.Mutex
+	next time.Time // the instance's next reserved slot
+	left int       // slots reserved from next on, interval apart
+}
+
+var sharedSchedules = struct {
+	sync.Mutex
+	m map[string]*sharedSchedule
+}{m: map[string]*sharedSchedule{}}
+
+// scheduleFor is the process's schedule of an account on slots: calls per window, spaced so
+// that no window holds more than calls (window/(calls-1) apart: calls-1 intervals span less
+// than the window, so at most calls slots fall in it).
+func scheduleFor(slots Slots, account string, calls int, window time.Duration) *sharedSchedule {
+	key := fmt.Sprintf("%s\x00%d\x00%s", account, calls, window)
+	sharedSchedules.Lock()
+	defer sharedSchedules.Unlock()
+	s, ok := sharedSchedules.m[key]
+	if !ok || s.slots != slots {
+		s = &sharedSchedule{slots: slots, account: account, limit: calls, window: window,
+			interval: window / time.Duration(max(calls-1, 1))}
+		sharedSchedules.m[key] = s
+	}
+	return s
+}
+
+// wait returns when a slot of the account is the caller's.
+func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
+	horizon := slotBatch * s.interval
+	if p == Urgent {
+		horizon = UrgentHorizon
+	}
+	for {
+		s.mu.Lock()
+		now := time.Now()
+		for s.left > 0 && now.Sub(s.next) > s.interval {
+			// A slot left unused too long lapses: used late it could crowd a later window.
+			s.next, s.left = s.next.Add(s.interval), s.left-1
+		}
+		if s.left > 0 {
+			at := s.next
+			s.next, s.left = s.next.Add(s.interval), s.left-1
+			s.mu.Unlock()
+			return sleepUntil(ctx, at)
+		}
+		s.mu.Unlock()
+		start, ok, err := s.slots.TakeSlots(ctx, s.account, slotBatch, s.interval, horizon)
+		if err != nil {
+			return fmt.Errorf("helpdesk call schedule: %w", err)
+		}
+		if !ok {
+			if err := sleepUntil(ctx, start.Add(-horizon)); err != nil {
+				return err
+			}
+			continue
+		}
+		s.mu.Lock()
+		if s.left == 0 || start.After(s.next) {
+			s.next, s.left = start, slotBatch
+		}
+		s.mu.Unlock()
+	}
+}
+
+// observe makes room for other integrations' calls on the account: when Gorgias' usage header
+// shows the bucket above nine tenths, every instance's next slot moves on by the time the
+// excess takes to drain.
+func (s *sharedSchedule) observe(ctx context.Context, used, limit int) {
+	mark := limit - max(1, limit/10)
+	if used <= mark {
+		return
+	}
+	until := time.Now().Add(time.Duration(used-mark) * s.window / time.Duration(limit))
+	s.mu.Lock()
+	s.left = 0 // the reserved slots may fall inside the room made
+	s.mu.Unlock()
+	_ = s.slots.PushSlots(context.WithoutCancel(ctx), s.account, until)
+}
+
+func sleepUntil(ctx context.Context, at time.Time) error {
+	d := time.Until(at)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
+		return fmt.Errorf("the next helpdesk call slot (in %s) is past the deadline: %w", d.Round(time.Millisecond), context.DeadlineExceeded)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,84 @@
+package gorgias
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pilotdesk/pilotdesk/pkg/store/memstore"
+)
+
+// Three instances (three schedules on one store) calling as fast as they can never put more
+// than the limit in any window, and together use nearly all of it; an urgent call made while
+// they do gets a slot within a few intervals, not behind their backlog.
+func TestSharedScheduleHoldsTheLimitAcrossInstances(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	const limit, window = 10, time.Second
+	inst := func() *sharedSchedule {
+		return &sharedSchedule{slots: st, account: "acme.gorgias.com", limit: limit, window: window, interval: window / (limit - 1)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var calls []time.Time
+	var wg sync.WaitGroup
+	for range 3 {
+		s := inst()
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for s.wait(ctx, Background) == nil {
+					mu.Lock()
+					calls = append(calls, time.Now())
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	start := time.Now()
+	if err := inst().wait(context.Background(), Urgent); err != nil {
+		t.Fatal(err)
+	}
+	urgentWait := time.Since(start)
+	wg.Wait()
+	sort.Slice(calls, func(i, j int) bool { return calls[i].Before(calls[j]) })
+	peak, lo := 0, 0
+	for hi := range calls {
+		for calls[hi].Sub(calls[lo]) >= window {
+			lo++
+		}
+		peak = max(peak, hi-lo+1)
+	}
+	rate := float64(len(calls)) / calls[len(calls)-1].Sub(calls[0]).Seconds()
+	t.Logf("%d calls, peak %d in %s, %.1f calls/s (limit %d/%s), urgent call waited %s", len(calls), peak, window, rate, limit, window, urgentWait)
+	if peak > limit {
+		t.Fatalf("%d calls within %s, limit %d", peak, window, limit)
+	}
+	if rate < 0.95*(limit-1)/window.Seconds() { // slots are window/(limit-1) apart
+		t.Fatalf("%.1f calls/s: the instances left the allowance unused", rate)
+	}
+	if urgentWait > 4*window/(limit-1) {
+		t.Fatalf("an urgent call waited %s behind background calls", urgentWait)
+	}
+}
+
+// Usage above nine tenths of the account's bucket (other integrations) pushes every
+// instance's next slot back.
+func TestObserveMakesRoomForOthers(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	s := &sharedSchedule{slots: st, account: "a", limit: 40, window: 20 * time.Second, interval: 20 * time.Second / 39}
+	s.observe(context.Background(), 30, 40) // below the mark: nothing
+	if at, ok, _ := st.TakeSlots(context.Background(), "a", 1, s.interval, 0); !ok || time.Until(at) > 0 {
+		t.Fatalf("pushed at 30/40: %v %v", at, ok)
+	}
+	s.observe(context.Background(), 40, 40)
+	if at, ok, _ := st.TakeSlots(context.Background(), "a", 1, s.interval, time.Minute); !ok || time.Until(at) < 1500*time.Millisecond {
+		t.Fatalf("at 40/40 the next slot is %s away, want about 2 s", time.Until(at))
+	}
+}
