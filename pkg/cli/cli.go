@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -27,6 +28,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
+	"github.com/pilotdesk/pilotdesk/pkg/sidebar"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
@@ -63,7 +65,8 @@ type Queue interface {
 type Checker interface {
 	CheckTrustpilot(ctx context.Context, c connection.Connection) error
 	CheckHelpdesk(ctx context.Context, c connection.Connection) error
-	InstallWebhook(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, error)
+	EnsureIntegration(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, string, error)
+	EnsureWidget(ctx context.Context, c connection.Connection, integrationID int64, template json.RawMessage) (gorgias.Widget, string, error)
 }
 
 // CLI runs commands.
@@ -93,7 +96,8 @@ const usage = `usage: pilotdesk <command>
   status [ID]                     last sync, reviews synced, backfill progress, errors, DLQ depth,
                                   and the reviews set aside with their errors
   dlq redrive                     move dead letters back to the queue
-  helpdesk install-webhook ID --url URL   create the helpdesk HTTP integration for replies
+  helpdesk install-webhook ID --url URL   install the helpdesk integrations (replies, sidebar) and
+                                  the sidebar widget; running it again changes nothing
   trustpilot webhook-url ID [--base URL]  print the URL to paste into Trustpilot's webhooks
 
 environment: TABLE_NAME, QUEUE_URL, CREDENTIALS_SECRET_PREFIX, WEBHOOK_SECRET_ARN, API_URL and the AWS SDK's own variables
@@ -657,13 +661,40 @@ func (c *CLI) installWebhook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	in := WebhookIntegration(*url, secret)
-	integ, err := c.Check.InstallWebhook(ctx, r.Connection, in)
-	if err != nil {
-		return err
+	base := strings.TrimSuffix(strings.TrimSuffix(*url, "/"), webhookPath)
+	replies := WebhookIntegration(*url, secret)
+	side := SidebarIntegration(base, r.Connection.HelpdeskAccountKey(), secret)
+	for _, in := range []gorgias.NewHTTPIntegration{replies, side} {
+		integ, outcome, err := c.Check.EnsureIntegration(ctx, r.Connection, in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Out, "HTTP integration %q %s in %s (id %d): %s → %s\n", in.Name, outcome, r.Connection.Helpdesk.URL, integ.ID,
+			strings.Join(in.Triggers, ", "), strings.SplitN(in.URL, "?", 2)[0])
+		if in.Name != side.Name {
+			continue
+		}
+		w, outcome, err := c.Check.EnsureWidget(ctx, r.Connection, integ.ID, json.RawMessage(sidebar.WidgetTemplate))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Out, "sidebar widget %s (id %d), bound to integration %d\n", outcome, w.ID, integ.ID)
 	}
-	fmt.Fprintf(c.Out, "HTTP integration %q created in %s (id %d): ticket-message-created → %s\n", in.Name, r.Connection.Helpdesk.URL, integ.ID, *url)
 	return nil
+}
+
+// webhookPath is the helpdesk events route the --url ends with (the WebhookUrl output).
+const webhookPath = "/helpdesk/events"
+
+// SidebarIntegration is the HTTP integration Gorgias calls on ticket-created and
+// ticket-updated; it stores the answer (the ticket customer's reviews) on the customer.
+func SidebarIntegration(base, account, secret string) gorgias.NewHTTPIntegration {
+	return gorgias.NewHTTPIntegration{
+		Name: "Pilotdesk: Trustpilot reviews sidebar · " + base, Method: http.MethodGet,
+		URL:          base + "/helpdesk/sidebar?account=" + url.QueryEscape(account) + "&email={{ticket.customer.email}}&ticket={{ticket.id}}",
+		SecretHeader: gorgias.SecretHeader, Secret: secret,
+		Triggers: []string{gorgias.EventTicketCreated, gorgias.EventTicketUpdated},
+	}
 }
 
 // trustpilotWebhookURL prints the connection's Trustpilot webhook URL, the URL first on its
@@ -705,7 +736,7 @@ func (c *CLI) trustpilotWebhookURL(ctx context.Context, args []string) error {
 // body template and the secret header.
 func WebhookIntegration(url, secret string) gorgias.NewHTTPIntegration {
 	return gorgias.NewHTTPIntegration{
-		Name: "Pilotdesk: replies to Trustpilot", URL: url, SecretHeader: gorgias.SecretHeader, Secret: secret,
+		Name: "Pilotdesk: replies to Trustpilot · " + strings.TrimSuffix(strings.TrimSuffix(url, "/"), webhookPath), URL: url, SecretHeader: gorgias.SecretHeader, Secret: secret,
 		Triggers: []string{gorgias.EventMessageCreated}, Form: gorgias.WebhookForm(),
 	}
 }

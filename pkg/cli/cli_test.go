@@ -882,6 +882,38 @@ func TestInstallWebhook(t *testing.T) {
 			if !reflect.DeepEqual(form, gorgias.WebhookForm()) {
 				t.Fatalf("form %v, want %v", form, gorgias.WebhookForm())
 			}
+			// The sidebar integration beside it, from the same base URL, and its widget.
+			base := strings.TrimSuffix(tc.hookURL, "/helpdesk/events")
+			var side []gorgiassim.Integration
+			for _, it := range hd.Integrations(hdAccount) {
+				if strings.HasPrefix(it.HTTP.URL, base+"/helpdesk/sidebar?") {
+					side = append(side, it)
+				}
+			}
+			if len(side) != 1 || side[0].HTTP.Method != "GET" || !side[0].HTTP.Triggers["ticket-created"] || !side[0].HTTP.Triggers["ticket-updated"] ||
+				!strings.Contains(side[0].HTTP.URL, "email={{ticket.customer.email}}&ticket={{ticket.id}}") || side[0].HTTP.Headers["X-Pilotdesk-Secret"] != secret {
+				t.Fatalf("sidebar integrations %+v", side)
+			}
+			widgets := 0
+			for _, w := range hd.Widgets(hdAccount) {
+				if w.IntegrationID != nil && *w.IntegrationID == side[0].ID {
+					widgets++
+				}
+			}
+			if widgets != 1 {
+				t.Fatalf("%d widgets bound to the sidebar integration, want 1", widgets)
+			}
+			// Installing again changes nothing.
+			again := runWith(t, tc.edit, append([]string{"helpdesk", "install-webhook"}, tc.args...)...)
+			wantRunErr(t, again, "")
+			if n := strings.Count(again.out, "unchanged"); n != 3 || len(hd.Integrations(hdAccount)) == 0 {
+				t.Fatalf("second install: %q, want three unchanged", again.out)
+			}
+			for _, it := range hd.Integrations(hdAccount) {
+				if it.ID != side[0].ID && strings.HasPrefix(it.HTTP.URL, base+"/helpdesk/sidebar?") {
+					t.Fatalf("a second sidebar integration: %+v", it)
+				}
+			}
 		})
 	}
 }

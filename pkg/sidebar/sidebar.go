@@ -161,6 +161,20 @@ func replyText(s link.ReplyState) string {
 	return "not replied"
 }
 
+// WidgetTemplate renders an Answer in the ticket sidebar (a widget bound to the sidebar's HTTP
+// integration: Gorgias keeps the answer on the customer under integrations[<id>]).
+const WidgetTemplate = `{"type":"wrapper","widgets":[{"type":"card","title":"Trustpilot reviews","path":"","widgets":[
+ {"type":"text","title":"Reviews","path":"total"},
+ {"type":"text","title":"Note","path":"note"},
+ {"type":"list","path":"reviews","widgets":[{"type":"card","title":"{{rating}} {{title}}","widgets":[
+  {"type":"text","title":"Date","path":"date"},
+  {"type":"text","title":"Kind","path":"kind"},
+  {"type":"text","title":"Product","path":"product"},
+  {"type":"text","title":"Review","path":"excerpt"},
+  {"type":"text","title":"Reply","path":"reply"},
+  {"type":"text","title":"Ticket","path":"ticket_id"},
+  {"type":"url","title":"On Trustpilot","path":"link"}]}]}]}]}`
+
 // fixEmail undoes what a template rendered into a URL without escaping can do to an address:
 // a "+" read back as a space (addresses hold no spaces).
 func fixEmail(s string) string {
