@@ -45,7 +45,7 @@ type data struct {
 	custs   map[custKey]map[string]string
 	revs    map[[2]string]map[string]string // account, reviewer → review id → entry
 	slots   map[string]time.Time            // helpdesk account → next free call slot
-	calls   map[string]map[string]int // API key hash → minute or day bucket → calls
+	calls   map[string]map[string]int       // API key hash → minute or day bucket → calls
 }
 
 type custKey struct {
