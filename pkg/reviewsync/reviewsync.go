@@ -44,6 +44,9 @@ type Store interface {
 	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) (bool, error)
 	// The sidebar's reviewer index (reviewer.Key of the email; the entry as reviewer.Entry).
 	PutReviewerEntry(ctx context.Context, account, reviewer, reviewID, entry string) error
+	// Jobs waiting for a held helpdesk-account lease.
+	ParkJob(ctx context.Context, account, id, body string) error
+	TakeParked(ctx context.Context, account string) ([]string, error)
 	ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error
 	GetLink(ctx context.Context, connID, reviewID string) (link.Link, error)
 	MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error)
@@ -275,16 +278,18 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 		return false, err
 	}
 	if !ok {
-		// One sync at a time per helpdesk account keeps every worker inside its rate limit.
-		log.Info("another worker syncs this helpdesk account; job delayed", "account", account)
-		return false, s.Queue.Send(ctx, []queue.Job{job}, cfg.LeaseRetry)
+		// One sync at a time per helpdesk account. The job waits beside the account, not on
+		// the queue: whoever releases the lease sends it on.
+		return false, s.park(ctx, account, job, log)
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := s.Store.ReleaseLease(rctx, account, s.Owner); err != nil {
 			log.Warn("lease release failed; it expires on its own", "error", err.Error())
+			return
 		}
+		s.Unpark(rctx, account, log)
 	}()
 	r := &run{s: s, cfg: cfg, job: job, conn: conn, account: account, hd: hd, log: log}
 	r.reviews = counted{Reviews: reviews, n: &r.calls}
@@ -317,6 +322,30 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 		"trustpilot_calls", r.calls, "took_ms", s.now().Sub(start).Milliseconds())
 	r.recordCost(ctx)
 	return !r.continued, nil
+}
+
+// park keeps a job that found its account's lease held until the holder releases it (see
+// queue.Park). When parking fails the job goes back to the queue after LeaseRetry, as before.
+// A lease released while the job was being parked is noticed by trying it once more.
+func (s *Syncer) park(ctx context.Context, account string, job queue.Job, log *slog.Logger) error {
+	if err := queue.Park(ctx, s.Store, account, job); err != nil {
+		log.Warn("job not parked; back on the queue", "account", account, "error", err.Error())
+		return s.Queue.Send(ctx, []queue.Job{job}, s.cfg.LeaseRetry)
+	}
+	log.Info("another worker syncs this helpdesk account; job parked until it is done", "account", account)
+	if ok, err := s.Store.AcquireLease(ctx, account, s.Owner, 10*time.Second); err == nil && ok {
+		if err := s.Store.ReleaseLease(ctx, account, s.Owner); err == nil {
+			s.Unpark(ctx, account, log)
+		}
+	}
+	return nil
+}
+
+// Unpark sends the jobs parked for the account on (see queue.Unpark).
+func (s *Syncer) Unpark(ctx context.Context, account string, log *slog.Logger) {
+	if _, err := queue.Unpark(ctx, s.Store, s.Queue, account); err != nil {
+		log.Warn("parked jobs not all sent on; the scheduler sends them at its next tick", "account", account, "error", err.Error())
+	}
 }
 
 // recordCost keeps what a finished run (its whole continuation chain) cost in Trustpilot

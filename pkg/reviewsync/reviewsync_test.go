@@ -717,17 +717,43 @@ func TestDeadlineEnqueuesContinuation(t *testing.T) {
 	}
 }
 
-func TestLeaseHeldElsewhereDelaysTheJob(t *testing.T) {
+// A job whose account is synced by another worker waits beside the account, once however
+// often it is delivered, and is sent on when that worker's run ends.
+func TestLeaseHeldElsewhereParksTheJob(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, &fakeTP{service: reviews(review.Service, 2)})
-	if ok, err := r.st.AcquireLease(context.Background(), conn().HelpdeskAccountKey(), "other-worker", time.Minute); err != nil || !ok {
+	ctx := context.Background()
+	acct := conn().HelpdeskAccountKey()
+	if ok, err := r.st.AcquireLease(ctx, acct, "other-worker", time.Minute); err != nil || !ok {
 		t.Fatalf("lease: %v %v", ok, err)
 	}
-	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
+	for range 3 { // delivered three times (duplicates, redeliveries)
+		if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.q.jobs) != 0 || r.tp.calls != 0 {
+		t.Fatalf("jobs %+v calls %d: the job went back to the queue", r.q.jobs, r.tp.calls)
+	}
+	// The other worker's run ends: its release sends the parked job on, once.
+	if err := r.st.ReleaseLease(ctx, acct, "other-worker"); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.q.jobs) != 1 || r.q.delays[0] != 7*time.Second || r.tp.calls != 0 {
-		t.Fatalf("jobs %+v delays %v calls %d", r.q.jobs, r.q.delays, r.tp.calls)
+	r.s.Unpark(ctx, acct, slog.New(slog.DiscardHandler))
+	if len(r.q.jobs) != 1 || r.q.jobs[0].Kind != review.Service || r.q.delays[0] != 0 {
+		t.Fatalf("after the release: jobs %+v delays %v", r.q.jobs, r.q.delays)
+	}
+	// A run of this worker sends on what was parked while it ran.
+	j := queue.SyncJob("c1", review.Product)
+	body, _ := json.Marshal(j)
+	if err := r.st.ParkJob(ctx, acct, "p", string(body)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.q.jobs); n != 2 || r.q.jobs[1].Kind != review.Product {
+		t.Fatalf("jobs after a run: %+v", r.q.jobs)
 	}
 }
 

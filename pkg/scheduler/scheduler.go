@@ -26,6 +26,7 @@ type Connections interface {
 	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
 	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
+	queue.Parker
 }
 
 // TickSlack is how early a poll still counts as due: ticks arrive a little late or early, and a
@@ -76,6 +77,7 @@ type Result struct {
 	Retries   int       `json:"retries"`   // set-aside passes among them (a set-aside review is due)
 	Pending   int       `json:"pending"`   // jobs not queued again: one is still on the queue
 	Paced     int       `json:"paced"`     // polls not due yet: the allowance spaces them
+	Unparked  int       `json:"unparked"`  // parked jobs sent on (their lease holder did not)
 	Skipped   []Skipped `json:"skipped,omitempty"`
 }
 
@@ -219,6 +221,15 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 		return res, fmt.Errorf("enqueue %d sync jobs: %w", len(jobs), err)
 	}
 	res.Enqueued = len(jobs)
+	// Jobs parked for an account whose lease holder never sent them on (it crashed): back to
+	// the queue once a tick; if the lease is still held they park again.
+	for account := range swept {
+		n, err := queue.Unpark(ctx, s.Connections, s.Queue, account)
+		res.Unparked += n
+		if err != nil {
+			s.Log.Warn("parked jobs not sent on", "account", account, "error", err.Error())
+		}
+	}
 	s.Log.Info("sync jobs enqueued", "jobs", len(jobs), "still_pending", res.Pending, "connections", len(conns), "skipped", len(res.Skipped))
 	return res, nil
 }

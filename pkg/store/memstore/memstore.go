@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -45,6 +46,7 @@ type data struct {
 	custs   map[custKey]map[string]string
 	revs    map[[2]string]map[string]string // account, reviewer → review id → entry
 	slots   map[string]time.Time            // helpdesk account → next free call slot
+	parked  map[string]map[string]string    // helpdesk account → job id → body
 	calls   map[string]map[string]int       // API key hash → minute or day bucket → calls
 }
 
@@ -72,6 +74,7 @@ func New() *Store {
 		custs:   map[custKey]map[string]string{},
 		revs:    map[[2]string]map[string]string{},
 		slots:   map[string]time.Time{},
+		parked:  map[string]map[string]string{},
 		calls:   map[string]map[string]int{},
 	}}
 }
@@ -1136,4 +1139,39 @@ func (s *Store) PushSlots(ctx context.Context, account string, until time.Time) 
 		s.d.slots[account] = until
 	}
 	return nil
+}
+
+// ParkJob keeps a job's body under the account, once per id.
+func (s *Store) ParkJob(ctx context.Context, account, id, body string) error {
+	const op = "store.ParkJob"
+	if err := live(ctx, op); err != nil {
+		return err
+	}
+	if account == "" || id == "" {
+		return emptyKey(op, "account or job id")
+	}
+	defer s.lock()()
+	if s.d.parked[account] == nil {
+		s.d.parked[account] = map[string]string{}
+	}
+	s.d.parked[account][id] = body
+	return nil
+}
+
+// TakeParked removes and returns the account's parked jobs.
+func (s *Store) TakeParked(ctx context.Context, account string) ([]string, error) {
+	const op = "store.TakeParked"
+	if err := live(ctx, op); err != nil {
+		return nil, err
+	}
+	if account == "" {
+		return nil, emptyKey(op, "account")
+	}
+	defer s.lock()()
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(s.d.parked[account])) {
+		out = append(out, s.d.parked[account][id])
+	}
+	delete(s.d.parked, account)
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -75,5 +76,36 @@ func testConcurrentCallSlots(t *testing.T, e *env) {
 	wg.Wait()
 	if len(seen) != 40 {
 		t.Fatalf("%d distinct slots, want 40", len(seen))
+	}
+}
+
+// Parked jobs: one per id, taken once, by one taker only.
+func testParkedJobs(t *testing.T, e *env) {
+	acct := e.name("acct")
+	e.must(e.s.ParkJob(e.ctx, acct, "a", `{"job":"a"}`))
+	e.must(e.s.ParkJob(e.ctx, acct, "a", `{"job":"a"}`))
+	e.must(e.s.ParkJob(e.ctx, acct, "b", `{"job":"b"}`))
+	e.must(e.s.ParkJob(e.ctx, e.name("acct"), "c", `{"job":"c"}`))
+	var wg sync.WaitGroup
+	got := make([][]string, 2)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := e.s.TakeParked(e.ctx, acct)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = b
+		}()
+	}
+	wg.Wait()
+	all := append(append([]string{}, got[0]...), got[1]...)
+	slices.Sort(all)
+	if !slices.Equal(all, []string{`{"job":"a"}`, `{"job":"b"}`}) {
+		t.Fatalf("taken %v and %v, want a and b once between them", got[0], got[1])
+	}
+	if b, err := e.s.TakeParked(e.ctx, acct); err != nil || len(b) != 0 {
+		t.Fatalf("taken again: %v %v", b, err)
 	}
 }

@@ -77,6 +77,8 @@ type Store interface {
 	ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error
 	TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error)
 	PushSlots(ctx context.Context, account string, until time.Time) error
+	ParkJob(ctx context.Context, account, id, body string) error
+	TakeParked(ctx context.Context, account string) ([]string, error)
 	LoadToken(ctx context.Context, connID string) (token.Token, bool, error)
 	SaveToken(ctx context.Context, connID string, t token.Token) error
 }
@@ -138,6 +140,7 @@ var cases = []struct {
 	{"ReviewerEntries", testReviewerEntries},
 	{"CallSlots", testCallSlots},
 	{"ConcurrentCallSlots", testConcurrentCallSlots},
+	{"ParkedJobs", testParkedJobs},
 	{"ConcurrentCallGrantsNeverOverLimit", testConcurrentCallGrants},
 	{"ScheduledAndRunCalls", testScheduledAndRunCalls},
 	{"ConcurrentCustomerEntriesAllKept", testConcurrentCustomerEntries},
