@@ -18,7 +18,8 @@ var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 // account) through the real worker against a helpdesk simulator rate-limited like Gorgias but
 // ten times faster (40 calls per 2 s instead of 20 s), and reports: helpdesk calls per review,
 // reviews per second, how close the busiest window came to the ceiling, the worker's CPU per
-// review, and the cold start (init duration) RIE reported.
+// review, SQS messages received and worker invocations per 100 reviews, and the cold start
+// (init duration) RIE reported.
 func BenchmarkSync(b *testing.B) {
 	for range b.N {
 		s := startB(b, devstack.Options{Name: "bench-sync", Env: map[string]string{"HELPDESK_RATE_LIMIT": "40/2s"},
@@ -29,11 +30,14 @@ func BenchmarkSync(b *testing.B) {
 		if _, err := s.Runtime.Tick(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Drain(context.Background(), 10*time.Minute); err != nil {
+		_, inv0 := worker.Stats()
+		drained, err := s.Drain(context.Background(), 10*time.Minute)
+		if err != nil {
 			b.Fatal(err)
 		}
 		took := time.Since(start)
 		cpu := worker.CPUTime() - cpu0
+		_, inv1 := worker.Stats()
 		st := s.HD.Stats(s.account)
 		n := len(s.HD.Tickets(s.account))
 		if n != 200 {
@@ -44,6 +48,8 @@ func BenchmarkSync(b *testing.B) {
 		b.ReportMetric(100*float64(st.MaxInWindow)/float64(st.RateCalls), "%-of-ceiling-peak")
 		b.ReportMetric(float64(st.Throttled), "throttled-429s")
 		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "worker-cpu-ms/review")
+		b.ReportMetric(100*float64(drained.Received)/float64(n), "sqs-messages/100-reviews")
+		b.ReportMetric(100*float64(inv1-inv0)/float64(n), "worker-invocations/100-reviews")
 		var inits []float64
 		for _, m := range initRe.FindAllStringSubmatch(s.log.String(), -1) {
 			v, _ := strconv.ParseFloat(m[1], 64)
