@@ -38,22 +38,13 @@ func Python() string {
 	return "python3"
 }
 
-// EnsureMoto checks that moto's server can be imported and installs it with pip where it is
-// missing. It returns a clear error when neither works.
+// EnsureMoto checks that moto's server can be imported (it comes with the machine image; this
+// repository never installs Python packages). It returns a clear error when it cannot.
 func EnsureMoto(ctx context.Context, log io.Writer) error {
 	py := Python()
 	check := exec.CommandContext(ctx, py, "-c", "import moto.server, flask, werkzeug")
-	if err := check.Run(); err == nil {
-		return nil
-	}
-	fmt.Fprintln(log, "moto is missing; installing it with pip ...")
-	install := exec.CommandContext(ctx, py, "-m", "pip", "install", "--quiet", "moto[server]")
-	install.Stdout, install.Stderr = log, log
-	if err := install.Run(); err != nil {
-		return fmt.Errorf("moto is not installed and `%s -m pip install 'moto[server]'` failed: %w", py, err)
-	}
-	if err := exec.CommandContext(ctx, py, "-c", "import moto.server").Run(); err != nil {
-		return fmt.Errorf("moto still cannot be imported after install: %w", err)
+	if out, err := check.CombinedOutput(); err != nil {
+		return fmt.Errorf("moto's server cannot be imported by %s (set PILOTDESK_PYTHON to an interpreter that has moto[server]): %w: %s", py, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
