@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,11 +42,12 @@ type Store struct {
 	db    *dynamodb.Client
 	table string
 	now   func() time.Time
+	slots *sync.Map // account → the next slot this process last wrote (a guess that saves a read)
 }
 
 // New returns a store on table.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table, now: time.Now}
+	return &Store{db: db, table: table, now: time.Now, slots: &sync.Map{}}
 }
 
 // WithClock returns a copy of the store that reads time from now (tests of expiry).
