@@ -244,7 +244,7 @@ func TestPoliciesCoverTheTableOperations(t *testing.T) {
 	// Operations on the table itself, and (after "index:") on its gsi1 index.
 	need := map[string][]string{
 		"SchedulerFunction":       {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "index:dynamodb:Query"},
-		"SyncWorkerFunction":      {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "index:dynamodb:Query"},
+		"SyncWorkerFunction":      {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "index:dynamodb:Query"},
 		"HelpdeskWebhookFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "index:dynamodb:Query"},
 	}
 	for _, f := range tpl.Functions() {

@@ -79,3 +79,8 @@ func Unmarshal(s string) (Entry, error) {
 	err := json.Unmarshal([]byte(s), &e)
 	return e, err
 }
+
+// Record is an entry as the index stores it: under its reviewer, by review id.
+type Record struct {
+	Reviewer, ReviewID, Entry string
+}

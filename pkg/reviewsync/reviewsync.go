@@ -44,6 +44,7 @@ type Store interface {
 	ForgetCustomerEntry(ctx context.Context, account string, customerID int64, reviewID string) (bool, error)
 	// The sidebar's reviewer index (reviewer.Key of the email; the entry as reviewer.Entry).
 	PutReviewerEntry(ctx context.Context, account, reviewer, reviewID, entry string) error
+	PutReviewerEntries(ctx context.Context, account string, recs []reviewer.Record) error
 	// Jobs waiting for a held helpdesk-account lease.
 	ParkJob(ctx context.Context, account, id, body string) error
 	TakeParked(ctx context.Context, account string) ([]string, error)
@@ -202,6 +203,7 @@ type run struct {
 	retryAt     time.Time         // the earliest retry of a review this run set aside
 	failStreak  int               // reviews in a row whose helpdesk calls failed
 	calls       int64             // Trustpilot calls this invocation made
+	entries     []reviewer.Record // sidebar entries of linked reviews, written a page at a time
 }
 
 // counted counts a run's Trustpilot calls: the scheduler paces the next run by them.
@@ -299,6 +301,7 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	rctx, cancel := r.runContext(ctx)
 	defer cancel()
 	err = r.passes(rctx)
+	r.flushEntries(ctx) // what the set-aside pass linked outside a page
 	if err != nil && ctx.Err() == nil && (rctx.Err() != nil || errors.Is(err, gorgias.ErrPastDeadline)) && !r.continued && !connectionLevel(err) {
 		// Our own bound ran out mid-call (a long Retry-After, a limiter pause), not the call's own
 		// timeout: continue from the current page in a new invocation instead of failing the job.
@@ -905,6 +908,7 @@ type stopAt struct{ delay time.Duration }
 // page processes one page. mark receives the newest creation time of the page when every
 // review of it was handled (so the high-water mark never passes a review left behind).
 func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time) (*stopAt, error) {
+	defer r.flushEntries(ctx)
 	ids := make([]string, 0, len(reviews))
 	for _, rv := range reviews {
 		ids = append(ids, rv.ID)
@@ -1011,6 +1015,19 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	return nil, nil
 }
 
+// flushEntries writes the sidebar entries of the reviews linked since the last flush: one batch
+// write for a page. A failure is logged (the tickets show the reviews; the sidebar misses them
+// until they are written again by an edit or a retry of the page).
+func (r *run) flushEntries(ctx context.Context) {
+	if len(r.entries) == 0 {
+		return
+	}
+	if err := r.s.Store.PutReviewerEntries(context.WithoutCancel(ctx), r.account, r.entries); err != nil {
+		r.log.Warn("sidebar entries not recorded", "entries", len(r.entries), "error", err.Error())
+	}
+	r.entries = r.entries[:0]
+}
+
 // reviewerKey is the key of a review's reviewer in the sidebar's index: none for a review
 // without an email, or with the connection's anonymous address (that customer collects many
 // reviewers; none of their reviews may show on another's ticket).
@@ -1021,16 +1038,14 @@ func (r *run) reviewerKey(rv review.Review) string {
 	return reviewer.Key(rv.Email)
 }
 
-// sidebar records a linked review where the sidebar finds it: the reviewer index (one
-// DynamoDB write, no helpdesk call), and the customer's data in the helpdesk when the
-// connection asks for it. Neither can fail the review: its ticket shows it already.
+// sidebar records a linked review where the sidebar finds it: the reviewer index (batched per
+// page, no helpdesk call), and the customer's data in the helpdesk when the connection asks
+// for it. Neither can fail the review: its ticket shows it already.
 func (r *run) sidebar(ctx context.Context, rv review.Review, who string, t gorgias.Ticket, log *slog.Logger) {
 	if who == "" {
 		return
 	}
-	if err := r.s.Store.PutReviewerEntry(ctx, r.account, who, rv.ID, reviewer.EntryOf(r.conn.ID, rv, t.ID).Marshal()); err != nil {
-		log.Warn("sidebar entry not recorded", "error", err.Error())
-	}
+	r.entries = append(r.entries, reviewer.Record{Reviewer: who, ReviewID: rv.ID, Entry: reviewer.EntryOf(r.conn.ID, rv, t.ID).Marshal()})
 	if r.conn.Helpdesk.CustomerData {
 		r.customerData(ctx, rv, t, log)
 	}

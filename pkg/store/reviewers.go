@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 )
 
 // The sidebar's reviewer index: one item per review under the reviewer's key (a hash of the
@@ -30,6 +31,41 @@ func (s *Store) PutReviewerEntry(ctx context.Context, account, reviewer, reviewI
 		},
 	})
 	return classify(op, err)
+}
+
+// PutReviewerEntries writes many entries of the account's reviewers, 25 per batch: one call
+// for a page of new tickets instead of one per ticket.
+func (s *Store) PutReviewerEntries(ctx context.Context, account string, recs []reviewer.Record) error {
+	const op = "store.PutReviewerEntries"
+	if account == "" {
+		return emptyKey(op, "account")
+	}
+	now := str(fmtTime(s.now()))
+	for start := 0; start < len(recs); start += 25 {
+		var reqs []types.WriteRequest
+		seen := map[string]bool{} // a batch may not write one key twice
+		for _, r := range recs[start:min(start+25, len(recs))] {
+			if r.Reviewer == "" || r.ReviewID == "" {
+				return emptyKey(op, "reviewer or review id")
+			}
+			if k := r.Reviewer + "\x00" + r.ReviewID; !seen[k] {
+				seen[k] = true
+				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+					AttrPK: str(reviewerPK(account, r.Reviewer)), AttrSK: str(r.ReviewID), "entry": str(r.Entry), "updated_at": now}}})
+			}
+		}
+		for try := 0; len(reqs) > 0; try++ {
+			if try == 5 {
+				return errs.E(errs.Transient, op, fmt.Errorf("%d entries left unprocessed", len(reqs)))
+			}
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: reqs}})
+			if err != nil {
+				return classify(op, err)
+			}
+			reqs = out.UnprocessedItems[s.table]
+		}
+	}
+	return nil
 }
 
 // ReviewerEntries returns a reviewer's entries by review id (at most MaxReviewerEntries).

@@ -25,6 +25,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/ledger"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 	"github.com/pilotdesk/pilotdesk/pkg/token"
 )
 
@@ -1068,6 +1069,16 @@ func (s *Store) PutReviewerEntry(ctx context.Context, account, reviewer, reviewI
 		s.d.revs[k] = map[string]string{}
 	}
 	s.d.revs[k][reviewID] = entry
+	return nil
+}
+
+// PutReviewerEntries writes many entries of the account's reviewers.
+func (s *Store) PutReviewerEntries(ctx context.Context, account string, recs []reviewer.Record) error {
+	for _, r := range recs {
+		if err := s.PutReviewerEntry(ctx, account, r.Reviewer, r.ReviewID, r.Entry); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

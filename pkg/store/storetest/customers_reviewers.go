@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 )
 
 // The reviewer index: entries under a reviewer within an account, replaced by review id,
@@ -18,6 +20,19 @@ func testReviewerEntries(t *testing.T, e *env) {
 	e.must(e.s.PutReviewerEntry(e.ctx, acct, who, "r2", `{"v":2}`))
 	e.must(e.s.PutReviewerEntry(e.ctx, acct, who, "r1", `{"v":3}`))
 	e.must(e.s.PutReviewerEntry(e.ctx, other, who, "r9", `{"v":9}`))
+	// A page's entries in batches (30: more than one batch; one written twice).
+	var recs []reviewer.Record
+	for i := range 30 {
+		recs = append(recs, reviewer.Record{Reviewer: e.name("many"), ReviewID: fmt.Sprintf("p%d", i), Entry: fmt.Sprintf(`{"p":%d}`, i)})
+	}
+	recs = append(recs, reviewer.Record{Reviewer: recs[3].Reviewer, ReviewID: "p3", Entry: `{"p":3}`})
+	e.must(e.s.PutReviewerEntries(e.ctx, acct, recs))
+	for _, r := range recs[:2] {
+		got, err := e.s.ReviewerEntries(e.ctx, acct, r.Reviewer)
+		if err != nil || got[r.ReviewID] != r.Entry {
+			t.Fatalf("batched entry %s: %v %v", r.ReviewID, got, err)
+		}
+	}
 	got, err := e.s.ReviewerEntries(e.ctx, acct, who)
 	e.must(err)
 	if len(got) != 2 || got["r1"] != `{"v":3}` || got["r2"] != `{"v":2}` {

@@ -23,6 +23,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 	"github.com/pilotdesk/pilotdesk/pkg/token"
 )
 
@@ -73,6 +74,7 @@ type Store interface {
 	AddOtherCalls(ctx context.Context, key string, n int) error
 	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
 	PutReviewerEntry(ctx context.Context, account, reviewer, reviewID, entry string) error
+	PutReviewerEntries(ctx context.Context, account string, recs []reviewer.Record) error
 	ReviewerEntries(ctx context.Context, account, reviewer string) (map[string]string, error)
 	ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error
 	TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error)
