@@ -40,6 +40,8 @@ type Options struct {
 	WorkerTimeout time.Duration
 	// Workers is how many concurrent worker instances run (default 1).
 	Workers int
+	// Webhooks is how many instances of the HTTP function serve concurrent requests (default 1).
+	Webhooks int
 	// QueueVisibility overrides the sync queue's visibility timeout (template: 1800 s), so a
 	// crashed worker's message comes back within a test; 0 keeps the template's.
 	QueueVisibility time.Duration
@@ -131,6 +133,9 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	replicas := map[string]int{}
 	if opt.Workers > 1 {
 		replicas["SyncWorkerFunction"] = opt.Workers - 1
+	}
+	if opt.Webhooks > 1 {
+		replicas["HelpdeskWebhookFunction"] = opt.Webhooks - 1
 	}
 	if s.Runtime, err = localrun.Start(ctx, s.AWS, localrun.Options{RepoRoot: opt.RepoRoot, BuildDir: opt.BuildDir, Env: fenv, Timeouts: timeouts, Replicas: replicas, Log: opt.Log}); err != nil {
 		return nil, err

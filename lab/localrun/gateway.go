@@ -20,7 +20,7 @@ import (
 // routes into payload-v2 events for the function and writes its response back.
 type Gateway struct {
 	r      *Runtime
-	routes map[string]*Function // "POST /helpdesk/events" -> function
+	routes map[string]chan *Function // "POST /helpdesk/events" -> the function's idle instances
 	srv    *http.Server
 	URL    string
 }
@@ -30,15 +30,25 @@ const maxPayload = 10 << 20
 
 // StartGateway listens on 127.0.0.1 (port 0: a free one).
 func (r *Runtime) StartGateway(port int) (*Gateway, error) {
-	g := &Gateway{r: r, routes: map[string]*Function{}}
+	g := &Gateway{r: r, routes: map[string]chan *Function{}}
 	for _, f := range r.Template.Functions() {
+		// Concurrent requests go to idle instances, as Lambda scales a function out; one
+		// instance serves one request at a time.
+		var idle chan *Function
 		for _, ev := range f.Events {
 			if ev.Type != "HttpApi" {
 				continue
 			}
+			if idle == nil {
+				instances := r.Replicas[f.LogicalID]
+				idle = make(chan *Function, len(instances))
+				for _, in := range instances {
+					idle <- in
+				}
+			}
 			method, _ := ev.Properties["Method"].(string)
 			path, _ := ev.Properties["Path"].(string)
-			g.routes[strings.ToUpper(method)+" "+path] = r.Functions[f.LogicalID]
+			g.routes[strings.ToUpper(method)+" "+path] = idle
 		}
 	}
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -60,7 +70,7 @@ func (g *Gateway) Close() error {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	routeKey := req.Method + " " + req.URL.Path
-	fn, ok := g.routes[routeKey]
+	idle, ok := g.routes[routeKey]
 	if !ok {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
@@ -77,7 +87,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	payload, _ := json.Marshal(ev)
 	// API Gateway lets the integration finish when the caller hangs up; cancelling would also
 	// leave RIE busy and make it crash on the next invocation.
+	fn := <-idle
 	out, err := fn.Invoke(context.WithoutCancel(req.Context()), payload)
+	idle <- fn
 	if err != nil {
 		// What API Gateway answers when the integration fails.
 		w.Header().Set("Content-Type", "application/json")

@@ -691,7 +691,7 @@ const webhookPath = "/helpdesk/events"
 func SidebarIntegration(base, account, secret string) gorgias.NewHTTPIntegration {
 	return gorgias.NewHTTPIntegration{
 		Name: "Pilotdesk: Trustpilot reviews sidebar · " + base, Method: http.MethodGet,
-		URL:          base + "/helpdesk/sidebar?account=" + url.QueryEscape(account) + "&email={{ticket.customer.email}}&ticket={{ticket.id}}",
+		URL:          base + "/helpdesk/sidebar?account=" + url.QueryEscape(account) + "&email={{ticket.customer.email}}&ticket={{ticket.id}}&external_id={{ticket.external_id}}",
 		SecretHeader: gorgias.SecretHeader, Secret: secret,
 		Triggers: []string{gorgias.EventTicketCreated, gorgias.EventTicketUpdated},
 	}

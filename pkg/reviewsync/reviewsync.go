@@ -301,7 +301,6 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	rctx, cancel := r.runContext(ctx)
 	defer cancel()
 	err = r.passes(rctx)
-	r.flushEntries(ctx) // what the set-aside pass linked outside a page
 	if err != nil && ctx.Err() == nil && (rctx.Err() != nil || errors.Is(err, gorgias.ErrPastDeadline)) && !r.continued && !connectionLevel(err) {
 		// Our own bound ran out mid-call (a long Retry-After, a limiter pause), not the call's own
 		// timeout: continue from the current page in a new invocation instead of failing the job.
@@ -599,8 +598,17 @@ func (r *run) deleted(ctx context.Context, reviewID string) error {
 	if !lk.DeletedAt.IsZero() {
 		return nil // handled before
 	}
-	if lk.Reviewer != "" && lk.Account != "" {
-		if err := r.s.Store.ForgetReviewerEntry(ctx, lk.Account, lk.Reviewer, reviewID); err != nil {
+	who := lk.Reviewer
+	if who == "" && lk.Snapshot != "" {
+		// Set aside before it was linked: its entry was written already; the snapshot names
+		// its reviewer.
+		var rv review.Review
+		if json.Unmarshal([]byte(lk.Snapshot), &rv) == nil {
+			who = r.reviewerKey(rv)
+		}
+	}
+	if who != "" {
+		if err := r.s.Store.ForgetReviewerEntry(ctx, r.account, who, reviewID); err != nil {
 			return err
 		}
 	}
@@ -662,6 +670,8 @@ func (r *run) asidePass(ctx context.Context) error {
 			return r.send(ctx, next, 0)
 		}
 		r.stats.Seen++
+		r.preIndex(rv)
+		r.flushEntries(ctx)
 		if _, err := r.one(ctx, rv); err != nil {
 			return err
 		}
@@ -908,7 +918,6 @@ type stopAt struct{ delay time.Duration }
 // page processes one page. mark receives the newest creation time of the page when every
 // review of it was handled (so the high-water mark never passes a review left behind).
 func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time) (*stopAt, error) {
-	defer r.flushEntries(ctx)
 	ids := make([]string, 0, len(reviews))
 	for _, rv := range reviews {
 		ids = append(ids, rv.ID)
@@ -917,6 +926,12 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 	if err != nil {
 		return nil, err
 	}
+	for _, rv := range reviews {
+		if lk, ok := links[rv.ID]; !ok || lk.State != link.StateLinked {
+			r.preIndex(rv)
+		}
+	}
+	r.flushEntries(ctx)
 	var newest time.Time
 	for _, rv := range reviews {
 		r.stats.Seen++
@@ -1015,9 +1030,18 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	return nil, nil
 }
 
-// flushEntries writes the sidebar entries of the reviews linked since the last flush: one batch
-// write for a page. A failure is logged (the tickets show the reviews; the sidebar misses them
-// until they are written again by an edit or a retry of the page).
+// preIndex queues the sidebar entry of a review about to get its ticket. It is written before
+// the ticket is created: the helpdesk asks the sidebar on ticket-created, and the answer must
+// already hold the new review (its ticket id comes from the link once there is one).
+func (r *run) preIndex(rv review.Review) {
+	if who := r.reviewerKey(rv); who != "" && rv.Stars >= r.conn.MinStars {
+		r.entries = append(r.entries, reviewer.Record{Reviewer: who, ReviewID: rv.ID, Entry: reviewer.EntryOf(r.conn.ID, rv, 0).Marshal()})
+	}
+}
+
+// flushEntries writes the queued sidebar entries: one batch write for a page. A failure is
+// logged (the tickets show the reviews; the sidebar misses them until they are written again
+// by an edit or a retry of the page).
 func (r *run) flushEntries(ctx context.Context) {
 	if len(r.entries) == 0 {
 		return
@@ -1038,14 +1062,12 @@ func (r *run) reviewerKey(rv review.Review) string {
 	return reviewer.Key(rv.Email)
 }
 
-// sidebar records a linked review where the sidebar finds it: the reviewer index (batched per
-// page, no helpdesk call), and the customer's data in the helpdesk when the connection asks
-// for it. Neither can fail the review: its ticket shows it already.
+// sidebar writes a linked review into the customer's data in the helpdesk when the connection
+// asks for it (the reviewer index has its entry already: see preIndex). Neither can fail the review: its ticket shows it already.
 func (r *run) sidebar(ctx context.Context, rv review.Review, who string, t gorgias.Ticket, log *slog.Logger) {
 	if who == "" {
 		return
 	}
-	r.entries = append(r.entries, reviewer.Record{Reviewer: who, ReviewID: rv.ID, Entry: reviewer.EntryOf(r.conn.ID, rv, t.ID).Marshal()})
 	if r.conn.Helpdesk.CustomerData {
 		r.customerData(ctx, rv, t, log)
 	}
@@ -1260,6 +1282,11 @@ func (r *run) edited(ctx context.Context, rv review.Review, lk link.Link) error 
 			return err
 		}
 		r.log.Info("deleted review reinstated on Trustpilot; back on its ticket", "review_id", rv.ID, "ticket_id", lk.TicketID)
+		if who := r.reviewerKey(rv); who != "" && lk.Account != "" {
+			if err := r.s.Store.PutReviewerEntry(ctx, lk.Account, who, rv.ID, reviewer.EntryOf(r.conn.ID, rv, lk.TicketID).Marshal()); err != nil {
+				r.log.Warn("sidebar entry not restored", "review_id", rv.ID, "error", err.Error())
+			}
+		}
 		r.sidebar(ctx, rv, r.reviewerKey(rv), gorgias.Ticket{ID: lk.TicketID, CustomerID: lk.CustomerID}, r.log.With("review_id", rv.ID))
 	}
 	if !rv.Version().After(lk.ReviewVersion) || lk.TicketID == 0 {

@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -66,9 +67,20 @@ const (
 // ErrNoEmail: the call did not say whose reviews.
 var ErrNoEmail = errors.New("the email parameter is required ({{ticket.customer.email}})")
 
-// Answer returns the reviews of the customer with email, in the helpdesk account, marking the
-// one of ticketID (0: none given).
-func (s *Service) Answer(ctx context.Context, account, email string, ticketID int64) (Answer, error) {
+// Call is one sidebar call: the account (from the installed URL), and the ticket's customer
+// email, id and external id as Gorgias rendered them.
+type Call struct {
+	Account, Email string
+	TicketID       int64
+	ExternalID     string // trustpilot:<review id> on review tickets; names the ticket's review
+}
+
+// Answer returns the reviews of the call's customer in the helpdesk account, marking the
+// ticket's own (by its id, or by its external id while its link is still being written: the
+// helpdesk calls on ticket-created, maybe before the sync recorded the ticket).
+func (s *Service) Answer(ctx context.Context, c Call) (Answer, error) {
+	account, email, ticketID := c.Account, c.Email, c.TicketID
+	current, _ := link.ReviewIDOf(strings.TrimSpace(c.ExternalID))
 	const op = "sidebar.Answer"
 	email = fixEmail(email)
 	who := reviewer.Key(email)
@@ -89,62 +101,71 @@ func (s *Service) Answer(ctx context.Context, account, email string, ticketID in
 		}
 	}
 	if len(entries) == 0 {
-		return s.empty(ctx, ticketID)
+		return s.empty(ctx, ticketID, current != "")
 	}
 	slices.SortFunc(entries, func(a, b reviewer.Entry) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.ReviewID, b.ReviewID))
 	})
 	ans := Answer{Total: len(entries), Reviews: []Review{}}
 	shown := entries[:min(len(entries), MaxShown)]
-	replies, err := s.replies(ctx, shown)
+	links, err := s.links(ctx, shown)
 	if err != nil {
 		return Answer{}, err
 	}
 	for _, e := range shown {
+		lk := links[e.ReviewID]
+		tid := cmp.Or(lk.TicketID, e.TicketID)
+		this := (ticketID != 0 && tid == ticketID) || (current != "" && e.ReviewID == current)
+		if this && tid == 0 {
+			tid = ticketID
+		}
 		ans.Reviews = append(ans.Reviews, Review{
 			Stars: e.Stars, Rating: strings.Repeat("★", min(max(e.Stars, 0), 5)) + strings.Repeat("☆", 5-min(max(e.Stars, 0), 5)),
 			Title: e.Title, Excerpt: e.Excerpt, Kind: e.Kind, Product: e.ProductName, SKU: e.ProductSKU,
-			Date: e.CreatedAt.UTC().Format("2006-01-02"), Link: e.Link, Reply: replies[e.ReviewID], TicketID: e.TicketID,
-			ThisTicket: ticketID != 0 && e.TicketID == ticketID, BusinessUnit: e.BusinessUnitID,
+			Date: e.CreatedAt.UTC().Format("2006-01-02"), Link: e.Link, Reply: replyText(lk.ReplyState), TicketID: tid,
+			ThisTicket: this, BusinessUnit: e.BusinessUnitID,
 		})
 	}
 	return ans, nil
 }
 
 // empty answers for a customer without indexed reviews: the shared anonymous customer (its
-// ticket's review has no reviewer) says so; anyone else has none yet.
-func (s *Service) empty(ctx context.Context, ticketID int64) (Answer, error) {
+// ticket is a review ticket whose review has no reviewer) says so; anyone else has none yet.
+func (s *Service) empty(ctx context.Context, ticketID int64, reviewTicket bool) (Answer, error) {
 	ans := Answer{Reviews: []Review{}, Note: NoteNone}
-	if ticketID == 0 {
-		return ans, nil
-	}
-	links, err := s.Store.LinksByTicket(ctx, ticketID)
-	if err != nil {
-		return Answer{}, err
-	}
-	for _, l := range links {
-		if l.Reviewer == "" {
-			ans.Anonymous, ans.Note = true, NoteAnonymous
+	var links []link.Link
+	if ticketID != 0 {
+		var err error
+		if links, err = s.Store.LinksByTicket(ctx, ticketID); err != nil {
+			return Answer{}, err
 		}
+	}
+	// A review ticket whose customer has no entry: its review came without an email (the
+	// entry of one with an email is written before its ticket), whether or not its link is
+	// recorded yet.
+	anonymous := reviewTicket && len(links) == 0
+	for _, l := range links {
+		anonymous = anonymous || l.Reviewer == ""
+	}
+	if anonymous {
+		ans.Anonymous, ans.Note = true, NoteAnonymous
 	}
 	return ans, nil
 }
 
-// replies reads the reply state of the entries' reviews, one batched read per connection.
-func (s *Service) replies(ctx context.Context, entries []reviewer.Entry) (map[string]string, error) {
+// links reads the entries' links (ticket id, reply state), one batched read per connection.
+func (s *Service) links(ctx context.Context, entries []reviewer.Entry) (map[string]link.Link, error) {
 	byConn := map[string][]string{}
 	for _, e := range entries {
 		byConn[e.ConnectionID] = append(byConn[e.ConnectionID], e.ReviewID)
 	}
-	out := map[string]string{}
+	out := map[string]link.Link{}
 	for conn, ids := range byConn {
 		links, err := s.Store.GetLinks(ctx, conn, ids)
 		if err != nil {
 			return nil, err
 		}
-		for _, id := range ids {
-			out[id] = replyText(links[id].ReplyState)
-		}
+		maps.Copy(out, links)
 	}
 	return out, nil
 }

@@ -32,6 +32,22 @@ func linkReview(t *testing.T, st *memstore.Store, acct, email string, rv review.
 	}
 }
 
+// A new review's entry is written before its ticket exists: on ticket-created the answer holds
+// it already, marked as this ticket's by the external id, with the ticket id of the call.
+func TestAnswerOnTicketCreatedShowsTheNewReview(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	ctx := context.Background()
+	rv := review.Review{ID: fmt.Sprintf("%024x", 7), Kind: review.Service, Stars: 3, Title: "new", CreatedAt: time.Now()}
+	if err := st.PutReviewerEntry(ctx, "acme", reviewer.Key("eve@example.com"), rv.ID, reviewer.EntryOf("c1", rv, 0).Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	ans, err := (&sidebar.Service{Store: st}).Answer(ctx, sidebar.Call{Account: "acme", Email: "eve@example.com", TicketID: 42, ExternalID: "trustpilot:" + rv.ID})
+	if err != nil || len(ans.Reviews) != 1 || !ans.Reviews[0].ThisTicket || ans.Reviews[0].TicketID != 42 || ans.Reviews[0].Reply != "not replied" {
+		t.Fatalf("answer %+v %v", ans, err)
+	}
+}
+
 func TestAnswerShowsTheReviewersReviewsNewestFirst(t *testing.T) {
 	t.Parallel()
 	st := memstore.New()
@@ -52,7 +68,7 @@ func TestAnswerShowsTheReviewersReviewsNewestFirst(t *testing.T) {
 	}
 	s := &sidebar.Service{Store: st}
 	// The address as a template renders it into a URL without escaping: "+" read as a space.
-	ans, err := s.Answer(ctx, "acme", " ann shop@example.com", 110)
+	ans, err := s.Answer(ctx, sidebar.Call{Account: "acme", Email: " ann shop@example.com", TicketID: 110})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +85,7 @@ func TestAnswerShowsTheReviewersReviewsNewestFirst(t *testing.T) {
 		}
 	}
 	// The same reviewer in another helpdesk account is another customer.
-	if ans, err := s.Answer(ctx, "other-account", "ann+shop@example.com", 0); err != nil || len(ans.Reviews) != 0 || ans.Note != sidebar.NoteNone {
+	if ans, err := s.Answer(ctx, sidebar.Call{Account: "other-account", Email: "ann+shop@example.com"}); err != nil || len(ans.Reviews) != 0 || ans.Note != sidebar.NoteNone {
 		t.Fatalf("another account: %+v %v", ans, err)
 	}
 }
@@ -83,16 +99,26 @@ func TestAnonymousCustomerShowsNoReviewerData(t *testing.T) {
 	linkReview(t, st, "acme", "", review.Review{ID: fmt.Sprintf("%024x", 1), Kind: review.Service, Stars: 2}, 7)
 	linkReview(t, st, "acme", "carl@example.com", review.Review{ID: fmt.Sprintf("%024x", 2), Kind: review.Service, Stars: 4}, 8)
 	s := &sidebar.Service{Store: st}
-	ans, err := s.Answer(ctx, "acme", "reviews@acme.example", 7)
+	ans, err := s.Answer(ctx, sidebar.Call{Account: "acme", Email: "reviews@acme.example", TicketID: 7})
 	if err != nil || !ans.Anonymous || len(ans.Reviews) != 0 || ans.Note != sidebar.NoteAnonymous {
 		t.Fatalf("anonymous: %+v %v", ans, err)
 	}
+	// On ticket-created, before the sync recorded the ticket: the external id says it is a
+	// review ticket, and no entry means its review had no email.
+	ans, err = s.Answer(ctx, sidebar.Call{Account: "acme", Email: "reviews@acme.example", TicketID: 9, ExternalID: "trustpilot:" + fmt.Sprintf("%024x", 3)})
+	if err != nil || !ans.Anonymous || len(ans.Reviews) != 0 {
+		t.Fatalf("anonymous before the link: %+v %v", ans, err)
+	}
+	// A customer that is not a reviewer, on a ticket of its own: nothing, and not anonymous.
+	if ans, err := s.Answer(ctx, sidebar.Call{Account: "acme", Email: "dave@example.com", TicketID: 55}); err != nil || ans.Anonymous || ans.Note != sidebar.NoteNone {
+		t.Fatalf("a non-reviewer: %+v %v", ans, err)
+	}
 	for _, bad := range []string{"", "   ", "not-an-email"} {
-		if _, err := s.Answer(ctx, "acme", bad, 7); !errs.Is(err, errs.Invalid) {
+		if _, err := s.Answer(ctx, sidebar.Call{Account: "acme", Email: bad, TicketID: 7}); !errs.Is(err, errs.Invalid) {
 			t.Fatalf("email %q: %v, want errs.Invalid", bad, err)
 		}
 	}
-	if _, err := s.Answer(ctx, "", "carl@example.com", 8); !errs.Is(err, errs.Invalid) {
+	if _, err := s.Answer(ctx, sidebar.Call{Email: "carl@example.com", TicketID: 8}); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("no account: %v", err)
 	}
 }

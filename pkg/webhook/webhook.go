@@ -53,12 +53,12 @@ type TrustpilotInbox interface {
 const TrustpilotPath = trustpilot.WebhookPath
 
 // SidebarPath is the route of the helpdesk's sidebar integration (GET, the shared secret in
-// SecretHeader, query account, email and ticket).
+// SecretHeader, query account, email, ticket and external_id).
 const SidebarPath = "/helpdesk/sidebar"
 
 // SidebarAnswerer answers the sidebar integration's calls from the table.
 type SidebarAnswerer interface {
-	Answer(ctx context.Context, account, email string, ticketID int64) (sidebar.Answer, error)
+	Answer(ctx context.Context, c sidebar.Call) (sidebar.Answer, error)
 }
 
 // Handler is the webhook function.
@@ -164,7 +164,7 @@ func (h *Handler) sidebar(ctx context.Context, req events.APIGatewayV2HTTPReques
 		}
 		ticket = n
 	}
-	ans, err := h.Sidebar.Answer(ctx, q["account"], q["email"], ticket)
+	ans, err := h.Sidebar.Answer(ctx, sidebar.Call{Account: q["account"], Email: q["email"], TicketID: ticket, ExternalID: q["external_id"]})
 	if err != nil {
 		code := statusFor(err)
 		if code >= 500 {
