@@ -106,11 +106,13 @@ func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
 	}
 }
 
-// observe makes room for other integrations' calls on the account: when Gorgias' usage header
-// shows the bucket above nine tenths, every instance's next slot moves on by the time the
-// excess takes to drain.
+// observe makes room for other integrations' calls on the account. Gorgias' usage header is
+// its leaky bucket's level; Pilotdesk's own calls, a slot apart below the leak rate, keep it
+// near empty, so a level above a fifth of the limit is someone else's: every instance's next
+// slot moves on by the time that excess takes to drain, and Pilotdesk settles on what the
+// others leave.
 func (s *sharedSchedule) observe(ctx context.Context, used, limit int) {
-	mark := limit - max(1, limit/10)
+	mark := max(2, limit/5)
 	if used <= mark {
 		return
 	}
