@@ -2,8 +2,13 @@ package synce2e
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,6 +107,58 @@ func BenchmarkBackfillAtGorgiasRate(b *testing.B) {
 		b.ReportMetric(100*float64(st.Requests)/ceiling, "%-of-ceiling-avg")
 		b.ReportMetric(100*float64(st.MaxInWindow)/float64(st.RateCalls), "%-of-ceiling-peak")
 		b.ReportMetric(150/took.Minutes(), "reviews/min@40per20s")
+		s.Stop()
+	}
+}
+
+// BenchmarkSidebar measures the sidebar integration's answer through the local API gateway and
+// the real webhook bootstrap (RIE), after a sync of 100 reviews: p50 and p99 of 300 calls for
+// reviewers with an email, the anonymous customer among them, and the helpdesk calls they made
+// (none).
+func BenchmarkSidebar(b *testing.B) {
+	for range b.N {
+		s := startB(b, devstack.Options{Name: "bench-sidebar"}, 100, 0)
+		ctx := context.Background()
+		if _, err := s.Runtime.Tick(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Drain(ctx, 5*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		secret, err := s.Secrets.Value(ctx, s.AWS.Stack.Secrets["WebhookSecret"])
+		if err != nil {
+			b.Fatal(err)
+		}
+		var emails []string
+		for _, r := range s.fixtures[0].ServiceReviews {
+			if r.ReferralEmail != nil {
+				emails = append(emails, *r.ReferralEmail)
+			}
+		}
+		emails = append(emails, s.conns[0].AnonymousEmail)
+		before := s.HD.Stats(s.account).Requests
+		base := strings.TrimSuffix(s.WebhookURL, "/helpdesk/events") + "/helpdesk/sidebar"
+		var took []time.Duration
+		for i := range 300 {
+			q := url.Values{"account": {s.conns[0].HelpdeskAccountKey()}, "email": {emails[i%len(emails)]}, "ticket": {"1"}}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"?"+q.Encode(), nil)
+			req.Header.Set("X-Pilotdesk-Secret", secret)
+			start := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			took = append(took, time.Since(start))
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("sidebar: %d", resp.StatusCode)
+			}
+		}
+		slices.Sort(took)
+		b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "sidebar-p50-ms")
+		b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "sidebar-p99-ms")
+		b.ReportMetric(float64(s.HD.Stats(s.account).Requests-before), "helpdesk-calls")
 		s.Stop()
 	}
 }
