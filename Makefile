@@ -73,7 +73,7 @@ dev: deps tools moto-check
 # simulator, CPU per review, cold start, and the webhook's ack latency.
 bench: deps tools moto-check
 	set -o pipefail; { $(GO) test -run '^$$' -bench . -benchmem -count=1 ./pkg/... ./lab/... && \
-	  PILOTDESK_RIE=$(RIE) $(GO) test -run '^$$' -bench . -benchtime 1x -count=1 -timeout 30m ./test/...; } | tee bench.out
+	  PILOTDESK_RIE=$(RIE) $(GO) test -run '^$$' -bench . -benchtime 1x -count=1 -timeout 90m ./test/...; } | tee bench.out
 
 FUZZTIME ?= 30s
 fuzz:
