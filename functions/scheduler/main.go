@@ -14,5 +14,5 @@ import (
 
 func main() {
 	cfg := config.MustLoadFunction("SchedulerFunction")
-	lambda.Start(app.Scheduler(app.NewAdapters(app.AWS(context.Background()), cfg), cfg, app.Logger(os.Stdout, cfg, "scheduler")))
+	lambda.Start(app.Metered("scheduler", os.Stdout, app.Scheduler(app.NewAdapters(app.AWS(context.Background()), cfg), cfg, app.Logger(os.Stdout, cfg, "scheduler"))))
 }

@@ -15,5 +15,5 @@ import (
 func main() {
 	cfg := config.MustLoadFunction("HelpdeskWebhookFunction")
 	h := app.Webhook(app.NewAdapters(app.AWS(context.Background()), cfg), cfg, app.Logger(os.Stdout, cfg, "webhook"))
-	lambda.Start(h.Handle)
+	lambda.Start(app.Metered("webhook", os.Stdout, h.Handle))
 }

@@ -15,5 +15,5 @@ import (
 func main() {
 	cfg := config.MustLoadFunction("SyncWorkerFunction")
 	h := app.Worker(app.NewAdapters(app.AWS(context.Background()), cfg), cfg, app.Logger(os.Stdout, cfg, "worker"))
-	lambda.Start(h.Handle)
+	lambda.Start(app.Metered("worker", os.Stdout, h.Handle))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 	"github.com/pilotdesk/pilotdesk/pkg/config"
+	"github.com/pilotdesk/pilotdesk/pkg/metrics"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
@@ -269,5 +271,73 @@ func TestPoliciesCoverTheTableOperations(t *testing.T) {
 				t.Errorf("%s may not %s, which its code does", f.LogicalID, a)
 			}
 		}
+	}
+}
+
+// The alarms and the dashboard read only metrics the code emits (pkg/metrics), under the
+// Function dimension of a function that emits them; each function has a log group with the
+// retention parameter; the HTTP API is throttled.
+func TestAlarmsReadMetricsTheCodeEmits(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	emitted := map[string]bool{}
+	for _, n := range metrics.Names {
+		emitted[n] = true
+	}
+	functions := map[string]bool{"scheduler": true, "worker": true, "webhook": true}
+	check := func(where, name string, dims any) {
+		if !emitted[name] {
+			t.Errorf("%s reads Pilotdesk metric %q, which no code emits", where, name)
+		}
+		ds, _ := dims.([]any)
+		for _, d := range ds {
+			m, _ := d.(map[string]any)
+			if m["Name"] != "Function" || !functions[fmt.Sprint(m["Value"])] {
+				t.Errorf("%s: dimension %v is not Function=<scheduler|worker|webhook>", where, m)
+			}
+		}
+	}
+	alarms := 0
+	for id, r := range tpl.Resources {
+		switch r.Type {
+		case "AWS::CloudWatch::Alarm":
+			if r.Properties["Namespace"] == metrics.Namespace {
+				alarms++
+				check(id, fmt.Sprint(r.Properties["MetricName"]), r.Properties["Dimensions"])
+			}
+			ms, _ := r.Properties["Metrics"].([]any)
+			for _, m := range ms {
+				stat, _ := m.(map[string]any)["MetricStat"].(map[string]any)
+				if metric, _ := stat["Metric"].(map[string]any); metric != nil && metric["Namespace"] == metrics.Namespace {
+					alarms++
+					check(id, fmt.Sprint(metric["MetricName"]), metric["Dimensions"])
+				}
+			}
+		case "AWS::CloudWatch::Dashboard":
+			body := fmt.Sprint(r.Properties["DashboardBody"])
+			for _, m := range regexp.MustCompile(`\["Pilotdesk","([A-Za-z0-9]+)","Function","([a-z]+)"`).FindAllStringSubmatch(body, -1) {
+				if !emitted[m[1]] || !functions[m[2]] {
+					t.Errorf("dashboard reads %s of %s, which the code does not emit", m[1], m[2])
+				}
+			}
+		}
+	}
+	if alarms < 3 {
+		t.Errorf("%d alarms on Pilotdesk metrics, want re-authorising, sync lag and reply failures", alarms)
+	}
+	groups := 0
+	for _, r := range tpl.Resources {
+		if r.Type == "AWS::Logs::LogGroup" {
+			groups++
+			if !strings.Contains(fmt.Sprint(r.Properties["RetentionInDays"]), "LogRetentionDays") {
+				t.Errorf("log group %v keeps logs forever", r.Properties["LogGroupName"])
+			}
+		}
+	}
+	if groups != len(tpl.Functions()) {
+		t.Errorf("%d log groups for %d functions", groups, len(tpl.Functions()))
+	}
+	if !strings.Contains(fmt.Sprint(tpl.Globals["HttpApi"]), "ThrottlingRateLimit") {
+		t.Error("the HTTP API has no default throttling")
 	}
 }

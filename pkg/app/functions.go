@@ -17,6 +17,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/metrics"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
@@ -121,4 +122,13 @@ func Webhook(a Adapters, cfg config.Config, log *slog.Logger) *webhook.Handler {
 // Logger is the function's JSON logger on w.
 func Logger(w io.Writer, cfg config.Config, function string) *slog.Logger {
 	return config.Logger(w, cfg.LogLevel, function)
+}
+
+// Metered writes the metrics an invocation counted as one embedded-metric-format line on w
+// when it ends (CloudWatch Logs turns it into metrics of the function).
+func Metered[T, R any](function string, w io.Writer, fn func(context.Context, T) (R, error)) func(context.Context, T) (R, error) {
+	return func(ctx context.Context, in T) (R, error) {
+		defer metrics.Flush(w, function)
+		return fn(ctx, in)
+	}
 }

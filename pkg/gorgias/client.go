@@ -32,6 +32,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/loopback"
+	"github.com/pilotdesk/pilotdesk/pkg/metrics"
 )
 
 // Defaults for Options' knobs.
@@ -346,6 +347,10 @@ func (c *Client) once(ctx context.Context, cl call, u string, payload []byte) (a
 	}
 	defer resp.Body.Close()
 	res := attemptResult{status: resp.StatusCode, header: resp.Header, sent: true}
+	metrics.Add(metrics.HelpdeskCalls, 1)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		metrics.Add(metrics.Throttled, 1)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	c.lim.Observe(resp.Header)
 	if c.sched != nil {

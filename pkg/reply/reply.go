@@ -23,6 +23,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/metrics"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
@@ -500,6 +501,7 @@ func (s *Service) post(ctx context.Context, hd Helpdesk, tp Trustpilot, conn con
 			log.Error("reply posted but not recorded", "error", ferr.Error())
 		}
 		s.note(ctx, hd, lk, note, log)
+		metrics.Add(metrics.RepliesPosted, 1)
 		log.Info("reply posted to Trustpilot", "kind", lk.Kind, "cut", cut)
 		done := claim.Link
 		done.ReplyState, done.ReplyMessage, done.ReplyResult = link.ReplyPosted, messageID, "posted"
@@ -540,6 +542,7 @@ func (s *Service) comment(ctx context.Context, tp Trustpilot, lk link.Link, mess
 // end the slot with a note saying why.
 func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Connection, lk link.Link, messageID int64, attempt int, err error, log *slog.Logger) (string, error) {
 	if errs.Retryable(err) && !errors.Is(err, trustpilot.ErrAlreadyReplied) {
+		metrics.Add(metrics.RepliesFailed, 1)
 		next := attempt + 1
 		if next >= s.cfg.MaxAttempts {
 			// Leave it to SQS: it redelivers, then dead-letters the job for an operator.
@@ -593,6 +596,7 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 		s.noteOnce(ctx, hd, lk, fmt.Sprintf("refused#%d", messageID), "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+
 			". Once that is fixed, the next public reply on this ticket will be posted.", log)
 		log.Warn("reply not posted; slot reopened", "reason", why, "error", err.Error())
+		metrics.Add(metrics.RepliesRefused, 1)
 		return OutcomeRefused + ": " + why, nil
 	}
 	if ferr := s.Store.FinishReply(ctx, lk.ConnectionID, lk.ReviewID, messageID, link.ReplyFailed, why); ferr != nil && !errs.Is(ferr, errs.Conflict) {
@@ -600,6 +604,7 @@ func (s *Service) failed(ctx context.Context, hd Helpdesk, conn connection.Conne
 	}
 	s.note(ctx, hd, lk, "Pilotdesk: this reply was NOT posted to Trustpilot: "+why+".", log)
 	log.Warn("reply not posted", "reason", why, "error", err.Error())
+	metrics.Add(metrics.RepliesRefused, 1)
 	return OutcomeRefused + ": " + why, nil
 }
 

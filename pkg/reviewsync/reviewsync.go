@@ -23,6 +23,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/metrics"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
@@ -315,6 +316,7 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 		return true, s.reauth(ctx, conn, err, log)
 	}
 	if err != nil {
+		metrics.Add(metrics.SyncErrors, 1)
 		if rerr := s.Store.RecordError(ctx, conn.ID, job.Kind, trim(err.Error())); rerr != nil {
 			log.Warn("could not record the error", "error", rerr.Error())
 		}
@@ -1024,6 +1026,7 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	}
 	if res.created {
 		r.stats.Created++
+		metrics.Add(metrics.TicketsCreated, 1)
 	}
 	log.Info("review linked to ticket", "created", res.created, "stars", rv.Stars, "retry", claim.Link.SetAside())
 	r.sidebar(ctx, rv, who, res.ticket, log)
@@ -1146,6 +1149,7 @@ func (r *run) setAside(ctx context.Context, rv review.Review, claim link.Claim, 
 	invalid := !errs.Retryable(err)
 	a.GivenUp = failures >= r.cfg.GiveUpAfter || (invalid && failures >= r.cfg.GiveUpInvalid)
 	r.stats.Errors++
+	metrics.Add(metrics.SetAsideReviews, 1)
 	r.stats.LastError = trim(fmt.Sprintf("review %s: %v", rv.ID, err))
 	if a.GivenUp {
 		log.Error("review given up after repeated failures; listed by `pilotdesk status`, retried with `pilotdesk sync ID --retry-failed`", "failures", failures, "error", err.Error())

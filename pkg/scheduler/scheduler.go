@@ -12,6 +12,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/metrics"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
@@ -106,12 +107,18 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 	var res Result
 	var jobs []queue.Job
 	sharing := Sharing(conns)
+	reauth, lag := 0, time.Duration(0)
+	defer func() {
+		metrics.Set(metrics.NeedsReauth, float64(reauth))
+		metrics.Set(metrics.SyncLag, lag.Seconds())
+	}()
 	for _, c := range conns {
 		switch {
 		case c.Connection.Disabled:
 			res.Skipped = append(res.Skipped, Skipped{c.Connection.ID, "disabled"})
 			continue
 		case c.NeedsReauth:
+			reauth++
 			// Retrying cannot help until a human re-authorises; report it every run instead.
 			s.Log.Warn("connection needs re-authorising; not syncing", "connection_id", c.Connection.ID, "reason", c.ReauthReason)
 			res.Skipped = append(res.Skipped, Skipped{c.Connection.ID, "needs re-authorising: " + c.ReauthReason})
@@ -122,6 +129,13 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 			return res, err
 		}
 		pace, curs := o.Pace, o.Cursors
+		// Lag: how long since the connection last finished a sync of a kind it syncs (from its
+		// first sync on; a connection never synced counts from when it was queued first).
+		for _, k := range []review.Kind{review.Service, review.Product} {
+			if last := curs[k].LastRunAt; c.Connection.Kinds(k) && !last.IsZero() {
+				lag = max(lag, now.Sub(last))
+			}
+		}
 		for _, k := range []review.Kind{review.Service, review.Product} {
 			if !c.Connection.Kinds(k) {
 				continue

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/metrics"
 )
 
 // retryRule says which transient failures a request may repeat by itself.
@@ -74,6 +75,10 @@ func (c *Client) call(ctx context.Context, req request) ([]byte, error) {
 		}
 		start := time.Now()
 		status, header, body, err := c.attempt(ctx, req, token)
+		metrics.Add(metrics.TrustpilotCalls, 1)
+		if status == http.StatusTooManyRequests {
+			metrics.Add(metrics.Throttled, 1)
+		}
 		if req.uncertain != nil && (err != nil || (status >= 500 && status != http.StatusNotImplemented)) {
 			*req.uncertain = true
 		}
