@@ -66,6 +66,7 @@ type Checker interface {
 	CheckTrustpilot(ctx context.Context, c connection.Connection) error
 	CheckHelpdesk(ctx context.Context, c connection.Connection) error
 	EnsureIntegration(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, string, error)
+	HelpdeskIntegrations(ctx context.Context, c connection.Connection) ([]gorgias.Integration, error)
 	EnsureWidget(ctx context.Context, c connection.Connection, integrationID int64, template json.RawMessage) (gorgias.Widget, string, error)
 }
 
@@ -93,8 +94,11 @@ const usage = `usage: pilotdesk <command>
   sync ID [--kind K] [--since DATE]  enqueue a sync now, or a backfill from DATE (YYYY-MM-DD)
   sync ID --deep [--kind K]       enqueue the deep pass now (the last 30 days of service reviews)
   sync ID --retry-failed [--review R]  retry the set-aside reviews now (every one, or review R)
-  status [ID]                     last sync, reviews synced, backfill progress, errors, DLQ depth,
+  status [ID] [--json]            last sync, reviews synced, backfill progress, errors, DLQ depth,
                                   and the reviews set aside with their errors
+  doctor [ID] [--json]            one line per check (stack, credentials, integrations, syncs,
+                                  webhook, allowance, dead letters), OK / FAIL with the fix;
+                                  exits non-zero when a check fails
   dlq redrive                     move dead letters back to the queue
   helpdesk install-webhook ID --url URL   install the helpdesk integrations (replies, sidebar) and
                                   the sidebar widget; running it again changes nothing
@@ -133,6 +137,8 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 		return c.sync(ctx, args[1:])
 	case "status":
 		return c.status(ctx, args[1:])
+	case "doctor":
+		return c.doctor(ctx, args[1:])
 	case "dlq":
 		if len(args) == 2 && args[1] == "redrive" {
 			n, err := c.Queue.Redrive(ctx)
@@ -476,6 +482,7 @@ func parseDate(s string) (time.Time, error) {
 }
 
 func (c *CLI) status(ctx context.Context, args []string) error {
+	asJSON, args := jsonFlag(args)
 	var recs []connection.Record
 	if len(args) == 1 {
 		r, err := c.Store.GetConnection(ctx, args[0])
@@ -493,6 +500,9 @@ func (c *CLI) status(ctx context.Context, args []string) error {
 		return ErrUsage
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Connection.ID < recs[j].Connection.ID })
+	if asJSON {
+		return c.statusJSON(ctx, recs)
+	}
 	tw := tabwriter.NewWriter(c.Out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONNECTION\tKIND\tSTATE\tLAST SYNC\tREVIEWS SEEN\tTICKETS\tERRORS\tBACKFILL\tLAST ERROR")
 	for _, r := range recs {

@@ -1148,3 +1148,51 @@ func TestStatusShowsTheTrustpilotAllowance(t *testing.T) {
 		t.Fatalf("allowance line %q in:\n%s", line, r.out)
 	}
 }
+
+// doctor: a connection that never synced and has no integrations fails with the fixes named;
+// once the integrations are installed they pass; --json carries the same findings.
+func TestDoctor(t *testing.T) {
+	t.Parallel()
+	u := newUnit(t)
+	id := fmt.Sprintf("doc-%d", units.Load())
+	put(t, doc(id, u, nil))
+	base := fmt.Sprintf("https://doctor-%d.example", units.Load())
+	withBase := func(c *cli.CLI) { c.APIURL = base }
+	r := runWith(t, withBase, "doctor", id)
+	if !errors.Is(r.runErr, cli.ErrDoctor) {
+		t.Fatalf("doctor: %v\n%s", r.runErr, r.out)
+	}
+	for _, want := range []string{
+		"OK    " + id + ": Trustpilot", "OK    " + id + ": helpdesk",
+		"FAIL  " + id + ": reply integration", "install-webhook " + id,
+		"FAIL  " + id + ": last service sync", "WARN  " + id + ": Trustpilot webhook",
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Fatalf("doctor output lacks %q:\n%s", want, r.out)
+		}
+	}
+	wantRunErr(t, runWith(t, withBase, "helpdesk", "install-webhook", id, "--url", base+"/helpdesk/events"), "")
+	r = runWith(t, withBase, "doctor", id, "--json")
+	var findings []cli.Finding
+	if err := json.Unmarshal([]byte(r.out), &findings); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, r.out)
+	}
+	got := map[string]string{}
+	for _, f := range findings {
+		if f.Connection == id {
+			got[f.Check] = f.Status
+		}
+	}
+	if got["reply integration"] != cli.OK || got["sidebar integration"] != cli.OK || got["last service sync"] != cli.FAIL {
+		t.Fatalf("findings after the install: %v", got)
+	}
+	if strings.Contains(r.out, u.secret) || strings.Contains(r.out, u.key) {
+		t.Fatal("doctor printed a credential")
+	}
+	// status --json: the same connection as JSON.
+	r = run(t, "status", id, "--json")
+	var st cli.StatusJSON
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil || len(st.Connections) != 1 || st.Connections[0].ID != id || len(st.Connections[0].Kinds) != 2 {
+		t.Fatalf("status --json: %v\n%s", err, r.out)
+	}
+}

@@ -148,6 +148,28 @@ func (f *Factory) CheckHelpdesk(ctx context.Context, c connection.Connection) er
 	return err
 }
 
+// HelpdeskIntegrations lists the integrations of the connection's helpdesk account (the
+// credentials' check, and what doctor looks for).
+func (f *Factory) HelpdeskIntegrations(ctx context.Context, c connection.Connection) ([]gorgias.Integration, error) {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var all []gorgias.Integration
+	cursor := ""
+	for range 20 {
+		list, next, err := cl.Helpdesk.ListIntegrations(ctx, cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, list...)
+		if cursor = next; cursor == "" {
+			break
+		}
+	}
+	return all, nil
+}
+
 // EnsureIntegration makes the connection's helpdesk account hold the HTTP integration in
 // (created, updated or unchanged; see gorgias.EnsureHTTPIntegration).
 func (f *Factory) EnsureIntegration(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, string, error) {
