@@ -1,5 +1,6 @@
-// Command pilotdesk is the operator CLI: connections, syncs and backfills, status, dead
-// letters, and the helpdesk webhook installer. It reads the functions' environment.
+// Command pilotdesk is the operator CLI: connections, syncs and backfills, status, doctor, dead
+// letters, and the helpdesk installer. It finds its stack's outputs (--stack, PILOTDESK_STACK
+// or samconfig.toml); the functions' environment variables win when set.
 package main
 
 import (
@@ -31,13 +32,18 @@ func run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		return (&cli.CLI{Out: os.Stdout, Err: os.Stderr}).Run(ctx, args)
 	}
-	cfg, err := pdconfig.Load(os.Getenv, pdconfig.EnvTableName, pdconfig.EnvQueueURL)
-	if err != nil {
-		return err
-	}
+	name, args := app.StackFlag(args)
 	aws, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("AWS SDK configuration: %w", err)
+	}
+	getenv, err := app.CLIEnv(ctx, aws, name, os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg, err := pdconfig.Load(getenv, pdconfig.EnvTableName, pdconfig.EnvQueueURL)
+	if err != nil {
+		return err
 	}
 	a := app.NewAdapters(aws, cfg)
 	c := &cli.CLI{
@@ -45,7 +51,7 @@ func run(ctx context.Context, args []string) error {
 		// The CLI's checks are single calls: the whole allowance is theirs.
 		Check:            a.Factory(cfg, 1, app.Logger(os.Stderr, cfg, "cli")),
 		WebhookSecretARN: cfg.WebhookSecretARN,
-		APIURL:           os.Getenv("API_URL"),
+		APIURL:           getenv("API_URL"),
 		TrustpilotWindow: cfg.TrustpilotWindow,
 		Out:              os.Stdout, Err: os.Stderr,
 	}

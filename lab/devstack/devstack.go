@@ -153,7 +153,21 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 	if s.WebhookSecret, err = s.Secrets.Value(ctx, s.AWS.Stack.Secrets["WebhookSecret"]); err != nil {
 		return nil, err
 	}
+	// The outputs `sam deploy` would show, as a CloudFormation stack of the stand-in: the CLI
+	// finds this stack with --stack like a deployed one.
+	if err := localaws.RegisterOutputs(ctx, s.AWS.AWS, s.AWS.Stack.Name, s.Outputs()); err != nil {
+		return nil, fmt.Errorf("registering the stack's outputs: %w", err)
+	}
 	return s, nil
+}
+
+// Outputs are the stack's CloudFormation outputs, by key, as template.yaml declares them.
+func (s *Stack) Outputs() map[string]string {
+	return map[string]string{
+		"TableName": s.AWS.TableName(), "QueueUrl": s.QueueURL, "DeadLetterQueueUrl": s.DLQURL,
+		"CredentialsSecretPrefix": s.SecretPrefix, "WebhookSecretArn": s.AWS.Stack.Secrets["WebhookSecret"],
+		"WebhookUrl": s.WebhookURL, "ApiUrl": s.Gateway.URL,
+	}
 }
 
 func (s *Stack) envValue(fn, name string) any {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -183,4 +185,19 @@ func keySchema(hash, rng string) []ddbtypes.KeySchemaElement {
 		ks = append(ks, ddbtypes.KeySchemaElement{AttributeName: aws.String(rng), KeyType: ddbtypes.KeyTypeRange})
 	}
 	return ks
+}
+
+// RegisterOutputs records a CloudFormation stack named name on the stand-in whose outputs are
+// outputs (by output key), so that what finds a deployed stack by its outputs (the CLI's
+// --stack) finds the local one the same way. The stack holds no resource of its own.
+func RegisterOutputs(ctx context.Context, cfg aws.Config, name string, outputs map[string]string) error {
+	t := map[string]any{"Resources": map[string]any{"Holder": map[string]any{"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+	outs := map[string]any{}
+	for k, v := range outputs {
+		outs[k] = map[string]any{"Value": v}
+	}
+	t["Outputs"] = outs
+	body, _ := json.Marshal(t)
+	_, err := cloudformation.NewFromConfig(cfg).CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateBody: aws.String(string(body))})
+	return err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 	"github.com/pilotdesk/pilotdesk/pkg/config"
 	"github.com/pilotdesk/pilotdesk/pkg/metrics"
+	"github.com/pilotdesk/pilotdesk/pkg/stack"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
@@ -339,5 +340,16 @@ func TestAlarmsReadMetricsTheCodeEmits(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(tpl.Globals["HttpApi"]), "ThrottlingRateLimit") {
 		t.Error("the HTTP API has no default throttling")
+	}
+}
+
+// Every output the CLI reads from a deployed stack is one the template declares.
+func TestCLIReadsTheTemplatesOutputs(t *testing.T) {
+	t.Parallel()
+	tpl, _ := load(t)
+	for key := range stack.Outputs {
+		if _, ok := tpl.Outputs[key]; !ok {
+			t.Errorf("the CLI reads output %s, which template.yaml does not declare", key)
+		}
 	}
 }

@@ -104,7 +104,9 @@ const usage = `usage: pilotdesk <command>
                                   the sidebar widget; running it again changes nothing
   trustpilot webhook-url ID [--base URL]  print the URL to paste into Trustpilot's webhooks
 
-environment: TABLE_NAME, QUEUE_URL, CREDENTIALS_SECRET_PREFIX, WEBHOOK_SECRET_ARN, API_URL and the AWS SDK's own variables
+the stack: --stack NAME (any command), else PILOTDESK_STACK, else stack_name in ./samconfig.toml;
+its outputs give TABLE_NAME, QUEUE_URL, CREDENTIALS_SECRET_PREFIX, WEBHOOK_SECRET_ARN and API_URL,
+and those variables win when set. The AWS SDK's own variables (AWS_REGION, AWS_PROFILE) apply.
 `
 
 // ErrUsage is returned for a bad command line.

@@ -17,7 +17,7 @@ const module = "github.com/pilotdesk/pilotdesk/"
 // Roles of the product's packages (paths below the module).
 var (
 	domain    = []string{"pkg/review", "pkg/link", "pkg/cursor", "pkg/token", "pkg/connection", "pkg/errs", "pkg/loopback", "pkg/ledger", "pkg/reviewer", "pkg/metrics"}
-	adapters  = []string{"pkg/store", "pkg/gorgias", "pkg/trustpilot", "pkg/queue", "pkg/secrets"}
+	adapters  = []string{"pkg/store", "pkg/gorgias", "pkg/trustpilot", "pkg/queue", "pkg/secrets", "pkg/stack"}
 	useCases  = []string{"pkg/reviewsync", "pkg/reply", "pkg/scheduler", "pkg/sidebar"}
 	wiring    = []string{"pkg/app", "pkg/connector", "pkg/webhook", "pkg/worker", "pkg/cli"}
 	awsSDK    = "github.com/aws/aws-sdk-go-v2"
