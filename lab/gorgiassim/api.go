@@ -38,6 +38,11 @@ func (s *Server) apiRoutes() *http.ServeMux {
 	m.HandleFunc("GET /api/integrations/{id}", s.getIntegration)
 	m.HandleFunc("PUT /api/integrations/{id}", s.updateIntegration)
 	m.HandleFunc("DELETE /api/integrations/{id}", s.deleteIntegration)
+	m.HandleFunc("GET /api/widgets", s.listWidgets)
+	m.HandleFunc("POST /api/widgets", s.createWidget)
+	m.HandleFunc("GET /api/widgets/{id}", s.getWidget)
+	m.HandleFunc("PUT /api/widgets/{id}", s.updateWidget)
+	m.HandleFunc("DELETE /api/widgets/{id}", s.deleteWidget)
 	return m
 }
 
@@ -598,6 +603,10 @@ func (s *Server) getTicket(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.ticketJSON(accountOf(r), t, true))
 }
 
+// updateTicket applies a partial update and fires ticket-updated: every applied update does,
+// changed or not (the simulator does not guess whether Gorgias compares). The simulator's own
+// bookkeeping (a new message moving updated_datetime, a merge moving tickets, sending) fires
+// nothing.
 func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Status     *string         `json:"status"`
@@ -644,6 +653,7 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	touch(t, now)
+	s.fire(a, "ticket-updated", t, nil)
 	writeJSON(w, http.StatusAccepted, s.ticketJSON(a, t, false))
 }
 
@@ -768,7 +778,8 @@ func (s *Server) getTags(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": data})
 }
 
-// changeTags serves POST (add, 201), PUT (replace, 202) and DELETE (remove, 204).
+// changeTags serves POST (add, 201), PUT (replace, 202) and DELETE (remove, 204); each fires
+// ticket-updated, as every applied update through the API does.
 func (s *Server) changeTags(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Names []string `json:"names"`
@@ -810,6 +821,7 @@ func (s *Server) changeTags(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		touch(t, now)
+		s.fire(a, "ticket-updated", t, nil)
 		writeEmpty(w, http.StatusCreated)
 	case http.MethodPut:
 		t.Tags = nil
@@ -820,10 +832,12 @@ func (s *Server) changeTags(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		touch(t, now)
+		s.fire(a, "ticket-updated", t, nil)
 		writeEmpty(w, http.StatusAccepted)
 	case http.MethodDelete:
 		t.Tags = slices.DeleteFunc(t.Tags, func(n string) bool { return slices.Contains(names, n) })
 		touch(t, now)
+		s.fire(a, "ticket-updated", t, nil)
 		writeEmpty(w, http.StatusNoContent)
 	}
 }

@@ -182,7 +182,8 @@ func (s *Server) Ticket(id int64) (Ticket, bool) {
 	return s.ticketSnapshot(t), true
 }
 
-// RemoveTag removes a tag from a ticket, as a user might in the UI.
+// RemoveTag removes a tag from a ticket, as a user might in the UI; it fires no webhook (not
+// ticket-updated either: tests use it to set a ticket up, not as an event).
 func (s *Server) RemoveTag(ticketID int64, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,7 +195,7 @@ func (s *Server) RemoveTag(ticketID int64, name string) error {
 	return nil
 }
 
-// Customers returns the account's customers, oldest first.
+// Customers returns the account's customers, oldest first, merged ones included.
 func (s *Server) Customers(account string) []Customer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -202,14 +203,14 @@ func (s *Server) Customers(account string) []Customer {
 	a := s.accountByID(account)
 	for _, c := range s.customers {
 		if a != nil && c.Account == a.cfg.ID {
-			out = append(out, *c)
+			out = append(out, customerSnapshot(c))
 		}
 	}
 	slices.SortFunc(out, func(x, y Customer) int { return cmp.Compare(x.ID, y.ID) })
 	return out
 }
 
-// Customer returns one customer.
+// Customer returns one customer, with what integrations stored on it (Customer.Integrations).
 func (s *Server) Customer(id int64) (Customer, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -217,7 +218,7 @@ func (s *Server) Customer(id int64) (Customer, bool) {
 	if c == nil {
 		return Customer{}, false
 	}
-	return *c, true
+	return customerSnapshot(c), true
 }
 
 // CreateCustomer adds a customer directly (seeding tests); data may be nil.
@@ -235,7 +236,7 @@ func (s *Server) CreateCustomer(account, email, name string, data json.RawMessag
 	c := &Customer{ID: s.newID("customer"), Account: a.cfg.ID, Email: email, Name: name, Data: data,
 		CreatedDatetime: now, UpdatedDatetime: now}
 	s.customers[c.ID] = c
-	return *c, nil
+	return customerSnapshot(c), nil
 }
 
 // SetCustomerData overwrites a customer's data, as another app writing to Gorgias would.
@@ -265,7 +266,8 @@ func (s *Server) Integrations(account string) []Integration {
 	return out
 }
 
-// Stats returns the account's counters ("" = the first account).
+// Stats returns the account's counters ("" = the first account), with the other integration's
+// calls (Switches.OtherCalls) that fell due by now.
 func (s *Server) Stats(account string) Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -273,11 +275,11 @@ func (s *Server) Stats(account string) Stats {
 	if a == nil {
 		return newStats()
 	}
+	a.advance(time.Now()) // the other integration's calls due by now count
 	st := a.stats
 	st.ByEndpoint = maps.Clone(a.stats.ByEndpoint)
 	st.ByStatus = maps.Clone(a.stats.ByStatus)
-	rate := float64(a.cfg.RateCalls) / a.cfg.RateWindow.Seconds()
-	st.Level = max(0, a.level-time.Since(a.levelAt).Seconds()*rate)
+	st.Level = a.level
 	st.RateCalls, st.RateWindow = a.cfg.RateCalls, a.cfg.RateWindow
 	return st
 }
@@ -287,6 +289,7 @@ func (s *Server) ResetStats(account string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a := s.accountByID(account); a != nil {
+		a.advance(time.Now()) // the other integration's calls due so far belong to the old counters
 		a.stats = newStats()
 		a.arrivals = nil
 	}
@@ -401,6 +404,7 @@ func (s *Server) controlRoutes() *http.ServeMux {
 		ok(w, target)
 	})
 	m.HandleFunc("GET /_sim/integrations", func(w http.ResponseWriter, r *http.Request) { ok(w, nonNil(s.Integrations(acct(r)))) })
+	m.HandleFunc("GET /_sim/widgets", func(w http.ResponseWriter, r *http.Request) { ok(w, nonNil(s.Widgets(acct(r)))) })
 	m.HandleFunc("GET /_sim/deliveries", func(w http.ResponseWriter, r *http.Request) { ok(w, nonNil(s.Deliveries())) })
 	m.HandleFunc("GET /_sim/deliveries/wait", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))

@@ -12,10 +12,11 @@ import (
 
 // MergeCustomers merges customer source into target, as merging two customers in the Gorgias
 // UI does: the source's tickets move to the target, the target keeps its data and gains the
-// data keys only the source had, the source's email finds the target, and the source's paths
-// answer 301 to the target's (redirectMerged). A target that was itself merged stands for the
-// customer it was merged into. It fails when source and target are the same customer, either
-// is unknown, the source was already merged, or they belong to different accounts.
+// data keys and integrations entries only the source had, the source's email finds the
+// target, and the source's paths answer 301 to the target's (redirectMerged). A target that
+// was itself merged stands for the customer it was merged into. It fails when source and
+// target are the same customer, either is unknown, the source was already merged, or they
+// belong to different accounts.
 func (s *Server) MergeCustomers(source, target int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -47,6 +48,15 @@ func (s *Server) MergeCustomers(source, target int64) error {
 	}
 	dst.mergedEmails = append(dst.mergedEmails, src.mergedEmails...)
 	dst.Data = mergeData(dst.Data, src.Data)
+	for k, v := range src.Integrations {
+		// Like data: what the target has stays, what only the source had moves over.
+		if _, has := dst.Integrations[k]; !has {
+			if dst.Integrations == nil {
+				dst.Integrations = map[string]json.RawMessage{}
+			}
+			dst.Integrations[k] = v
+		}
+	}
 	dst.UpdatedDatetime = now
 	src.MergedInto = dst.ID
 	return nil

@@ -1,9 +1,9 @@
 package gorgiassim
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
-	"math"
 	"slices"
 	"time"
 )
@@ -97,6 +97,11 @@ type Customer struct {
 	// MergedInto is the customer this one was merged into (MergeCustomers), 0 if none; a merged
 	// customer is out of API lists and its paths answer 301.
 	MergedInto int64 `json:"merged_into,omitempty"`
+	// Integrations is what Gorgias collected from integrations, keyed by the integration id in
+	// decimal: for an HTTP integration expecting JSON, its last 2xx JSON answer to a
+	// ticket-created or ticket-updated call on one of the customer's tickets (storeAnswer). A
+	// widget bound to that integration renders it (reference §7, §10).
+	Integrations map[string]json.RawMessage `json:"integrations"`
 
 	dataVersionTime time.Time
 	mergedEmails    []string  // the emails of customers merged into this one
@@ -152,6 +157,7 @@ type Delivery struct {
 	Event         string            `json:"event"`
 	TicketID      int64             `json:"ticket_id"`
 	MessageID     int64             `json:"message_id"`
+	CustomerID    int64             `json:"customer_id"` // the ticket's customer when the event happened
 	Method        string            `json:"method"`
 	URL           string            `json:"url"`
 	Headers       map[string]string `json:"headers"`
@@ -161,64 +167,37 @@ type Delivery struct {
 	Attempts      []Attempt         `json:"attempts"`
 	OK            bool              `json:"ok"`
 	Done          bool              `json:"done"`
+	// Stored: the answer was stored on the customer under integrations[<integration id>]
+	// (storeAnswer); set before the delivery is done.
+	Stored bool `json:"stored,omitempty"`
 }
 
-// Stats are an account's counters.
+// Stats are an account's counters. Requests, ByEndpoint, ByStatus, Throttled, Served429,
+// Faults and MaxInWindow count the client's own API requests (Pilotdesk's); the calls of the
+// account's other integration (Switches.OtherCalls) only fill the bucket and count in
+// OtherCalls and OtherThrottled.
 type Stats struct {
-	Requests    int            `json:"requests"`      // API requests that passed authentication
-	ByEndpoint  map[string]int `json:"by_endpoint"`   // "METHOD /pattern" => requests
-	ByStatus    map[int]int    `json:"by_status"`     // status => responses
-	Throttled   int            `json:"throttled"`     // 429s because the bucket was full: the ceiling was hit
-	Served429   int            `json:"served_429"`    // every 429, injected ones included
-	Faults      int            `json:"faults"`        // requests a fault applied to
-	MaxInWindow int            `json:"max_in_window"` // most requests that arrived within any RateWindow
-	Level       float64        `json:"level"`         // the bucket's level now
-	RateCalls   int            `json:"rate_calls"`
-	RateWindow  time.Duration  `json:"rate_window"`
+	Requests   int            `json:"requests"`    // API requests that passed authentication
+	ByEndpoint map[string]int `json:"by_endpoint"` // "METHOD /pattern" => requests
+	ByStatus   map[int]int    `json:"by_status"`   // status => responses
+	Throttled  int            `json:"throttled"`   // 429s because the bucket was full: the ceiling was hit
+	Served429  int            `json:"served_429"`  // every 429, injected ones included
+	Faults     int            `json:"faults"`      // requests a fault applied to
+	// MaxInWindow is the most of the client's own requests that arrived within any RateWindow,
+	// a sliding window (t-RateWindow, t] and not fixed slots: every request that passed
+	// authentication counts, answered, throttled or faulted; the other integration's calls do
+	// not. A test asserting "never more than N calls in any window" compares it with N.
+	MaxInWindow int `json:"max_in_window"`
+	// OtherCalls are the calls the account's other integration made (Switches.OtherCalls);
+	// OtherThrottled those of them refused because the bucket was full: the client left no room.
+	OtherCalls     int           `json:"other_calls"`
+	OtherThrottled int           `json:"other_throttled"`
+	Level          float64       `json:"level"` // the bucket's level now, the other integration's calls included
+	RateCalls      int           `json:"rate_calls"`
+	RateWindow     time.Duration `json:"rate_window"`
 }
 
 func newStats() Stats { return Stats{ByEndpoint: map[string]int{}, ByStatus: map[int]int{}} }
-
-type account struct {
-	cfg    AccountConfig
-	userID int64
-	tags   map[string]*Tag
-
-	// The leaky bucket: level drains at RateCalls per RateWindow.
-	level    float64
-	levelAt  time.Time
-	arrivals []time.Time // within the last window, for MaxInWindow
-	stats    Stats
-}
-
-// admit accounts for one request: it reports the bucket's level to show and, when the bucket is
-// full, the Retry-After seconds.
-func (s *Server) admit(a *account) (used int, retryAfter int, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	rate := float64(a.cfg.RateCalls) / a.cfg.RateWindow.Seconds()
-	if !a.levelAt.IsZero() {
-		a.level = max(0, a.level-now.Sub(a.levelAt).Seconds()*rate)
-	}
-	a.levelAt = now
-	a.stats.Requests++
-	cut := now.Add(-a.cfg.RateWindow)
-	i := 0
-	for i < len(a.arrivals) && !a.arrivals[i].After(cut) {
-		i++
-	}
-	a.arrivals = append(a.arrivals[i:], now)
-	a.stats.MaxInWindow = max(a.stats.MaxInWindow, len(a.arrivals))
-	const eps = 1e-9
-	if a.level+1 > float64(a.cfg.RateCalls)+eps {
-		a.stats.Throttled++
-		wait := (a.level + 1 - float64(a.cfg.RateCalls)) / rate
-		return a.cfg.RateCalls, max(1, int(math.Ceil(wait))), false
-	}
-	a.level++
-	return int(math.Ceil(a.level - eps)), 0, true
-}
 
 func (s *Server) count(a *account, endpoint string, status int) {
 	s.mu.Lock()
@@ -288,6 +267,16 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
+}
+
+func customerSnapshot(c *Customer) Customer {
+	out := *c
+	out.Integrations = make(map[string]json.RawMessage, len(c.Integrations))
+	for k, v := range c.Integrations {
+		out.Integrations[k] = bytes.Clone(v)
+	}
+	out.mergedEmails = slices.Clone(c.mergedEmails)
+	return out
 }
 
 func integrationSnapshot(i *Integration) Integration {

@@ -22,12 +22,33 @@
 //   - merge_location (Switches.MergeLocation): the Location of a merged customer's 301 (below):
 //     "" an absolute URL on the simulator's host (http://127.0.0.1:PORT/api/customers/M/data),
 //     "relative" (MergeLocationRelative) the path alone (/api/customers/M/data).
+//   - other_calls (Switches.OtherCalls): another API-key integration of the shop makes that
+//     many calls per RateWindow, evenly spread, in the account's bucket (reference §10: the
+//     limit is shared). They are played lazily when a request (or Stats) comes; the call-limit
+//     header's "used" counts them, so a client that does not leave room for them is throttled.
+//     Stats.OtherCalls and Stats.OtherThrottled count them; Stats.Requests and MaxInWindow
+//     (the client's own requests in any sliding RateWindow) never do.
 //
 // Over HTTP: GET /_sim/accounts/{id}/switches, and PUT /_sim/accounts/{id}/switches with
 // {"webhook_message_vars":"empty","no_redelivery":true,"customer_data_apply_delay":"2s",
-// "merge_location":"relative"} (replaces all switches; unknown fields are refused; a delay is a
-// Go duration string or nanoseconds); POST /_sim/accounts adds an account, switches given at the
-// top level.
+// "merge_location":"relative","other_calls":10} (replaces all switches; unknown fields are
+// refused; a delay is a Go duration string or nanoseconds); POST /_sim/accounts adds an
+// account, switches given at the top level.
+//
+// # HTTP integrations and widgets
+//
+// An HTTP integration (POST /api/integrations) is called on its triggers: ticket-created,
+// ticket-message-created, and ticket-updated on every applied PUT /api/tickets/{id} and
+// POST/PUT/DELETE /api/tickets/{id}/tags (not on the simulator's own bookkeeping: new
+// messages, merges, sending, AgentReply, RemoveTag). Values rendered into its URL are
+// percent-encoded for the path or the query, so "?email={{ticket.customer.email}}" delivers
+// jane+tp@example.com intact. When its response_content_type is application/json (whatever
+// its method), a 2xx JSON answer to ticket-created or ticket-updated is stored on the ticket's
+// customer under integrations["<integration id>"] (Customer.Integrations, "integrations" of GET
+// /api/customers/{id}), replacing the previous answer; a non-2xx or non-JSON answer leaves it.
+// Delivery.Stored says whether an answer was stored. Widgets (reference §7) are kept per
+// account under /api/widgets (POST 201, GET list, GET/PUT/DELETE /api/widgets/{id});
+// Server.Widgets and GET /_sim/widgets list them.
 //
 // Customers merge (Server.MergeCustomers, POST /_sim/customers/merge with
 // {"source_id":N,"target_id":M}; 409 when N == M, either is unknown, N was already merged or
@@ -138,6 +159,13 @@ type Switches struct {
 	// answer (MergeCustomers): "" an absolute URL on the simulator's host, MergeLocationRelative
 	// a path.
 	MergeLocation string `json:"merge_location,omitempty"`
+	// OtherCalls is how many calls per RateWindow another API-key integration of the shop
+	// makes, spread evenly: they fill the same bucket (reference §10: the limit is per account
+	// and authentication type), so the call-limit header's "used" counts them and the client
+	// is throttled unless it leaves room for them. They are not the client's requests: they
+	// count in Stats.OtherCalls (and Stats.OtherThrottled when the bucket had no room), never
+	// in Stats.Requests or MaxInWindow.
+	OtherCalls int `json:"other_calls,omitempty"`
 }
 
 // MergeLocationRelative is the Switches.MergeLocation value for a path-only Location.
@@ -165,6 +193,9 @@ func (sw Switches) check() error {
 	}
 	if sw.MergeLocation != "" && sw.MergeLocation != MergeLocationRelative {
 		return fmt.Errorf("gorgiassim: merge_location %q is not one of \"\", %q", sw.MergeLocation, MergeLocationRelative)
+	}
+	if sw.OtherCalls < 0 {
+		return fmt.Errorf("gorgiassim: other_calls %d is negative", sw.OtherCalls)
 	}
 	return nil
 }
@@ -203,6 +234,7 @@ type Server struct {
 	messages     map[int64]*Message
 	customers    map[int64]*Customer
 	integrations map[int64]*Integration
+	widgets      map[int64]*Widget
 	deliveries   []*Delivery
 	delivered    int           // deliveries finished (success or given up)
 	delivChanged chan struct{} // closed when delivered changes
@@ -246,11 +278,12 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:          cfg,
 		log:          cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		nextID:       map[string]int64{"ticket": 1000, "message": 50000, "customer": 200, "integration": 10, "tag": 1, "user": 1},
+		nextID:       map[string]int64{"ticket": 1000, "message": 50000, "customer": 200, "integration": 10, "tag": 1, "user": 1, "widget": 300},
 		tickets:      map[int64]*Ticket{},
 		messages:     map[int64]*Message{},
 		customers:    map[int64]*Customer{},
 		integrations: map[int64]*Integration{},
+		widgets:      map[int64]*Widget{},
 		delivChanged: make(chan struct{}),
 		pendChanged:  make(chan struct{}),
 	}
@@ -289,7 +322,7 @@ func (s *Server) addAccountLocked(ac AccountConfig) error {
 	}
 	ac.RateCalls = cmp.Or(ac.RateCalls, s.cfg.RateCalls)
 	ac.RateWindow = cmp.Or(ac.RateWindow, s.cfg.RateWindow)
-	a := &account{cfg: ac, tags: map[string]*Tag{}, stats: newStats()}
+	a := newAccount(ac, time.Now())
 	a.userID = s.newID("user")
 	s.accounts = append(s.accounts, a)
 	return nil
@@ -307,6 +340,8 @@ func (s *Server) SetSwitches(account string, sw Switches) error {
 	if a == nil {
 		return fmt.Errorf("gorgiassim: no account %q", account)
 	}
+	// The other integration's calls due so far were made at the old rate.
+	a.setOtherCalls(sw.OtherCalls, time.Now())
 	a.cfg.Switches = sw
 	return nil
 }

@@ -37,8 +37,8 @@ func (s *Server) fire(a *account, event string, t *Ticket, m *Message) {
 	for _, id := range ids {
 		it := s.integrations[id]
 		d := &Delivery{ID: s.newID("delivery"), Account: a.cfg.ID, IntegrationID: id, Event: event, TicketID: t.ID,
-			Method: it.HTTP.Method, URL: renderString(it.HTTP.URL, vars), Headers: map[string]string{},
-			ContentType: it.HTTP.RequestContentType}
+			CustomerID: t.CustomerID, Method: it.HTTP.Method, URL: renderURL(it.HTTP.URL, vars),
+			Headers: map[string]string{}, ContentType: it.HTTP.RequestContentType}
 		if m != nil {
 			d.MessageID = m.ID
 		}
@@ -77,7 +77,8 @@ func (s *Server) templateVars(a *account, event string, t *Ticket, m *Message) m
 	}
 	if c := s.customers[t.CustomerID]; c != nil {
 		ticket["customer"] = map[string]any{"id": c.ID, "email": nullString(c.Email), "name": nullString(c.Name),
-			"firstname": c.Firstname, "lastname": c.Lastname, "data": decodeAny(c.Data)}
+			"firstname": c.Firstname, "lastname": c.Lastname, "data": decodeAny(c.Data),
+			"integrations": integrationVars(c)}
 	}
 	tags := make([]any, 0, len(t.Tags))
 	for _, n := range t.Tags {
@@ -104,6 +105,14 @@ func (s *Server) templateVars(a *account, event string, t *Ticket, m *Message) m
 		}
 	}
 	return vars
+}
+
+func integrationVars(c *Customer) map[string]any {
+	out := make(map[string]any, len(c.Integrations))
+	for k, v := range c.Integrations {
+		out[k] = decodeAny(v)
+	}
+	return out
 }
 
 // none is Python's None standing for an object: every attribute of it is None too, it prints
@@ -188,6 +197,71 @@ func renderValue(v any, vars map[string]any, typed bool) any {
 	return v
 }
 
+// renderURL renders an integration's URL template, percent-encoding each value for where it
+// lands, so that it arrives as rendered: a value after the template's first "?" (outside any
+// {{ }}) is query-encoded, one before it path-encoded (as one segment). Without this an email
+// like jane+tp@example.com in "?email={{ticket.customer.email}}" would reach the endpoint with a
+// space for its "+". A value the template encodes itself (| urlencode) is not encoded twice.
+func renderURL(tmpl string, vars map[string]any) string {
+	matches := exprRe.FindAllStringSubmatchIndex(tmpl, -1)
+	query := queryStart(tmpl, matches)
+	var b strings.Builder
+	last := 0
+	for _, m := range matches {
+		b.WriteString(tmpl[last:m[0]])
+		last = m[1]
+		expr := tmpl[m[2]:m[3]]
+		val, ok := eval(expr, vars)
+		if !ok {
+			continue // undefined renders ""
+		}
+		str := pyStr(val)
+		switch {
+		case encodesItself(expr):
+		case query >= 0 && m[0] > query:
+			str = url.QueryEscape(str)
+		default:
+			str = url.PathEscape(str)
+		}
+		b.WriteString(str)
+	}
+	b.WriteString(tmpl[last:])
+	return b.String()
+}
+
+// queryStart is the index of the "?" starting tmpl's query, skipping any inside the {{ }}
+// expressions at matches; -1 when there is none.
+func queryStart(tmpl string, matches [][]int) int {
+	from := 0
+	for _, m := range matches {
+		if i := strings.IndexByte(tmpl[from:m[0]], '?'); i >= 0 {
+			return from + i
+		}
+		from = m[1]
+	}
+	if i := strings.IndexByte(tmpl[from:], '?'); i >= 0 {
+		return from + i
+	}
+	return -1
+}
+
+// encodesItself reports whether expr's filters percent-encode its value already.
+func encodesItself(expr string) bool {
+	parts := strings.Split(expr, "|")
+	for _, f := range parts[1:] {
+		if strings.TrimSpace(f) == "urlencode" {
+			return true
+		}
+	}
+	return false
+}
+
+// urlencode is Jinja's urlencode filter on a string: percent-encoding that keeps "/" and
+// writes a space as %20.
+func urlencode(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(url.QueryEscape(s), "+", "%20"), "%2F", "/")
+}
+
 // renderString substitutes {{ expr }}: values as Python would print them (True/False/None),
 // undefined variables as "" (Jinja's default).
 func renderString(s string, vars map[string]any) string {
@@ -201,7 +275,7 @@ func renderString(s string, vars map[string]any) string {
 }
 
 // eval evaluates a path like ticket.messages[-1].body_text with filters (tojson, lower, upper,
-// string, default('x')).
+// string, urlencode, default('x')).
 func eval(expr string, vars map[string]any) (any, bool) {
 	parts := strings.Split(expr, "|")
 	val, ok := lookup(strings.TrimSpace(parts[0]), vars)
@@ -217,6 +291,8 @@ func eval(expr string, vars map[string]any) (any, bool) {
 			val = strings.ToUpper(pyStr(val))
 		case f == "string":
 			val = pyStr(val)
+		case f == "urlencode":
+			val = urlencode(pyStr(val))
 		case strings.HasPrefix(f, "default(") && strings.HasSuffix(f, ")"):
 			if !ok || val == nil || val == "" {
 				val, ok = strings.Trim(f[len("default("):len(f)-1], `'" `), true
@@ -338,7 +414,7 @@ func (s *Server) deliver(d *Delivery) {
 			return
 		}
 		at := time.Now()
-		status, err := s.send(d)
+		status, answer, err := s.send(d)
 		ok := err == nil && status >= 200 && status < 300
 		s.mu.Lock()
 		att := Attempt{At: at, Status: status, Took: time.Since(at)}
@@ -349,6 +425,7 @@ func (s *Server) deliver(d *Delivery) {
 		if it := s.integrations[d.IntegrationID]; it != nil {
 			if ok {
 				it.ConsecutiveFailures = 0
+				d.Stored = s.storeAnswer(d, it, answer)
 			} else {
 				it.ConsecutiveFailures++
 				if it.ConsecutiveFailures >= s.cfg.DisableAfter && it.DeactivatedDatetime == nil {
@@ -380,14 +457,19 @@ func (s *Server) deliver(d *Delivery) {
 	}
 }
 
-func (s *Server) send(d *Delivery) (int, error) {
+// maxAnswerBytes bounds the answer body send reads; a longer answer is not stored.
+const maxAnswerBytes = 1 << 20
+
+// send makes one request of d and returns the answer's status and body (nil when longer than
+// maxAnswerBytes).
+func (s *Server) send(d *Delivery) (int, []byte, error) {
 	var body io.Reader
 	if d.Method != http.MethodGet {
 		body = strings.NewReader(d.RawBody)
 	}
 	req, err := http.NewRequestWithContext(s.ctx, d.Method, d.URL, body)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	for k, v := range d.Headers {
 		req.Header.Set(k, v)
@@ -398,11 +480,46 @@ func (s *Server) send(d *Delivery) (int, error) {
 	req.Header.Set("User-Agent", "Gorgias-HTTP-Integration (gorgiassim)")
 	resp, err := s.cfg.DeliveryClient.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, nil
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
+	if len(answer) > maxAnswerBytes {
+		answer = nil
+	}
+	return resp.StatusCode, answer, nil
+}
+
+// answerEvents are the events whose JSON answer Gorgias keeps on the ticket's customer: the
+// documented route to sidebar data is a call on ticket-created (reference §7, §10), and
+// ticket-updated refreshes it.
+var answerEvents = map[string]bool{"ticket-created": true, "ticket-updated": true}
+
+// storeAnswer keeps a 2xx answer of an HTTP integration expecting JSON
+// (http.response_content_type application/json, whatever the method) to a ticket event on the
+// ticket's customer (following merges), under integrations[<integration id>], replacing what
+// an earlier answer left. An answer that is not JSON (the Content-Type header is not looked
+// at, only the body) leaves the previous value. It reports whether it stored; the caller holds
+// s.mu.
+func (s *Server) storeAnswer(d *Delivery, it *Integration, answer []byte) bool {
+	if !answerEvents[d.Event] || it.HTTP.ResponseContentType != "application/json" {
+		return false
+	}
+	var compact bytes.Buffer
+	if json.Compact(&compact, answer) != nil || compact.Len() == 0 {
+		return false
+	}
+	c := s.customers[d.CustomerID]
+	if c == nil {
+		return false
+	}
+	c = s.finalCustomer(c)
+	if c.Integrations == nil {
+		c.Integrations = map[string]json.RawMessage{}
+	}
+	c.Integrations[strconv.FormatInt(it.ID, 10)] = compact.Bytes()
+	c.UpdatedDatetime = time.Now().UTC()
+	return true
 }
 
 func (s *Server) finish(d *Delivery, ok bool, reason string) {

@@ -76,10 +76,20 @@ func (s *Server) customerJSON(c *Customer) map[string]any {
 	return map[string]any{
 		"id": c.ID, "email": nullString(c.Email), "name": nullString(c.Name),
 		"firstname": c.Firstname, "lastname": c.Lastname, "external_id": nullString(c.ExternalID),
-		"channels": channels, "data": rawOrNull(c.Data), "integrations": map[string]any{}, "note": nil, "meta": map[string]any{},
+		"channels": channels, "data": rawOrNull(c.Data), "integrations": integrationsJSON(c), "note": nil, "meta": map[string]any{},
 		"created_datetime": gtime(c.CreatedDatetime), "updated_datetime": gtime(c.UpdatedDatetime),
 		"uri": fmt.Sprintf("/api/customers/%d/", c.ID),
 	}
+}
+
+// integrationsJSON is a customer's integrations object: always an object, {} when no
+// integration stored anything.
+func integrationsJSON(c *Customer) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(c.Integrations))
+	for k, v := range c.Integrations {
+		out[k] = v
+	}
+	return out
 }
 
 func personJSON(p *Person) any {
