@@ -42,6 +42,8 @@ func (s *Sim) routes() {
 	h("GET /v1/private/conversations/{id}", "get_conversation", s.handleGetConversation)
 	h("POST /v1/private/conversations/{id}/state", "set_conversation_state", s.handleConversationState)
 	h("GET /v1/reviews/deletions", "list_deletions", s.handleDeletions)
+	m.HandleFunc("GET "+LoginPath, s.handleLoginPage)
+	m.HandleFunc("POST "+LoginPath, s.handleLogin)
 	h("/", "not_found", func(w http.ResponseWriter, r *http.Request) {
 		appError(w, http.StatusNotFound, codeNotFound, "Not found", "no such resource: "+r.Method+" "+r.URL.Path)
 	})
@@ -105,6 +107,15 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 			appError(w, http.StatusBadRequest, codeInvalidGrant, "invalid_grant", "")
 			return
 		}
+	case "authorization_code":
+		group = "user"
+		id, ok := s.takeCodeLocked(r.PostForm.Get("code"), u.ID, r.PostForm.Get("redirect_uri"))
+		if !ok {
+			// Unknown, spent, expired, another app's, or a different redirect_uri.
+			appError(w, http.StatusBadRequest, codeInvalidGrant, "invalid_grant", "")
+			return
+		}
+		userID = id
 	case "refresh_token":
 		group = "user"
 		rt, ok := s.refresh[r.PostForm.Get("refresh_token")]

@@ -100,6 +100,7 @@ type Sim struct {
 	replies       []Reply
 	access        map[string]*accessToken
 	refresh       map[string]*refreshToken
+	codes         map[string]*authCode // the login's authorization codes, single use
 	newest        map[string]time.Time // unit id + grant group → expiry of the newest token
 	seq           uint64
 	pending       map[string][]WebhookEvent // unit id → events for its webhook subscription
@@ -168,6 +169,7 @@ func New(opts Options) *Sim {
 		product:       map[string]*productEntry{},
 		conversations: map[string]*Conversation{},
 		access:        map[string]*accessToken{},
+		codes:         map[string]*authCode{},
 		refresh:       map[string]*refreshToken{},
 		newest:        map[string]time.Time{},
 		counts:        map[string]int{},

@@ -398,3 +398,43 @@ func parseExpiresIn(raw json.RawMessage) (float64, error) {
 	}
 	return secs, nil
 }
+
+// ExchangeCode turns the code Trustpilot's login page gave back (the authorization-code grant,
+// reference §1.2) into tokens for this client's connection: the access token is kept where
+// every instance finds it (the token store), so nobody asks for another one too early; the
+// refresh token is returned for the caller to store with the credentials. redirectURI must be
+// the one the login was started with. A refused code is errs.Invalid.
+func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string) (Token, error) {
+	const op = "trustpilot.ExchangeCode"
+	if strings.TrimSpace(code) == "" || redirectURI == "" {
+		return Token{}, errs.E(errs.Invalid, op, errors.New("a code and the redirect URI are required"))
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}}
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.cfg.Credentials.APIKey+":"+c.cfg.Credentials.APISecret)))
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	issued := c.now()
+	body, err := c.call(ctx, request{op: op, method: http.MethodPost, path: accessTokenPath, body: []byte(form.Encode()), header: h, retry: retryNot429})
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusUnauthorized) {
+			// A used, expired or foreign code, or the app's key refused: nothing to retry.
+			return Token{}, errs.E(errs.Invalid, op, fmt.Errorf("Trustpilot refused the login's code (%d)", ae.Status))
+		}
+		return Token{}, err
+	}
+	tok, err := ParseTokenResponse(body, issued)
+	if err != nil {
+		return Token{}, errs.E(errs.Invalid, op, err)
+	}
+	if tok.RefreshToken == "" {
+		return Token{}, errs.E(errs.Invalid, op, errors.New("Trustpilot answered the code without a refresh token"))
+	}
+	c.tokens.set(tok)
+	if c.cfg.Tokens != nil {
+		if err := c.saveToken(ctx, tok); err != nil {
+			return Token{}, err
+		}
+	}
+	return tok, nil
+}
