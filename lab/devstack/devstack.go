@@ -122,7 +122,8 @@ func Start(ctx context.Context, opt Options) (s *Stack, err error) {
 		return nil, err
 	}
 
-	fenv := map[string]string{config.EnvTrustpilotAPI: tpURL, config.EnvRetryDelay: "1s", config.EnvCommentRecheck: "3s"}
+	fenv := map[string]string{config.EnvTrustpilotAPI: tpURL, config.EnvTrustpilotAuth: tpURL + trustpilotsim.LoginPath,
+		config.EnvRetryDelay: "1s", config.EnvCommentRecheck: "3s"}
 	for k, v := range opt.Env {
 		fenv[k] = v
 	}

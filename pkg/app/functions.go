@@ -14,6 +14,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/backoff"
 	"github.com/pilotdesk/pilotdesk/pkg/config"
+	"github.com/pilotdesk/pilotdesk/pkg/connect"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/connector"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
@@ -116,7 +117,9 @@ func Webhook(a Adapters, cfg config.Config, log *slog.Logger) *webhook.Handler {
 			CommentRecheck: cfg.CommentRecheck})
 	inbox := &reviewsync.Inbox{Connections: a.Store, Queue: a.Queue, Log: log}
 	return &webhook.Handler{SecretID: cfg.WebhookSecretARN, Secrets: a.Secrets, Processor: replies, Trustpilot: inbox,
-		Sidebar: &sidebar.Service{Store: a.Store}, Log: log}
+		Sidebar: &sidebar.Service{Store: a.Store},
+		Connect: &connect.Service{Store: a.Store, Secrets: a.Secrets, Exchange: f, AuthURL: cfg.TrustpilotAuth, KeyID: cfg.WebhookSecretARN},
+		Log:     log}
 }
 
 // Logger is the function's JSON logger on w.

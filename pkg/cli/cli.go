@@ -90,6 +90,7 @@ const usage = `usage: pilotdesk <command>
   connection list                 list connections (secrets masked)
   connection show ID              show one connection (secrets masked)
   connection check ID             call Trustpilot and the helpdesk with the stored credentials
+  connection login ID [--base URL]  print the link that connects ID by logging into Trustpilot
   connection delete ID [--purge]  remove a connection (links stay unless --purge)
   sync ID [--kind K] [--since DATE]  enqueue a sync now, or a backfill from DATE (YYYY-MM-DD)
   sync ID --deep [--kind K]       enqueue the deep pass now (the last 30 days of service reviews)
@@ -132,6 +133,8 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 			return c.withID(args[2:], func(id string) error { return c.show(ctx, id) })
 		case "check":
 			return c.withID(args[2:], func(id string) error { return c.check(ctx, id) })
+		case "login":
+			return c.login(ctx, args[2:])
 		case "delete":
 			return c.delete(ctx, args[2:])
 		}
@@ -709,6 +712,43 @@ func SidebarIntegration(base, account, secret string) gorgias.NewHTTPIntegration
 	}
 }
 
+// login prints the link that connects a connection by logging into Trustpilot, and the
+// redirect URI the Trustpilot app must have registered.
+func (c *CLI) login(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("connection login", flag.ContinueOnError)
+	fs.SetOutput(c.Err)
+	base := fs.String("base", c.APIURL, "the stack's HTTP API base URL (the ApiUrl output)")
+	pos, err := interleaved(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprint(c.Err, usage)
+		return ErrUsage
+	}
+	u, err := apiBase(*base)
+	if err != nil {
+		return err
+	}
+	r, err := c.Store.GetConnection(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "%s/connect/trustpilot?connection=%s\n", u, url.QueryEscape(r.Connection.ID))
+	fmt.Fprintf(c.Out, "open it in a browser and log in as the Trustpilot business user who replies; the Trustpilot app (API key of %s) must have this redirect URI registered: %s/connect/trustpilot/callback\n",
+		r.Connection.ID, u)
+	return nil
+}
+
+// apiBase checks the stack's API base URL: https (http only on loopback), no query.
+func apiBase(base string) (string, error) {
+	if base == "" {
+		return "", errors.New("--base: the stack's API URL is needed (the ApiUrl output of `sam deploy`, or API_URL)")
+	}
+	u, err := url.Parse(strings.TrimSuffix(base, "/"))
+	if err != nil || (u.Scheme != "https" && !loopback.Host(u.Hostname())) || u.Host == "" || u.RawQuery != "" {
+		return "", fmt.Errorf("--base %q: want the https base URL of the stack's API, like https://abc.execute-api.eu-west-1.amazonaws.com", base)
+	}
+	return u.String(), nil
+}
+
 // trustpilotWebhookURL prints the connection's Trustpilot webhook URL, the URL first on its
 // line, then the event types to subscribe it to. The URL holds the connection's key: treat it
 // as a secret.
@@ -721,12 +761,9 @@ func (c *CLI) trustpilotWebhookURL(ctx context.Context, args []string) error {
 		fmt.Fprint(c.Err, usage)
 		return ErrUsage
 	}
-	if *base == "" {
-		return errors.New("--base: the stack's API URL is needed (the ApiUrl output of `sam deploy`, or API_URL)")
-	}
-	u, err := url.Parse(strings.TrimSuffix(*base, "/"))
-	if err != nil || (u.Scheme != "https" && !loopback.Host(u.Hostname())) || u.Host == "" || u.RawQuery != "" {
-		return fmt.Errorf("--base %q: want the https base URL of the stack's API, like https://abc.execute-api.eu-west-1.amazonaws.com", *base)
+	u, err := apiBase(*base)
+	if err != nil {
+		return err
 	}
 	r, err := c.Store.GetConnection(ctx, pos[0])
 	if err != nil {
@@ -739,7 +776,7 @@ func (c *CLI) trustpilotWebhookURL(ctx context.Context, args []string) error {
 	if sec.TrustpilotWebhook == "" {
 		return fmt.Errorf("connection %s has no webhook key yet: save it again with `pilotdesk connection put` (a key is made then)", r.Connection.ID)
 	}
-	fmt.Fprintf(c.Out, "%s%s?connection=%s&key=%s  events: %s, %s, %s\n", u.String(), trustpilot.WebhookPath,
+	fmt.Fprintf(c.Out, "%s%s?connection=%s&key=%s  events: %s, %s, %s\n", u, trustpilot.WebhookPath,
 		url.QueryEscape(r.Connection.ID), url.QueryEscape(sec.TrustpilotWebhook), trustpilot.EventCreated, trustpilot.EventUpdated, trustpilot.EventDeleted)
 	return nil
 }

@@ -148,6 +148,17 @@ func (f *Factory) CheckHelpdesk(ctx context.Context, c connection.Connection) er
 	return err
 }
 
+// ExchangeCode turns a Trustpilot login's code into the connection's refresh token (the access
+// token goes to the shared token store).
+func (f *Factory) ExchangeCode(ctx context.Context, c connection.Connection, code, redirectURI string) (string, error) {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	tok, err := cl.Trustpilot.ExchangeCode(ctx, code, redirectURI)
+	return tok.RefreshToken, err
+}
+
 // HelpdeskIntegrations lists the integrations of the connection's helpdesk account (the
 // credentials' check, and what doctor looks for).
 func (f *Factory) HelpdeskIntegrations(ctx context.Context, c connection.Connection) ([]gorgias.Integration, error) {

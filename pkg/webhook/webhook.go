@@ -12,15 +12,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pilotdesk/pilotdesk/pkg/connect"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/loopback"
 	"github.com/pilotdesk/pilotdesk/pkg/sidebar"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
@@ -56,6 +60,18 @@ const TrustpilotPath = trustpilot.WebhookPath
 // SecretHeader, query account, email, ticket and external_id).
 const SidebarPath = "/helpdesk/sidebar"
 
+// Routes of the Trustpilot login.
+const (
+	ConnectPath  = "/connect/trustpilot"
+	CallbackPath = "/connect/trustpilot/callback"
+)
+
+// Connector runs the Trustpilot login: where to send the browser, and the callback.
+type Connector interface {
+	Start(ctx context.Context, connID, redirectURI string) (string, error)
+	Callback(ctx context.Context, code, state, redirectURI string) (connect.Result, error)
+}
+
 // SidebarAnswerer answers the sidebar integration's calls from the table.
 type SidebarAnswerer interface {
 	Answer(ctx context.Context, c sidebar.Call) (sidebar.Answer, error)
@@ -68,6 +84,7 @@ type Handler struct {
 	Processor  Processor
 	Trustpilot TrustpilotInbox
 	Sidebar    SidebarAnswerer
+	Connect    Connector
 	Log        *slog.Logger
 }
 
@@ -88,8 +105,11 @@ func reply(code int, status, msg string) events.APIGatewayV2HTTPResponse {
 // Handle answers one API Gateway HTTP API (v2) request.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	log := h.Log.With("request_id", req.RequestContext.RequestID)
-	if strings.TrimSuffix(req.RawPath, "/") == SidebarPath {
+	switch strings.TrimSuffix(req.RawPath, "/") {
+	case SidebarPath:
 		return h.sidebar(ctx, req, log), nil
+	case ConnectPath, CallbackPath:
+		return h.connect(ctx, req, log), nil
 	}
 	if m := req.RequestContext.HTTP.Method; m != "" && m != http.MethodPost {
 		r := reply(http.StatusMethodNotAllowed, "error", "use POST")
@@ -177,6 +197,63 @@ func (h *Handler) sidebar(ctx context.Context, req events.APIGatewayV2HTTPReques
 	log.Info("sidebar answered", "ticket_id", ticket, "reviews", len(ans.Reviews), "anonymous", ans.Anonymous)
 	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Body: string(b),
 		Headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}}
+}
+
+// connect serves the Trustpilot login: the start redirects the browser to Trustpilot, the
+// callback answers a small page saying what was connected (or why not, 400).
+func (h *Handler) connect(ctx context.Context, req events.APIGatewayV2HTTPRequest, log *slog.Logger) events.APIGatewayV2HTTPResponse {
+	if m := req.RequestContext.HTTP.Method; m != "" && m != http.MethodGet {
+		return page(http.StatusMethodNotAllowed, "Use GET", "This address is opened in a browser.")
+	}
+	redirect := callbackURL(req)
+	q := req.QueryStringParameters
+	if strings.TrimSuffix(req.RawPath, "/") == ConnectPath {
+		to, err := h.Connect.Start(ctx, q["connection"], redirect)
+		if err != nil {
+			if statusFor(err) >= 500 {
+				log.Error("login start failed", "error", err.Error())
+				return page(http.StatusServiceUnavailable, "Try again", "Pilotdesk could not start the login; try again in a minute.")
+			}
+			return page(http.StatusBadRequest, "Cannot start the login", clientMessage(err))
+		}
+		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusFound, Headers: map[string]string{"Location": to, "Cache-Control": "no-store"}}
+	}
+	if e := q["error"]; e != "" {
+		return page(http.StatusBadRequest, "Not connected", "Trustpilot did not grant access ("+e+"). Nothing was stored.")
+	}
+	res, err := h.Connect.Callback(ctx, q["code"], q["state"], redirect)
+	if err != nil {
+		if statusFor(err) >= 500 {
+			log.Error("login callback failed", "error", err.Error())
+			return page(http.StatusServiceUnavailable, "Try again", "Pilotdesk could not finish the login; nothing was stored. Start it again in a minute.")
+		}
+		log.Info("login callback refused", "reason", err.Error())
+		return page(http.StatusBadRequest, "Not connected", clientMessage(err)+" Nothing was stored.")
+	}
+	log.Info("Trustpilot login connected", "connection_id", res.ConnectionID)
+	return page(http.StatusOK, "Connected", fmt.Sprintf("Connection %s now uses your Trustpilot login (business unit %s). You can close this page.",
+		res.ConnectionID, res.BusinessUnitID))
+}
+
+// callbackURL is the login's redirect URI on this API: https, plain http only on loopback.
+func callbackURL(req events.APIGatewayV2HTTPRequest) string {
+	host := req.RequestContext.DomainName
+	if host == "" {
+		host = header(req.Headers, "Host")
+	}
+	scheme := "https"
+	if h, _, err := net.SplitHostPort(host); (err == nil && loopback.Host(h)) || loopback.Host(host) {
+		scheme = "http"
+	}
+	return scheme + "://" + host + CallbackPath
+}
+
+// page is a small HTML answer for a browser; its text is escaped.
+func page(code int, title, text string) events.APIGatewayV2HTTPResponse {
+	body := "<!doctype html><meta charset=utf-8><title>Pilotdesk — " + html.EscapeString(title) + "</title><h1>" +
+		html.EscapeString(title) + "</h1><p>" + html.EscapeString(text) + "</p>"
+	return events.APIGatewayV2HTTPResponse{StatusCode: code, Body: body,
+		Headers: map[string]string{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}}
 }
 
 // readBody decodes and bounds a request's body; a bad one gets its answer.

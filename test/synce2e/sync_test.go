@@ -208,7 +208,7 @@ func open(t testing.TB, st *devstack.Stack, lb *logBuf, isShared bool, nService,
 		key, secret := fmt.Sprintf("tp-key-%s-%d", id, i), fmt.Sprintf("tp-secret-%s-%d", id, i)
 		user := fmt.Sprintf("5f0d%s%010x", id, i+1)
 		fx.BusinessUnits = []trustpilotsim.BusinessUnit{{ID: unit, Name: fmt.Sprintf("shop%d.example", i), DisplayName: fmt.Sprintf("Shop %d", i),
-			APIKey: key, APISecret: secret, BusinessUsers: []trustpilotsim.BusinessUser{{ID: user, Name: "Agent"}}}}
+			APIKey: key, APISecret: secret, BusinessUsers: []trustpilotsim.BusinessUser{{ID: user, Name: "Agent", Email: fmt.Sprintf("agent%d@shop%d.example", i, i), Password: "agent-password"}}}}
 		if err := st.TP.Load(fx); err != nil {
 			t.Fatal(err)
 		}
