@@ -18,7 +18,7 @@ const module = "github.com/pilotdesk/pilotdesk/"
 var (
 	domain    = []string{"pkg/review", "pkg/link", "pkg/cursor", "pkg/token", "pkg/connection", "pkg/errs", "pkg/loopback", "pkg/ledger", "pkg/reviewer", "pkg/metrics"}
 	adapters  = []string{"pkg/store", "pkg/gorgias", "pkg/trustpilot", "pkg/queue", "pkg/secrets", "pkg/stack"}
-	useCases  = []string{"pkg/reviewsync", "pkg/reply", "pkg/scheduler", "pkg/sidebar"}
+	useCases  = []string{"pkg/reviewsync", "pkg/reply", "pkg/scheduler", "pkg/sidebar", "pkg/connect"}
 	wiring    = []string{"pkg/app", "pkg/connector", "pkg/webhook", "pkg/worker", "pkg/cli"}
 	awsSDK    = "github.com/aws/aws-sdk-go-v2"
 	labPrefix = "lab/"
