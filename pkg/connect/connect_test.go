@@ -82,7 +82,7 @@ func TestLoginStateIsSignedExpiringAndSingleUse(t *testing.T) {
 // state this stack did not sign (the fuzzer cannot forge the HMAC) reaches the code exchange.
 func FuzzCallbackState(f *testing.F) {
 	s, _, ex := rig(f)
-	f.Add("YzEKMTc5NjE4NDE3NQphMzdkYzU0NmE4Y2I5ZDZmOWYyNTBlNzY.eLyM-cpoPGbLgf3lIteG_AqxFp0UjnW1grtHpJy3p1A")
+	f.Add("YzEKMTc5NjE4NDE3NQphMzdkYzU0NmE4Y2I5ZDZmOWYyNTBlNzY.AAyM-cpoPGbLgf3lIteG_AqxFp0UjnW1grtHpJy3p1A") // a real state, its signature changed
 	f.Add("abc.def")
 	f.Add(strings.Repeat(".", 40))
 	f.Fuzz(func(t *testing.T, state string) {
