@@ -42,6 +42,7 @@ func (s *Sim) routes() {
 	h("GET /v1/private/conversations/{id}", "get_conversation", s.handleGetConversation)
 	h("POST /v1/private/conversations/{id}/state", "set_conversation_state", s.handleConversationState)
 	h("GET /v1/reviews/deletions", "list_deletions", s.handleDeletions)
+	h("GET /v1/business-units/find", "find_business_unit", s.handleFindBusinessUnit)
 	m.HandleFunc("GET "+LoginPath, s.handleLoginPage)
 	m.HandleFunc("POST "+LoginPath, s.handleLogin)
 	h("/", "not_found", func(w http.ResponseWriter, r *http.Request) {

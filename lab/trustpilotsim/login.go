@@ -100,3 +100,23 @@ func validRedirect(raw string) bool {
 	u, err := url.Parse(raw)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
+
+// handleFindBusinessUnit is the public GET /v1/business-units/find?name=<domain>: any known
+// API key in the apikey header; the unit whose name (its domain) matches.
+func (s *Sim) handleFindBusinessUnit(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.unitByKey[r.Header.Get("apikey")]; !ok {
+		appError(w, http.StatusUnauthorized, codeInvalidGrant, "Invalid API key", "")
+		return
+	}
+	name := strings.TrimSpace(r.URL.Query().Get("name"))
+	for _, u := range s.units {
+		if name != "" && strings.EqualFold(u.Name, name) {
+			writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "displayName": u.DisplayName,
+				"name": map[string]any{"identifying": u.Name, "referring": []string{u.Name}}})
+			return
+		}
+	}
+	appError(w, http.StatusNotFound, codeNotFound, "Not found", "no business unit named "+name)
+}

@@ -63,3 +63,18 @@ func TestLoginAndCodeGrant(t *testing.T) {
 		t.Fatalf("the code used twice: %d", again.status)
 	}
 }
+
+func TestFindBusinessUnit(t *testing.T) {
+	t.Parallel()
+	s := start(t, Options{})
+	u := DefaultFixture().BusinessUnits[0]
+	if got := s.do(t, "GET", "/v1/business-units/find?name="+url.QueryEscape(strings.ToUpper(u.Name)), "", "apikey", u.APIKey); got.status != 200 || got.body["id"] != u.ID {
+		t.Fatalf("find: %d %s", got.status, got.raw)
+	}
+	if got := s.do(t, "GET", "/v1/business-units/find?name=nope.example", "", "apikey", u.APIKey); got.status != 404 {
+		t.Fatalf("unknown name: %d", got.status)
+	}
+	if got := s.do(t, "GET", "/v1/business-units/find?name="+u.Name, "", "apikey", "bad"); got.status != 401 {
+		t.Fatalf("bad key: %d", got.status)
+	}
+}

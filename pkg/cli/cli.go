@@ -67,6 +67,10 @@ type Checker interface {
 	CheckHelpdesk(ctx context.Context, c connection.Connection) error
 	EnsureIntegration(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, string, error)
 	HelpdeskIntegrations(ctx context.Context, c connection.Connection) ([]gorgias.Integration, error)
+	// Checks of credentials a connection carries before it is saved (connection new).
+	CheckHelpdeskWith(ctx context.Context, c connection.Connection) error
+	CheckTrustpilotWith(ctx context.Context, c connection.Connection) error
+	FindBusinessUnit(ctx context.Context, c connection.Connection, domain string) (trustpilot.BusinessUnit, error)
 	EnsureWidget(ctx context.Context, c connection.Connection, integrationID int64, template json.RawMessage) (gorgias.Widget, string, error)
 }
 
@@ -86,6 +90,9 @@ type CLI struct {
 
 const usage = `usage: pilotdesk <command>
 
+  connection new [flags] [--yes]  guided setup: asks (or takes flags) for the helpdesk and
+                                  Trustpilot credentials, checks them, finds the business unit
+                                  from the domain, saves, installs the helpdesk integrations
   connection put -f FILE          create or update a connection from its JSON document
   connection list                 list connections (secrets masked)
   connection show ID              show one connection (secrets masked)
@@ -135,6 +142,8 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 			return c.withID(args[2:], func(id string) error { return c.check(ctx, id) })
 		case "login":
 			return c.login(ctx, args[2:])
+		case "new":
+			return c.newConnection(ctx, args[2:])
 		case "delete":
 			return c.delete(ctx, args[2:])
 		}

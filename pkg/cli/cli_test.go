@@ -1196,3 +1196,39 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("status --json: %v\n%s", err, r.out)
 	}
 }
+
+// connection new with --yes: every value from the flags, the business unit found from the
+// domain, nothing asked; a value missing is named; wrong helpdesk credentials save nothing.
+func TestConnectionNewScripted(t *testing.T) {
+	t.Parallel()
+	u := newUnit(t)
+	n := units.Load()
+	id := fmt.Sprintf("new-%d", n)
+	args := func(hdKey string, extra ...string) []string {
+		return append([]string{"connection", "new", "--yes", "--id", id, "--helpdesk-url", hd.URL(), "--helpdesk-email", hdEmail,
+			"--helpdesk-key", hdKey, "--trustpilot-key", u.key, "--trustpilot-secret", u.secret, "--domain", fmt.Sprintf("shop%d.example", n),
+			"--business-user", u.user}, extra...)
+	}
+	if r := run(t, args("wrong-key")...); r.runErr == nil || !strings.Contains(r.out, "helpdesk: FAIL") {
+		t.Fatalf("wrong helpdesk key: %v\n%s", r.runErr, r.out)
+	}
+	if r := run(t, "connection", "show", id); r.runErr == nil {
+		t.Fatal("a refused setup saved the connection")
+	}
+	if r := run(t, "connection", "new", "--yes", "--id", id); r.runErr == nil || !strings.Contains(r.runErr.Error(), "--helpdesk-url") {
+		t.Fatalf("a missing flag with --yes: %v", r.runErr)
+	}
+	r := run(t, args(hdKey, "--kinds", "service", "--min-stars", "3")...)
+	wantRunErr(t, r, "")
+	if !strings.Contains(r.out, "business unit Shop ("+u.id+")") || !strings.Contains(r.out, "connection "+id+" saved") {
+		t.Fatalf("output:\n%s", r.out)
+	}
+	got, err := st.GetConnection(context.Background(), id)
+	if err != nil || got.Connection.Trustpilot.BusinessUnitID != u.id || got.Connection.MinStars != 3 || len(got.Connection.ReviewKinds) != 1 ||
+		got.Connection.AnonymousEmail != fmt.Sprintf("reviews@shop%d.example", n) {
+		t.Fatalf("saved %+v %v", got.Connection, err)
+	}
+	if strings.Contains(r.out, u.secret) || strings.Contains(r.out, hdKey) {
+		t.Fatal("connection new printed a credential")
+	}
+}

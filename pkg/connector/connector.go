@@ -60,10 +60,27 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 	if err != nil {
 		return nil, err
 	}
-	full := c.WithSecrets(sec)
+	return f.OpenWith(c.WithSecrets(sec))
+}
+
+// OpenWith builds the clients of a connection that carries its credentials (a connection not
+// saved yet: `connection new` checks them before writing anything).
+func (f *Factory) OpenWith(full connection.Connection) (*Clients, error) {
+	tp, err := f.trustpilotClient(full)
+	if err != nil {
+		return nil, err
+	}
+	hd, err := f.helpdeskClient(full)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Connection: full, Trustpilot: tp, Helpdesk: hd}, nil
+}
+
+func (f *Factory) trustpilotClient(full connection.Connection) (*trustpilot.Client, error) {
 	tp, err := trustpilot.New(trustpilot.Config{
 		BaseURL:      f.TrustpilotURL,
-		ConnectionID: c.ID,
+		ConnectionID: full.ID,
 		Credentials: trustpilot.Credentials{
 			APIKey: full.Trustpilot.APIKey, APISecret: full.Trustpilot.APISecret, RefreshToken: full.Trustpilot.RefreshToken,
 			BusinessUnitID: full.Trustpilot.BusinessUnitID, BusinessUserID: full.Trustpilot.BusinessUserID,
@@ -74,11 +91,15 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 		BudgetWindow: f.TrustpilotRate.Window,
 		MaxAttempts:  f.TrustpilotAttempts,
 		HTTPClient:   f.HTTPClient,
-		Logger:       f.Log.With("connection_id", c.ID),
+		Logger:       f.Log.With("connection_id", full.ID),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connection %s: trustpilot client: %w", c.ID, err)
+		return nil, fmt.Errorf("connection %s: trustpilot client: %w", full.ID, err)
 	}
+	return tp, nil
+}
+
+func (f *Factory) helpdeskClient(full connection.Connection) (*gorgias.Client, error) {
 	acct := gorgias.Account{BaseURL: full.Helpdesk.URL, Email: full.Helpdesk.Email, APIKey: full.Helpdesk.APIKey}
 	rate := f.HelpdeskRate
 	if f.Slots != nil {
@@ -87,14 +108,14 @@ func (f *Factory) Open(ctx context.Context, c connection.Connection) (*Clients, 
 	calls, window := rate.orDefault()
 	hd, err := gorgias.New(acct, gorgias.Options{
 		HTTPClient: f.HTTPClient,
-		Logger:     f.Log.With("connection_id", c.ID),
+		Logger:     f.Log.With("connection_id", full.ID),
 		Limiter:    gorgias.SharedLimiterWith(acct, calls, window),
 		Slots:      f.Slots, SlotCalls: calls, SlotWindow: window,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connection %s: helpdesk client: %w", c.ID, err)
+		return nil, fmt.Errorf("connection %s: helpdesk client: %w", full.ID, err)
 	}
-	return &Clients{Connection: full, Trustpilot: tp, Helpdesk: hd}, nil
+	return hd, nil
 }
 
 // TrustpilotRate is a Trustpilot rate limit: Calls per Window.
@@ -146,6 +167,38 @@ func (f *Factory) CheckHelpdesk(ctx context.Context, c connection.Connection) er
 	}
 	_, _, err = cl.Helpdesk.ListIntegrations(ctx, "")
 	return err
+}
+
+// CheckHelpdeskWith checks helpdesk credentials the connection carries, before they are saved.
+func (f *Factory) CheckHelpdeskWith(ctx context.Context, full connection.Connection) error {
+	hd, err := f.helpdeskClient(full)
+	if err != nil {
+		return err
+	}
+	_, _, err = hd.ListIntegrations(ctx, "")
+	return err
+}
+
+// CheckTrustpilotWith checks Trustpilot credentials and business unit the connection carries.
+func (f *Factory) CheckTrustpilotWith(ctx context.Context, full connection.Connection) error {
+	cl, err := f.OpenWith(full)
+	if err != nil {
+		return err
+	}
+	return cl.Trustpilot.Check(ctx)
+}
+
+// FindBusinessUnit finds a domain's Trustpilot business unit with the connection's API key.
+func (f *Factory) FindBusinessUnit(ctx context.Context, full connection.Connection, domain string) (trustpilot.BusinessUnit, error) {
+	if full.Trustpilot.BusinessUnitID == "" {
+		// The public find call needs only the API key; the client wants a unit to be built.
+		full.Trustpilot.BusinessUnitID = "000000000000000000000000"
+	}
+	tp, err := f.trustpilotClient(full)
+	if err != nil {
+		return trustpilot.BusinessUnit{}, err
+	}
+	return tp.FindBusinessUnit(ctx, domain)
 }
 
 // ExchangeCode turns a Trustpilot login's code into the connection's refresh token (the access

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -242,4 +243,36 @@ func (c *Client) Check(ctx context.Context) error {
 	_, err := c.call(ctx, request{op: op, method: http.MethodGet,
 		path: c.serviceListPath() + "?perPage=1", auth: true})
 	return err
+}
+
+// BusinessUnit is what the public find endpoint says of a business unit.
+type BusinessUnit struct {
+	ID          string
+	DisplayName string
+}
+
+// FindBusinessUnit finds the business unit of a domain ("acme.com") with the public API
+// (reference §1.3: GET /v1/business-units/find?name=, the apikey header only). NotExist when
+// Trustpilot knows no business unit by that name.
+func (c *Client) FindBusinessUnit(ctx context.Context, domain string) (BusinessUnit, error) {
+	const op = "trustpilot.FindBusinessUnit"
+	domain = strings.TrimSpace(domain)
+	if domain == "" {
+		return BusinessUnit{}, errs.E(errs.Invalid, op, errors.New("a domain is required"))
+	}
+	h := http.Header{}
+	h.Set("apikey", c.cfg.Credentials.APIKey)
+	body, err := c.call(ctx, request{op: op, method: http.MethodGet, path: "/v1/business-units/find?name=" + url.QueryEscape(domain), header: h})
+	if err != nil {
+		return BusinessUnit{}, err
+	}
+	var j struct {
+		ID          string `json:"id"`
+		DisplayName string `json:"displayName"`
+		Name        any    `json:"name"`
+	}
+	if err := json.Unmarshal(body, &j); err != nil || !review.ValidID(j.ID) {
+		return BusinessUnit{}, errs.E(errs.Invalid, op, fmt.Errorf("an answer without a business unit id"))
+	}
+	return BusinessUnit{ID: j.ID, DisplayName: j.DisplayName}, nil
 }
