@@ -15,7 +15,9 @@ import (
 
 type fakeSecrets struct{ conn connection.Secrets }
 
-func (f *fakeSecrets) Connection(context.Context, string) (connection.Secrets, error) { return f.conn, nil }
+func (f *fakeSecrets) Connection(context.Context, string) (connection.Secrets, error) {
+	return f.conn, nil
+}
 func (f *fakeSecrets) PutConnection(_ context.Context, _ string, s connection.Secrets) error {
 	f.conn = s
 	return nil
@@ -36,7 +38,7 @@ func rig(t testing.TB) (*connect.Service, *fakeSecrets, *fakeExchange) {
 	t.Helper()
 	st := memstore.New()
 	c := connection.Connection{ID: "c1", Helpdesk: connection.Helpdesk{URL: "https://acme.gorgias.com", Email: "o@acme.com"},
-		Trustpilot: connection.Trustpilot{BusinessUnitID: "5f0c00000000000000000001", BusinessUserID: "5f0d00000000000000000001"},
+		Trustpilot:     connection.Trustpilot{BusinessUnitID: "5f0c00000000000000000001", BusinessUserID: "5f0d00000000000000000001"},
 		AnonymousEmail: "r@acme.com"}
 	c.ApplyDefaults()
 	if err := st.PutConnection(context.Background(), c); err != nil {
