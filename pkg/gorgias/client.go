@@ -50,6 +50,24 @@ var DefaultBackoff = backoff.Policy{Base: 500 * time.Millisecond, Cap: 30 * time
 // deadline (a Retry-After longer than the time left): nothing is wrong with the request.
 var ErrPastDeadline = errors.New("gorgias: the next attempt would start after the caller's deadline")
 
+// WaitError is ErrPastDeadline with when the call could start (a Retry-After, the account's
+// next call slot): a caller continuing later waits until then instead of trying at once.
+type WaitError struct {
+	Until time.Time
+	Err   error
+}
+
+func (e *WaitError) Error() string {
+	msg := fmt.Sprintf("%v (possible in %s)", ErrPastDeadline, time.Until(e.Until).Round(time.Millisecond))
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap gives ErrPastDeadline and the underlying error.
+func (e *WaitError) Unwrap() []error { return []error{ErrPastDeadline, e.Err} }
+
 // ErrUncertain marks a failed create whose request may nevertheless have been applied by Gorgias
 // (a 5xx, a timeout or a reset after the request was sent). The client already looks such
 // creates up before retrying where it can; callers that see it must look up before creating again.
@@ -281,7 +299,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			// Waiting past the caller's deadline helps no one: give the time back now, saying
 			// so, so that the caller can continue later instead of counting a failure.
-			return errs.E(errs.Transient, cl.op, fmt.Errorf("%w (retry in %s): %w", ErrPastDeadline, wait.Round(time.Millisecond), c.finalErr(cl, res, err)))
+			return errs.E(errs.Transient, cl.op, &WaitError{Until: time.Now().Add(wait), Err: c.finalErr(cl, res, err)})
 		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "gorgias call retried",
 			slog.String("op", cl.op), slog.Int("attempt", attempt+1), slog.Int("status", res.status),

@@ -2,6 +2,7 @@ package gorgias
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -129,7 +130,9 @@ func sleepUntil(ctx context.Context, at time.Time) error {
 		return ctx.Err()
 	}
 	if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
-		return fmt.Errorf("the next helpdesk call slot (in %s) is past the deadline: %w", d.Round(time.Millisecond), context.DeadlineExceeded)
+		// Like a Retry-After past the deadline: the caller's run continues later, no review of
+		// it failed.
+		return &WaitError{Until: at, Err: errors.New("the account's next helpdesk call slot")}
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

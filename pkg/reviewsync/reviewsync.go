@@ -306,7 +306,13 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 		// Our own bound ran out mid-call (a long Retry-After, a limiter pause), not the call's own
 		// timeout: continue from the current page in a new invocation instead of failing the job.
 		log.Info("run bound reached mid-call; continuing from the checkpoint", "error", err.Error())
-		if cerr := r.continueLater(ctx, r.resumeSince, r.resumeAt, 0); cerr != nil {
+		// When the call said when it could start (a Retry-After, the account's next call
+		// slot), the continuation waits until then: trying at once would only fail again.
+		var delay time.Duration
+		if we := (*gorgias.WaitError)(nil); errors.As(err, &we) {
+			delay = min(max(time.Until(we.Until), 0), 15*time.Minute)
+		}
+		if cerr := r.continueLater(ctx, r.resumeSince, r.resumeAt, delay); cerr != nil {
 			return false, cerr
 		}
 		err = nil

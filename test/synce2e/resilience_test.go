@@ -231,6 +231,10 @@ func TestDelayedCustomerDataKeepsBothEntries(t *testing.T) {
 	t.Parallel() // with the scenarios of other stacks; one at a time on a stack
 	s := start(t, devstack.Options{}, 0, 0)
 	s.serviceOnly(t)
+	s.conns[0].Helpdesk.CustomerData = true // the opt-in write of the reviews into customer data
+	if err := s.PutConnection(context.Background(), s.conns[0]); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.HD.SetSwitches(s.account, gorgiassim.Switches{CustomerDataApplyDelay: 5 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
