@@ -724,19 +724,7 @@ func SidebarIntegration(base, account, secret string) gorgias.NewHTTPIntegration
 // login prints the link that connects a connection by logging into Trustpilot, and the
 // redirect URI the Trustpilot app must have registered.
 func (c *CLI) login(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("connection login", flag.ContinueOnError)
-	fs.SetOutput(c.Err)
-	base := fs.String("base", c.APIURL, "the stack's HTTP API base URL (the ApiUrl output)")
-	pos, err := interleaved(fs, args)
-	if err != nil || len(pos) != 1 {
-		fmt.Fprint(c.Err, usage)
-		return ErrUsage
-	}
-	u, err := apiBase(*base)
-	if err != nil {
-		return err
-	}
-	r, err := c.Store.GetConnection(ctx, pos[0])
+	u, r, err := c.baseAndConnection(ctx, "connection login", args)
 	if err != nil {
 		return err
 	}
@@ -744,6 +732,25 @@ func (c *CLI) login(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.Out, "open it in a browser and log in as the Trustpilot business user who replies; the Trustpilot app (API key of %s) must have this redirect URI registered: %s/connect/trustpilot/callback\n",
 		r.Connection.ID, u)
 	return nil
+}
+
+// baseAndConnection parses "ID [--base URL]" (the base defaults to API_URL) and reads the
+// connection.
+func (c *CLI) baseAndConnection(ctx context.Context, command string, args []string) (string, connection.Record, error) {
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs.SetOutput(c.Err)
+	base := fs.String("base", c.APIURL, "the stack's HTTP API base URL (the ApiUrl output of the stack)")
+	pos, err := interleaved(fs, args)
+	if err != nil || len(pos) != 1 {
+		fmt.Fprint(c.Err, usage)
+		return "", connection.Record{}, ErrUsage
+	}
+	u, err := apiBase(*base)
+	if err != nil {
+		return "", connection.Record{}, err
+	}
+	r, err := c.Store.GetConnection(ctx, pos[0])
+	return u, r, err
 }
 
 // apiBase checks the stack's API base URL: https (http only on loopback), no query.
@@ -762,19 +769,7 @@ func apiBase(base string) (string, error) {
 // line, then the event types to subscribe it to. The URL holds the connection's key: treat it
 // as a secret.
 func (c *CLI) trustpilotWebhookURL(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("trustpilot webhook-url", flag.ContinueOnError)
-	fs.SetOutput(c.Err)
-	base := fs.String("base", c.APIURL, "the stack's HTTP API base URL (the ApiUrl output of the stack)")
-	pos, err := interleaved(fs, args)
-	if err != nil || len(pos) != 1 {
-		fmt.Fprint(c.Err, usage)
-		return ErrUsage
-	}
-	u, err := apiBase(*base)
-	if err != nil {
-		return err
-	}
-	r, err := c.Store.GetConnection(ctx, pos[0])
+	u, r, err := c.baseAndConnection(ctx, "trustpilot webhook-url", args)
 	if err != nil {
 		return err
 	}
