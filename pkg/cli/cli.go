@@ -495,25 +495,35 @@ func parseDate(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a date like 2024-01-31", s)
 }
 
-func (c *CLI) status(ctx context.Context, args []string) error {
-	asJSON, args := jsonFlag(args)
+// records is the connection named in args, or every connection, by id.
+func (c *CLI) records(ctx context.Context, args []string) ([]connection.Record, error) {
 	var recs []connection.Record
 	if len(args) == 1 {
 		r, err := c.Store.GetConnection(ctx, args[0])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		recs = []connection.Record{r}
-	} else if len(args) == 0 {
+	} else {
 		var err error
 		if recs, err = c.Store.ListConnections(ctx); err != nil {
-			return err
+			return nil, err
 		}
-	} else {
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Connection.ID < recs[j].Connection.ID })
+	return recs, nil
+}
+
+func (c *CLI) status(ctx context.Context, args []string) error {
+	asJSON, args := jsonFlag(args)
+	if len(args) > 1 {
 		fmt.Fprint(c.Err, usage)
 		return ErrUsage
 	}
-	sort.Slice(recs, func(i, j int) bool { return recs[i].Connection.ID < recs[j].Connection.ID })
+	recs, err := c.records(ctx, args)
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		return c.statusJSON(ctx, recs)
 	}

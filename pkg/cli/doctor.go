@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -64,20 +63,10 @@ func (c *CLI) doctor(ctx context.Context, args []string) error {
 		add(Finding{Check: "dead letters", Status: OK, Detail: "none"})
 	}
 
-	var recs []connection.Record
-	if len(args) == 1 {
-		r, err := c.Store.GetConnection(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		recs = []connection.Record{r}
-	} else {
-		var err error
-		if recs, err = c.Store.ListConnections(ctx); err != nil {
-			return err
-		}
+	recs, err := c.records(ctx, args)
+	if err != nil {
+		return err
 	}
-	sort.Slice(recs, func(i, j int) bool { return recs[i].Connection.ID < recs[j].Connection.ID })
 	if len(recs) == 0 {
 		add(Finding{Check: "connections", Status: FAIL, Detail: "no connection", Fix: "`pilotdesk connection put -f FILE`"})
 	}
