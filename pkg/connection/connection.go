@@ -86,6 +86,11 @@ type ReplyPolicy struct {
 	Product string `json:"product"`
 }
 
+// Replies reports whether any agent reply of the connection goes to Trustpilot.
+func (c Connection) Replies() bool {
+	return (c.Kinds(review.Service) && c.Reply.Service != ReplyOff) || (c.Kinds(review.Product) && c.Reply.Product != ReplyOff)
+}
+
 // Reply policies.
 const (
 	ReplyFirst = "first" // the first public agent reply is posted

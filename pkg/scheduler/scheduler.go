@@ -187,12 +187,17 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 		}
 	}
 	// One reply sweep per helpdesk account (connections may share one), through its first
-	// connection by id.
+	// connection by id that posts replies (an account whose connections post none needs none).
 	swept := map[string]bool{}
+	accounts := map[string]bool{}   // every active account: parked jobs are sent on for each
 	sweepIDs := map[string]string{} // connection id → its account's sweep id
 	for _, c := range conns {
 		account := c.Connection.HelpdeskAccountKey()
-		if c.Connection.Disabled || c.NeedsReauth || swept[account] {
+		if c.Connection.Disabled || c.NeedsReauth {
+			continue
+		}
+		accounts[account] = true
+		if swept[account] || !c.Connection.Replies() {
 			continue
 		}
 		swept[account] = true
@@ -237,7 +242,7 @@ func (s *Scheduler) RunAt(ctx context.Context, now time.Time) (Result, error) {
 	res.Enqueued = len(jobs)
 	// Jobs parked for an account whose lease holder never sent them on (it crashed): back to
 	// the queue once a tick; if the lease is still held they park again.
-	for account := range swept {
+	for account := range accounts {
 		n, err := queue.Unpark(ctx, s.Connections, s.Queue, account)
 		res.Unparked += n
 		if err != nil {

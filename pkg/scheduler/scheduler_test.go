@@ -286,3 +286,20 @@ func TestDueSetAsideReviewsAreRetriedEachTick(t *testing.T) {
 		t.Fatalf("queued again while pending: %d", n)
 	}
 }
+
+// An account whose connections post no replies gets no reply sweep.
+func TestNoSweepWithoutReplies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := memstore.New()
+	c := conn("quiet", "https://umbrella.gorgias.com", review.Service)
+	c.Reply = connection.ReplyPolicy{Service: connection.ReplyOff, Product: connection.ReplyFirst}
+	if err := st.PutConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	q := &fakeQueue{}
+	res, err := (&scheduler.Scheduler{Connections: st, Queue: q, Log: slog.New(slog.DiscardHandler)}).Run(ctx)
+	if err != nil || res.Sweeps != 0 || len(q.jobs) != 1 || q.jobs[0].Type != queue.TypeSync {
+		t.Fatalf("result %+v %v, jobs %+v", res, err, q.jobs)
+	}
+}
