@@ -82,3 +82,26 @@ func TestObserveMakesRoomForOthers(t *testing.T) {
 		t.Fatalf("at 40/40 the next slot is %s away, want the 16 s the 32 over the mark take to drain", time.Until(at))
 	}
 }
+
+// With a limit so high that a slot's interval is shorter than the store's round trip, the
+// slots reserved are still used (they used to lapse before their first use, every time).
+func TestScheduleWithAHighLimitMakesProgress(t *testing.T) {
+	t.Parallel()
+	slow := slowSlots{memstore.New()}
+	s := &sharedSchedule{slots: slow, account: "fast", limit: 2000, window: time.Second, interval: time.Second / 1999}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for i := range 20 {
+		if err := s.wait(ctx, Background); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+}
+
+// slowSlots answers like a store across a network: 5 ms a call.
+type slowSlots struct{ *memstore.Store }
+
+func (s slowSlots) TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error) {
+	time.Sleep(5 * time.Millisecond)
+	return s.Store.TakeSlots(ctx, account, n, interval, horizon)
+}
