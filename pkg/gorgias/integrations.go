@@ -101,7 +101,7 @@ func (in NewHTTPIntegration) matches(it Integration) bool {
 	in = in.defaults()
 	want := slices.Clone(in.Triggers)
 	slices.Sort(want)
-	return it.Type == "http" && it.Active() && it.URL == in.URL && strings.EqualFold(it.Method, in.Method) &&
+	return it.Type == "http" && it.Active() && it.Name == in.Name && it.URL == in.URL && strings.EqualFold(it.Method, in.Method) &&
 		slices.Equal(it.Triggers, want) && slices.Contains(it.HeaderNames, in.SecretHeader) && maps.Equal(it.Form, in.Form)
 }
 
@@ -112,7 +112,7 @@ const (
 	Unchanged = "unchanged"
 )
 
-// EnsureHTTPIntegration makes the account hold in, by name: created when absent, updated
+// EnsureHTTPIntegration makes the account hold in, by name (or URL): created when absent, updated
 // (and re-activated: Gorgias deactivates one after 100 failed calls) when it differs, left
 // alone when it matches — running it twice changes nothing. It says which.
 func (c *Client) EnsureHTTPIntegration(ctx context.Context, in NewHTTPIntegration) (Integration, string, error) {
@@ -120,7 +120,12 @@ func (c *Client) EnsureHTTPIntegration(ctx context.Context, in NewHTTPIntegratio
 	if err := in.check(); err != nil {
 		return Integration{}, "", errs.E(errs.Invalid, op, err)
 	}
+	// By name; or by URL, so that one installed under an older name (before the name carried
+	// the stack's base URL) is updated rather than doubled (every event delivered twice).
 	found, err := c.findIntegration(ctx, func(it Integration) bool { return it.Type == "http" && it.Name == in.Name })
+	if err == nil && found == nil {
+		found, err = c.findIntegration(ctx, func(it Integration) bool { return it.Type == "http" && it.URL == in.URL })
+	}
 	if err != nil {
 		return Integration{}, "", err
 	}
