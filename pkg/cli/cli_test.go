@@ -1232,3 +1232,31 @@ func TestConnectionNewScripted(t *testing.T) {
 		t.Fatal("connection new printed a credential")
 	}
 }
+
+// An account that has the reply integration under its older name (before names carried the
+// stack's base URL) gets it updated and renamed: never a second integration for one URL.
+func TestInstallWebhookUpgradesTheOlderName(t *testing.T) {
+	t.Parallel()
+	u := newUnit(t)
+	id := fmt.Sprintf("legacy-%d", units.Load())
+	put(t, doc(id, u, nil))
+	base := fmt.Sprintf("https://legacy-%d.example", units.Load())
+	cl, err := gorgias.New(gorgias.Account{BaseURL: hd.URL(), Email: hdEmail, APIKey: hdKey}, gorgias.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateHTTPIntegration(context.Background(), gorgias.NewHTTPIntegration{Name: "Pilotdesk: replies to Trustpilot",
+		URL: base + "/helpdesk/events", Secret: "old-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	wantRunErr(t, run(t, "helpdesk", "install-webhook", id, "--url", base+"/helpdesk/events"), "")
+	var same []gorgiassim.Integration
+	for _, it := range hd.Integrations(hdAccount) {
+		if it.HTTP.URL == base+"/helpdesk/events" {
+			same = append(same, it)
+		}
+	}
+	if len(same) != 1 || same[0].Name != "Pilotdesk: replies to Trustpilot · "+base {
+		t.Fatalf("integrations to the reply URL after the upgrade: %+v", same)
+	}
+}
