@@ -168,7 +168,7 @@ func (c *CLI) newConnection(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := c.Check.CheckTrustpilotWith(ctx, conn); err != nil {
-		return fmt.Errorf("Trustpilot refused the key, secret or business unit: %w", err)
+		return fmt.Errorf("the key, secret or business unit was refused by Trustpilot: %w", err)
 	}
 	fmt.Fprintln(c.Out, "Trustpilot: key, secret and business unit accepted")
 	kinds, err := p.ask("kinds", "Review kinds (service, product or service,product)", *f.kinds, "service,product")

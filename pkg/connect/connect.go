@@ -111,7 +111,7 @@ func (s *Service) Callback(ctx context.Context, code, state, redirectURI string)
 		return Result{}, errs.E(errs.Invalid, op, err)
 	}
 	if strings.TrimSpace(code) == "" {
-		return Result{}, errs.E(errs.Invalid, op, errors.New("Trustpilot sent no code (was the login cancelled?)"))
+		return Result{}, errs.E(errs.Invalid, op, errors.New("no code came back from the Trustpilot login (was it cancelled?)"))
 	}
 	first, err := s.Store.MarkOnce(ctx, "connect-state#"+nonce, 2*StateTTL)
 	if err != nil {

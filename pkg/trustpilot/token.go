@@ -419,7 +419,7 @@ func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string) (To
 		var ae *APIError
 		if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusUnauthorized) {
 			// A used, expired or foreign code, or the app's key refused: nothing to retry.
-			return Token{}, errs.E(errs.Invalid, op, fmt.Errorf("Trustpilot refused the login's code (%d)", ae.Status))
+			return Token{}, errs.E(errs.Invalid, op, fmt.Errorf("the login's code was refused by Trustpilot (%d)", ae.Status))
 		}
 		return Token{}, err
 	}
@@ -428,7 +428,7 @@ func (c *Client) ExchangeCode(ctx context.Context, code, redirectURI string) (To
 		return Token{}, errs.E(errs.Invalid, op, err)
 	}
 	if tok.RefreshToken == "" {
-		return Token{}, errs.E(errs.Invalid, op, errors.New("Trustpilot answered the code without a refresh token"))
+		return Token{}, errs.E(errs.Invalid, op, errors.New("the answer to the code holds no refresh token"))
 	}
 	c.tokens.set(tok)
 	if c.cfg.Tokens != nil {
