@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
+	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
 
 // Finding is one doctor check.
@@ -281,10 +283,7 @@ func (c *CLI) statusJSON(ctx context.Context, recs []connection.Record) error {
 		return err
 	}
 	sharing := scheduler.Sharing(all)
-	window := c.TrustpilotWindow
-	if window == 0 {
-		window = 5 * time.Minute
-	}
+	window := cmp.Or(c.TrustpilotWindow, trustpilot.DefaultBudgetWindow)
 	now := c.now()
 	for _, r := range recs {
 		cs := ConnectionStatus{ID: r.Connection.ID, State: state(r), Kinds: []KindStatus{}}

@@ -219,19 +219,7 @@ func (f *Factory) HelpdeskIntegrations(ctx context.Context, c connection.Connect
 	if err != nil {
 		return nil, err
 	}
-	var all []gorgias.Integration
-	cursor := ""
-	for range 20 {
-		list, next, err := cl.Helpdesk.ListIntegrations(ctx, cursor)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, list...)
-		if cursor = next; cursor == "" {
-			break
-		}
-	}
-	return all, nil
+	return cl.Helpdesk.AllIntegrations(ctx)
 }
 
 // EnsureIntegration makes the connection's helpdesk account hold the HTTP integration in

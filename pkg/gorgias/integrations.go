@@ -122,12 +122,18 @@ func (c *Client) EnsureHTTPIntegration(ctx context.Context, in NewHTTPIntegratio
 	}
 	// By name; or by URL, so that one installed under an older name (before the name carried
 	// the stack's base URL) is updated rather than doubled (every event delivered twice).
-	found, err := c.findIntegration(ctx, func(it Integration) bool { return it.Type == "http" && it.Name == in.Name })
-	if err == nil && found == nil {
-		found, err = c.findIntegration(ctx, func(it Integration) bool { return it.Type == "http" && it.URL == in.URL })
-	}
+	all, err := c.AllIntegrations(ctx)
 	if err != nil {
 		return Integration{}, "", err
+	}
+	var found *Integration
+	for i := range all {
+		if it := all[i]; it.Type == "http" && (it.Name == in.Name || (found == nil && it.URL == in.URL)) {
+			found = &all[i]
+			if it.Name == in.Name {
+				break
+			}
+		}
 	}
 	if found == nil {
 		it, err := c.CreateHTTPIntegration(ctx, in)
@@ -150,23 +156,33 @@ func (c *Client) EnsureHTTPIntegration(ctx context.Context, in NewHTTPIntegratio
 
 // findIntegration returns the first integration match accepts, or nil.
 func (c *Client) findIntegration(ctx context.Context, match func(Integration) bool) (*Integration, error) {
+	all, err := c.AllIntegrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range all {
+		if match(it) {
+			return &it, nil
+		}
+	}
+	return nil, nil
+}
+
+// AllIntegrations lists every integration of the account, page by page (at most 20 pages).
+func (c *Client) AllIntegrations(ctx context.Context) ([]Integration, error) {
+	var all []Integration
 	cursor := ""
 	for range 20 {
 		list, next, err := c.ListIntegrations(ctx, cursor)
 		if err != nil {
 			return nil, err
 		}
-		for _, it := range list {
-			if match(it) {
-				return &it, nil
-			}
+		all = append(all, list...)
+		if cursor = next; cursor == "" {
+			return all, nil
 		}
-		if next == "" {
-			return nil, nil
-		}
-		cursor = next
 	}
-	return nil, errs.E(errs.Other, "gorgias.findIntegration", errors.New("too many integrations to look through"))
+	return nil, errs.E(errs.Other, "gorgias.AllIntegrations", errors.New("too many integrations to look through"))
 }
 
 // ListIntegrations returns one page of the account's integrations and the next cursor.

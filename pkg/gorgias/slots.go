@@ -131,21 +131,10 @@ func (s *sharedSchedule) observe(ctx context.Context, used, limit int) {
 }
 
 func sleepUntil(ctx context.Context, at time.Time) error {
-	d := time.Until(at)
-	if d <= 0 {
-		return ctx.Err()
-	}
 	if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
 		// Like a Retry-After past the deadline: the caller's run continues later, no review of
 		// it failed.
 		return &WaitError{Until: at, Err: errors.New("the account's next helpdesk call slot")}
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, time.Until(at))
 }
