@@ -68,8 +68,11 @@ func (p *prompter) secret(flagName, label, value string) (string, error) {
 	if value != "" || p.yes || p.fd < 0 {
 		return p.ask(flagName, label, value, "")
 	}
+	// Echo goes off before the prompt shows, so nothing typed after it is ever echoed.
+	restore := muteEcho(p.fd)
 	fmt.Fprintf(p.out, "%s (not shown): ", label)
 	b, err := term.ReadPassword(p.fd)
+	restore()
 	fmt.Fprintln(p.out)
 	if err != nil {
 		return "", err
