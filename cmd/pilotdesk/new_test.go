@@ -1,19 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/creack/pty"
 
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/localaws"
+	"github.com/pilotdesk/pilotdesk/lab/terminal"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 )
 
@@ -57,52 +54,8 @@ func TestConnectionNewInATerminal(t *testing.T) {
 	for k, v := range env.Moto.Env() {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	term, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer term.Close()
-	lines := make(chan string, 100)
-	var seen strings.Builder
-	go func() {
-		r := bufio.NewReader(term)
-		var cur strings.Builder
-		for {
-			b, err := r.ReadByte()
-			if err != nil {
-				close(lines)
-				return
-			}
-			cur.WriteByte(b)
-			// A prompt ends in ": " without a newline; a line in "\n".
-			if b == '\n' || strings.HasSuffix(cur.String(), ": ") {
-				lines <- cur.String()
-				cur.Reset()
-			}
-		}
-	}()
-	pending := "" // what the terminal showed since the last match
-	expect := func(want string) {
-		t.Helper()
-		deadline := time.After(60 * time.Second)
-		for {
-			if i := strings.Index(pending, want); i >= 0 {
-				pending = pending[i+len(want):]
-				return
-			}
-			select {
-			case l, ok := <-lines:
-				seen.WriteString(l)
-				pending += l
-				if !ok {
-					t.Fatalf("ended before %q:\n%s", want, seen.String())
-				}
-			case <-deadline:
-				t.Fatalf("no %q within 60 s:\n%s", want, seen.String())
-			}
-		}
-	}
-	send := func(s string) { _, _ = term.Write([]byte(s + "\r")) }
+	term := terminal.Start(t, cmd)
+	expect, send := term.Expect, term.Send
 	expect("Connection id")
 	send("typed-shop")
 	expect("Gorgias URL")
@@ -131,13 +84,10 @@ func TestConnectionNewInATerminal(t *testing.T) {
 	expect("connection typed-shop saved")
 	expect("HTTP integration")
 	expect("/trustpilot/events?connection=typed-shop&key=")
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("connection new: %v\n%s", err, seen.String())
+	if err := term.Wait(); err != nil {
+		t.Fatalf("connection new: %v\n%s", err, term.Transcript())
 	}
-	for l := range lines {
-		seen.WriteString(l)
-	}
-	out := seen.String()
+	out := term.Transcript()
 	for _, secret := range []string{"GORGIAS-KEY-typed-0001", unit.APISecret} {
 		if strings.Contains(out, secret) {
 			t.Fatalf("the terminal shows a secret (%q):\n%s", secret, out)

@@ -486,3 +486,17 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// DeactivateIntegration disables an integration as Gorgias does after 100 consecutive failed
+// calls (reference §5.4): it stays listed, with deactivated_datetime set, and fires no more.
+func (s *Server) DeactivateIntegration(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it := s.integrations[id]
+	if it == nil {
+		return fmt.Errorf("gorgiassim: no integration %d", id)
+	}
+	now := time.Now().UTC()
+	it.DeactivatedDatetime, it.ConsecutiveFailures = &now, s.cfg.DisableAfter
+	return nil
+}

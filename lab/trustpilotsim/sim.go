@@ -459,6 +459,23 @@ func (s *Sim) RevokeTokens(unitID string) {
 	}
 }
 
+// RotateSecret gives a business unit's API key a new secret, as regenerating it in Trustpilot
+// Business does: the old secret's token requests get 401 and every issued token is revoked.
+// It returns the new secret, for the fix.
+func (s *Sim) RotateSecret(unitID string) (string, error) {
+	s.mu.Lock()
+	u, ok := s.units[unitID]
+	if ok {
+		u.APISecret = "rotated-" + randToken()
+	}
+	s.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("unknown business unit %q", unitID)
+	}
+	s.RevokeTokens(unitID)
+	return u.APISecret, nil
+}
+
 // IssueRefreshToken returns a new live refresh token for a unit's first business user, as a
 // completed login flow would leave a connection with.
 func (s *Sim) IssueRefreshToken(unitID string) (string, error) {

@@ -64,6 +64,9 @@ type Queue interface {
 // Checker calls the connection's APIs with its stored credentials.
 type Checker interface {
 	CheckTrustpilot(ctx context.Context, c connection.Connection) error
+	// TrustpilotReplyAuthors checks like CheckTrustpilot and names the business users who
+	// wrote the latest replies on Trustpilot.
+	TrustpilotReplyAuthors(ctx context.Context, c connection.Connection) ([]string, error)
 	CheckHelpdesk(ctx context.Context, c connection.Connection) error
 	EnsureIntegration(ctx context.Context, c connection.Connection, in gorgias.NewHTTPIntegration) (gorgias.Integration, string, error)
 	HelpdeskIntegrations(ctx context.Context, c connection.Connection) ([]gorgias.Integration, error)

@@ -1260,3 +1260,49 @@ func TestInstallWebhookUpgradesTheOlderName(t *testing.T) {
 		t.Fatalf("integrations to the reply URL after the upgrade: %+v", same)
 	}
 }
+
+// doctor's business-user line: Trustpilot has no call that checks the id, so the evidence is
+// who wrote the latest replies — none yet, another user, or this one.
+func TestDoctorChecksTheBusinessUser(t *testing.T) {
+	t.Parallel()
+	u := newUnit(t)
+	id := fmt.Sprintf("doc-user-%d", units.Load())
+	put(t, doc(id, u, nil))
+	businessUser := func() cli.Finding {
+		t.Helper()
+		r := run(t, "doctor", id, "--json")
+		var findings []cli.Finding
+		if err := json.Unmarshal([]byte(r.out), &findings); err != nil {
+			t.Fatalf("doctor --json: %v\n%s", err, r.out)
+		}
+		for _, f := range findings {
+			if f.Connection == id && f.Check == "business user" {
+				return f
+			}
+		}
+		t.Fatalf("no business user finding:\n%s", r.out)
+		return cli.Finding{}
+	}
+	if f := businessUser(); f.Status != cli.OK || !strings.Contains(f.Detail, "no reply on the latest reviews") {
+		t.Fatalf("no reply yet: %+v", f)
+	}
+	now := time.Now().UTC()
+	replied := func(author string, seed int64) {
+		t.Helper()
+		rv := trustpilotsim.Generate(u.id, 1, 0, now, now, seed).ServiceReviews[0]
+		rv.ID = fmt.Sprintf("%024x", 0xc00000+seed)
+		rv.CompanyReply = &trustpilotsim.CompanyReply{Text: "Thanks", AuthorBusinessUserID: author, CreatedAt: now.Format(time.RFC3339)}
+		if err := tp.PutServiceReview(rv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := fmt.Sprintf("%024x", 0xd00000+units.Load())
+	replied(other, units.Load()*10)
+	if f := businessUser(); f.Status != cli.WARN || !strings.Contains(f.Detail, other) || !strings.Contains(f.Fix, "Settings → Users") {
+		t.Fatalf("replies by another user only: %+v", f)
+	}
+	replied(u.user, units.Load()*10+1)
+	if f := businessUser(); f.Status != cli.OK || !strings.Contains(f.Detail, "accepted") {
+		t.Fatalf("a reply by the connection's user: %+v", f)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ func (c *CLI) doctor(ctx context.Context, args []string) error {
 		return err
 	}
 	if len(recs) == 0 {
-		add(Finding{Check: "connections", Status: FAIL, Detail: "no connection", Fix: "`pilotdesk connection put -f FILE`"})
+		add(Finding{Check: "connections", Status: FAIL, Detail: "no connection", Fix: "`pilotdesk connection new` (guided), or `pilotdesk connection put -f FILE`"})
 	}
 	all, err := c.Store.ListConnections(ctx)
 	if err != nil {
@@ -124,11 +125,12 @@ func (c *CLI) doctorConnection(ctx context.Context, r connection.Record, sharing
 		out = append(out, Finding{Check: "credentials", Status: FAIL, Detail: "no stored credentials: " + err.Error(), Fix: "`pilotdesk connection put -f FILE` with its keys"})
 		return out
 	}
-	if err := c.Check.CheckTrustpilot(ctx, conn); err != nil {
+	if authors, err := c.Check.TrustpilotReplyAuthors(ctx, conn); err != nil {
 		out = append(out, Finding{Check: "Trustpilot", Status: FAIL, Detail: err.Error(),
 			Fix: "check the API key and secret (Trustpilot Business → Integrations → Developers → APIs) and the business unit id"})
 	} else {
 		out = append(out, Finding{Check: "Trustpilot", Status: OK, Detail: "token and business unit " + conn.Trustpilot.BusinessUnitID})
+		out = append(out, businessUserFinding(conn, authors))
 	}
 	integrations, err := c.Check.HelpdeskIntegrations(ctx, conn)
 	if err != nil {
@@ -179,6 +181,27 @@ func (c *CLI) doctorConnection(ctx context.Context, r connection.Record, sharing
 		out = append(out, f)
 	}
 	return out
+}
+
+// businessUserFinding says whether the business user replies are posted as is one Trustpilot
+// accepts. Trustpilot has no call to check a business user id; the evidence is who wrote the
+// latest replies on the business unit: the id among them is proven, another id is a warning
+// (a user who never replied is possible), no reply yet leaves the first reply to tell.
+func businessUserFinding(conn connection.Connection, authors []string) Finding {
+	f := Finding{Check: "business user", Status: OK}
+	user := conn.Trustpilot.BusinessUserID
+	switch {
+	case user == "":
+		f.Detail = "none set: replies are posted as the business user who logged in (`pilotdesk connection login " + conn.ID + "`)"
+	case slices.Contains(authors, user):
+		f.Detail = user + " wrote replies on Trustpilot already: accepted"
+	case len(authors) > 0:
+		f.Status, f.Detail = WARN, fmt.Sprintf("%s wrote none of the latest replies on Trustpilot (written by %s)", user, strings.Join(authors, ", "))
+		f.Fix = "if replies come back refused, copy the id from Trustpilot Business → Settings → Users and put the connection again"
+	default:
+		f.Detail = user + " (no reply on the latest reviews to compare with: the first reply proves it, and a refusal is noted on its ticket)"
+	}
+	return f
 }
 
 // integrationFindings checks the helpdesk integrations install-webhook puts on the account

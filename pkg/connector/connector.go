@@ -159,6 +159,16 @@ func (f *Factory) CheckTrustpilot(ctx context.Context, c connection.Connection) 
 	return cl.Trustpilot.Check(ctx)
 }
 
+// TrustpilotReplyAuthors is CheckTrustpilot that also says which business users wrote the
+// latest replies on Trustpilot (trustpilot.Client.ReplyAuthors).
+func (f *Factory) TrustpilotReplyAuthors(ctx context.Context, c connection.Connection) ([]string, error) {
+	cl, err := f.Open(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return cl.Trustpilot.ReplyAuthors(ctx)
+}
+
 // CheckHelpdesk makes one cheap authenticated helpdesk call with the stored credentials.
 func (f *Factory) CheckHelpdesk(ctx context.Context, c connection.Connection) error {
 	cl, err := f.Open(ctx, c)

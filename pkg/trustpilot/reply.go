@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -239,10 +240,37 @@ func (c *Client) createConversation(ctx context.Context, op, reviewID string) (s
 // Check fetches a token and makes one cheap private call, so an operator learns whether the
 // connection's credentials and business unit work.
 func (c *Client) Check(ctx context.Context) error {
-	const op = "trustpilot.Check"
-	_, err := c.call(ctx, request{op: op, method: http.MethodGet,
-		path: c.serviceListPath() + "?perPage=1", auth: true})
+	_, err := c.ReplyAuthors(ctx)
 	return err
+}
+
+// ReplyAuthors is Check that also says who wrote the replies among the business unit's latest
+// service reviews (one call, like Check): the business user ids Trustpilot accepts as reply
+// authors, newest first, each once. Trustpilot has no call that checks a business user id, so
+// this is the evidence an operator gets before the first reply; an answer it cannot read
+// yields no authors, not an error.
+func (c *Client) ReplyAuthors(ctx context.Context) ([]string, error) {
+	const op = "trustpilot.Check"
+	body, err := c.call(ctx, request{op: op, method: http.MethodGet,
+		path: c.serviceListPath() + "?perPage=20&orderBy=createdat.desc", auth: true})
+	if err != nil {
+		return nil, err
+	}
+	var j struct {
+		Reviews []struct {
+			CompanyReply *struct {
+				Author string `json:"authorBusinessUserId"`
+			} `json:"companyReply"`
+		} `json:"reviews"`
+	}
+	_ = json.Unmarshal(body, &j)
+	var authors []string
+	for _, r := range j.Reviews {
+		if r.CompanyReply != nil && validPathID(r.CompanyReply.Author) && !slices.Contains(authors, r.CompanyReply.Author) {
+			authors = append(authors, r.CompanyReply.Author)
+		}
+	}
+	return authors, nil
 }
 
 // BusinessUnit is what the public find endpoint says of a business unit.
