@@ -191,6 +191,7 @@ type inTicket struct {
 	AssigneeUser                json.RawMessage   `json:"assignee_user"`
 	AssigneeTeam                json.RawMessage   `json:"assignee_team"`
 	CustomFields                json.RawMessage   `json:"custom_fields"`
+	fields                      []FieldValue      // CustomFields, checked
 	CreatedDatetime             *string           `json:"created_datetime"`
 	OpenedDatetime              *string           `json:"opened_datetime"`
 	ClosedDatetime              *string           `json:"closed_datetime"`
@@ -352,14 +353,61 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	created := checkDatetime(errs, "created_datetime", in.CreatedDatetime)
 	opened := checkDatetime(errs, "opened_datetime", in.OpenedDatetime)
+	s.mu.Lock()
+	defs := a.cfg.Switches.TicketFields
+	s.mu.Unlock()
+	fields := checkCustomFields(errs, in.CustomFields, defs)
 	if len(errs) > 0 {
 		writeError(w, http.StatusBadRequest, "Failed to create ticket", errs)
 		return
 	}
+	in.fields = fields
 
 	s.commit(w, r, func(now, hiddenUntil time.Time) (int, any) {
 		return s.storeTicket(a, &in, msgs, raw, created, opened, now, hiddenUntil)
 	})
+}
+
+// checkCustomFields reads a created ticket's custom_fields ([{id, value}]) and, when the
+// account defines its ticket fields, checks each id and value type against them.
+func checkCustomFields(errs fieldErrs, raw json.RawMessage, defs []TicketField) []FieldValue {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return nil
+	}
+	var in []struct {
+		ID    *int64 `json:"id"`
+		Value any    `json:"value"`
+	}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		errs.add("custom_fields", "Not a valid list.")
+		return nil
+	}
+	var out []FieldValue
+	for i, f := range in {
+		if f.ID == nil {
+			errs.add(fmt.Sprintf("custom_fields.%d.id", i), "Missing data for required field.")
+			continue
+		}
+		if defs != nil {
+			j := slices.IndexFunc(defs, func(d TicketField) bool { return d.ID == *f.ID })
+			if j < 0 {
+				errs.add(fmt.Sprintf("custom_fields.%d.id", i), "Custom field not found.")
+				continue
+			}
+			_, isText := f.Value.(string)
+			_, isNumber := f.Value.(float64)
+			switch {
+			case defs[j].Type == "number" && !isNumber:
+				errs.add(fmt.Sprintf("custom_fields.%d.value", i), "Not a valid number.")
+				continue
+			case defs[j].Type != "number" && !isText:
+				errs.add(fmt.Sprintf("custom_fields.%d.value", i), "Not a valid string.")
+				continue
+			}
+		}
+		out = append(out, FieldValue{ID: *f.ID, Value: f.Value})
+	}
+	return out
 }
 
 // storeTicket stores a validated ticket, resolving its customer and tags; the caller holds s.mu.
@@ -404,7 +452,7 @@ func (s *Server) storeTicket(a *account, in *inTicket, msgs []inMessage, raw jso
 		ID: s.newID("ticket"), Account: a.cfg.ID, ExternalID: deref(in.ExternalID),
 		Status: cmpOr(deref(in.Status), "open"), Priority: cmpOr(deref(in.Priority), "normal"),
 		Channel: cmpOr(deref(in.Channel), deref(msgs[0].Channel)), Via: *in.Via, FromAgent: deref(in.FromAgent),
-		Spam: deref(in.Spam), Subject: deref(in.Subject), Language: deref(in.Language), Meta: in.Meta,
+		Spam: deref(in.Spam), Subject: deref(in.Subject), Language: deref(in.Language), Meta: in.Meta, CustomFields: in.fields,
 		CustomerID: cust.ID, Tags: tags, CreatedDatetime: created, OpenedDatetime: cmpTime(opened, created),
 		Request: raw, hiddenUntil: hiddenUntil, // UpdatedDatetime: set by storing the messages
 	}

@@ -22,6 +22,7 @@ type Ticket struct {
 	Subject         string          `json:"subject"`
 	Language        string          `json:"language"`
 	Meta            json.RawMessage `json:"meta"`
+	CustomFields    []FieldValue    `json:"custom_fields,omitempty"`
 	CustomerID      int64           `json:"customer_id"`
 	Tags            []string        `json:"tags"`
 	Messages        []Message       `json:"messages"` // filled in snapshots
@@ -36,6 +37,12 @@ type Ticket struct {
 
 	messageIDs  []int64
 	hiddenUntil time.Time // a late commit's (Fault.HiddenFor): out of API reads until then
+}
+
+// FieldValue is a ticket field's value on a ticket.
+type FieldValue struct {
+	ID    int64 `json:"id"`
+	Value any   `json:"value"`
 }
 
 // Person is a message's sender or receiver.

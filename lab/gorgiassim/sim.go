@@ -166,6 +166,17 @@ type Switches struct {
 	// count in Stats.OtherCalls (and Stats.OtherThrottled when the bucket had no room), never
 	// in Stats.Requests or MaxInWindow.
 	OtherCalls int `json:"other_calls,omitempty"`
+	// TicketFields are the account's ticket field definitions. Nil accepts any custom_fields
+	// on a created ticket (the reference does not say how Gorgias checks them); set, a field id
+	// that is not defined is a 400, and so is a value of the wrong type: a "number" field
+	// refuses a string, a "text" or "dropdown" field a number (reference §10: ticket fields).
+	TicketFields []TicketField `json:"ticket_fields,omitempty"`
+}
+
+// TicketField is one ticket field definition of Switches.TicketFields.
+type TicketField struct {
+	ID   int64  `json:"id"`
+	Type string `json:"type"` // "text", "dropdown" or "number"
 }
 
 // MergeLocationRelative is the Switches.MergeLocation value for a path-only Location.

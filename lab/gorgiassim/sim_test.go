@@ -440,3 +440,43 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// Ticket fields on create: any are taken by default; with the account's definitions set, an
+// unknown id or a value of the wrong type is a 400 and nothing is created.
+func TestTicketFieldsSwitch(t *testing.T) {
+	s := start(t, gorgiassim.Config{})
+	body := func(ext string, fields []any) map[string]any {
+		b := ticketBody(ext)
+		b["custom_fields"], b["priority"], b["status"] = fields, "high", "closed"
+		return b
+	}
+	r := call(t, s, "POST", "/api/tickets", body("f1", []any{map[string]any{"id": 5, "value": 4}}))
+	if r.status != 201 {
+		t.Fatalf("create with a field: %d %s", r.status, r.body)
+	}
+	tk := s.Tickets("")[0]
+	if len(tk.CustomFields) != 1 || tk.CustomFields[0].ID != 5 || tk.CustomFields[0].Value != 4.0 || tk.Priority != "high" || tk.Status != "closed" {
+		t.Fatalf("stored ticket: %+v", tk)
+	}
+	if err := s.SetSwitches("", gorgiassim.Switches{TicketFields: []gorgiassim.TicketField{{ID: 5, Type: "number"}, {ID: 6, Type: "text"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		fields []any
+		status int
+		field  string
+	}{
+		{[]any{map[string]any{"id": 7, "value": "x"}}, 400, "custom_fields.0.id"},
+		{[]any{map[string]any{"id": 5, "value": "4"}}, 400, "custom_fields.0.value"},
+		{[]any{map[string]any{"id": 6, "value": 4}}, 400, "custom_fields.0.value"},
+		{[]any{map[string]any{"id": 5, "value": 4}, map[string]any{"id": 6, "value": "service"}}, 201, ""},
+	} {
+		r := call(t, s, "POST", "/api/tickets", body(fmt.Sprint("f", len(s.Tickets(""))+1), c.fields))
+		if r.status != c.status || (c.field != "" && !strings.Contains(string(r.body), c.field)) {
+			t.Fatalf("fields %v: %d %s, want %d naming %q", c.fields, r.status, r.body, c.status, c.field)
+		}
+	}
+	if n := len(s.Tickets("")); n != 2 {
+		t.Fatalf("%d tickets, want 2 (refused creates store nothing)", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -209,7 +210,7 @@ func TestNoRedeliverySwitch(t *testing.T) {
 		if sw, ok := s.Switches("beta"); !ok || !sw.NoRedelivery || sw.WebhookMessageVars != gorgiassim.MessageVarsNone {
 			t.Fatalf("switches %+v", sw)
 		}
-		if sw, _ := s.Switches("acme"); sw != (gorgiassim.Switches{}) {
+		if sw, _ := s.Switches("acme"); !reflect.DeepEqual(sw, gorgiassim.Switches{}) {
 			t.Fatalf("other account's switches changed: %+v", sw)
 		}
 	})

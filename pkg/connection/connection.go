@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"net/url"
 	"regexp"
@@ -33,8 +34,73 @@ type Connection struct {
 	Tags           []string      `json:"tags,omitempty"`
 	AnonymousEmail string        `json:"anonymous_email"`
 	Reply          ReplyPolicy   `json:"reply"`
+	Triage         Triage        `json:"triage,omitzero"`
 	Disabled       bool          `json:"disabled,omitempty"`
 }
+
+// Triage is what a review's ticket carries from its creation so that agents' queues, views and
+// rules can sort it (Gorgias computes no intent or sentiment for API-created messages): all
+// of it goes into the one create call.
+type Triage struct {
+	// Priority maps a star rating ("1" … "5") to the ticket's priority (critical, high,
+	// normal, low) or "none" (Gorgias' default); ratings left out keep DefaultPriority.
+	Priority map[string]string `json:"priority,omitempty"`
+	// Language "off" leaves the ticket's language unset; by default it is the review's.
+	Language string `json:"language,omitempty"`
+	// SKUTags "off" drops the sku-<sku> tag of product reviews (on by default).
+	SKUTags string `json:"sku_tags,omitempty"`
+	// Fields are Gorgias ticket fields (custom fields, by id) to fill: stars, review kind,
+	// business unit id and product SKU. 0 leaves a field out.
+	Fields TicketFields `json:"ticket_fields,omitzero"`
+	// CloseStars: reviews with these ratings are created already closed (e.g. [5] or [4, 5]),
+	// so open tickets are the reviews that need an answer. None by default.
+	CloseStars []int `json:"close_stars,omitempty"`
+}
+
+// TicketFields are Gorgias ticket field ids (GET /api/custom-fields?object_type=Ticket).
+type TicketFields struct {
+	Stars        int64 `json:"stars,omitempty"`
+	Kind         int64 `json:"kind,omitempty"`
+	BusinessUnit int64 `json:"business_unit,omitempty"`
+	SKU          int64 `json:"sku,omitempty"`
+}
+
+// DefaultPriority is the ticket priority by stars when the connection names none: the angry
+// reviews first.
+var DefaultPriority = map[int]string{1: "high", 2: "high", 3: "normal", 4: "low", 5: "low"}
+
+// Ticket priorities Gorgias takes, and "none" for its default.
+var priorities = []string{"critical", "high", "normal", "low", PriorityNone}
+
+// PriorityNone leaves a ticket's priority to the helpdesk's default.
+const PriorityNone = "none"
+
+// PriorityFor is the ticket priority for a review of that many stars ("" for the default).
+func (t Triage) PriorityFor(stars int) string {
+	p, ok := t.Priority[fmt.Sprint(stars)]
+	if !ok {
+		p = DefaultPriority[stars]
+	}
+	if p == PriorityNone {
+		return ""
+	}
+	return p
+}
+
+// LanguageOn reports whether tickets take the review's language.
+func (t Triage) LanguageOn() bool { return t.Language != Off }
+
+// SKUTagsOn reports whether product reviews' tickets get a sku-<sku> tag.
+func (t Triage) SKUTagsOn() bool { return t.SKUTags != Off }
+
+// Closes reports whether a review of that many stars is created closed.
+func (t Triage) Closes(stars int) bool { return slices.Contains(t.CloseStars, stars) }
+
+// On and Off are the values of the connection's switches.
+const (
+	On  = "on"
+	Off = "off"
+)
 
 // Helpdesk is the helpdesk account the connection writes tickets to.
 type Helpdesk struct {
@@ -84,7 +150,13 @@ func (c Connection) Allowance() int64 {
 type ReplyPolicy struct {
 	Service string `json:"service"`
 	Product string `json:"product"`
+	// Guard "off" posts replies without the public-reply guard (on by default: a reply with
+	// personal data or a request to change the review is held with a note to the agent).
+	Guard string `json:"guard,omitempty"`
 }
+
+// GuardOn reports whether agent replies pass the public-reply guard before they are posted.
+func (p ReplyPolicy) GuardOn() bool { return p.Guard != Off }
 
 // Replies reports whether any agent reply of the connection goes to Trustpilot.
 func (c Connection) Replies() bool {
@@ -241,6 +313,28 @@ func (c *Connection) validate(withSecrets bool) error {
 			bad(field, "must be %q or %q", ReplyFirst, ReplyOff)
 		}
 	}
+	for field, v := range map[string]string{"reply.guard": c.Reply.Guard, "triage.language": c.Triage.Language, "triage.sku_tags": c.Triage.SKUTags} {
+		if v != "" && v != On && v != Off {
+			bad(field, "must be %q or %q (default %q)", On, Off, On)
+		}
+	}
+	for stars, p := range c.Triage.Priority {
+		if len(stars) != 1 || stars < "1" || stars > "5" {
+			bad("triage.priority", "keys are star ratings \"1\" to \"5\", not %q", stars)
+		} else if !slices.Contains(priorities, p) {
+			bad("triage.priority."+stars, "must be one of %s", strings.Join(priorities, ", "))
+		}
+	}
+	for i, n := range c.Triage.CloseStars {
+		if n < 1 || n > 5 {
+			bad(fmt.Sprintf("triage.close_stars[%d]", i), "must be a star rating from 1 to 5")
+		}
+	}
+	for field, id := range map[string]int64{"stars": c.Triage.Fields.Stars, "kind": c.Triage.Fields.Kind, "business_unit": c.Triage.Fields.BusinessUnit, "sku": c.Triage.Fields.SKU} {
+		if id < 0 {
+			bad("triage.ticket_fields."+field, "must be a Gorgias ticket field id (Settings → Ticket fields), or left out")
+		}
+	}
 	if len(fe) == 0 {
 		return nil
 	}
@@ -298,6 +392,8 @@ func (c Connection) SplitSecrets() (Connection, Secrets) {
 	c.Trustpilot.WebhookSecret = ""
 	c.Tags = slices.Clone(c.Tags)
 	c.ReviewKinds = slices.Clone(c.ReviewKinds)
+	c.Triage.Priority = maps.Clone(c.Triage.Priority)
+	c.Triage.CloseStars = slices.Clone(c.Triage.CloseStars)
 	return c, s
 }
 

@@ -108,3 +108,60 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The triage and guard settings: defaults when left out, the operator's choices, and every bad
+// value named.
+func TestTriageSettings(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("testdata/acme-uk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := connection.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stars, want := range map[int]string{1: "high", 2: "high", 3: "normal", 4: "low", 5: "low"} {
+		if got := c.Triage.PriorityFor(stars); got != want {
+			t.Errorf("default priority for %d★: %q, want %q", stars, got, want)
+		}
+	}
+	if !c.Triage.LanguageOn() || !c.Triage.SKUTagsOn() || c.Triage.Closes(5) || !c.Reply.GuardOn() {
+		t.Fatalf("defaults: %+v %+v", c.Triage, c.Reply)
+	}
+
+	set := strings.Replace(string(b), `"reply"`, `"triage": {"priority": {"3": "high", "5": "none"}, "language": "off", "sku_tags": "off",
+		"ticket_fields": {"stars": 101, "sku": 104}, "close_stars": [4, 5]}, "reply"`, 1)
+	set = strings.Replace(set, `"product": "first"`, `"product": "first", "guard": "off"`, 1)
+	c, err = connection.Parse([]byte(set))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, set)
+	}
+	if c.Triage.PriorityFor(3) != "high" || c.Triage.PriorityFor(5) != "" || c.Triage.PriorityFor(1) != "high" ||
+		c.Triage.LanguageOn() || c.Triage.SKUTagsOn() || !c.Triage.Closes(4) || c.Triage.Closes(3) ||
+		c.Triage.Fields.Stars != 101 || c.Triage.Fields.SKU != 104 || c.Reply.GuardOn() {
+		t.Fatalf("settings: %+v %+v", c.Triage, c.Reply)
+	}
+	bare, _ := c.SplitSecrets()
+	bare.Triage.Priority["3"], bare.Triage.CloseStars[0] = "low", 1
+	if c.Triage.PriorityFor(3) != "high" || !c.Triage.Closes(4) {
+		t.Fatal("SplitSecrets shares the triage's map or slice with the original")
+	}
+
+	bad := strings.Replace(string(b), `"reply"`, `"triage": {"priority": {"6": "high", "2": "urgent"}, "language": "yes",
+		"sku_tags": "no", "ticket_fields": {"kind": -1}, "close_stars": [0]}, "reply"`, 1)
+	bad = strings.Replace(bad, `"product": "first"`, `"product": "first", "guard": "maybe"`, 1)
+	_, err = connection.Parse([]byte(bad))
+	var ve *connection.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("want a ValidationError, got %v", err)
+	}
+	var got []string
+	for _, f := range ve.Fields {
+		got = append(got, f.Field)
+	}
+	want := []string{"reply.guard", "triage.close_stars[0]", "triage.language", "triage.priority", "triage.priority.2", "triage.sku_tags", "triage.ticket_fields.kind"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("fields\n got %v\nwant %v", got, want)
+	}
+}

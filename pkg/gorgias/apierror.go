@@ -3,6 +3,7 @@ package gorgias
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -218,4 +219,20 @@ func clean(s string) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// RefusesField reports whether err is Gorgias refusing a request (400 or 422) for the named
+// field or one under it ("custom_fields" matches "custom_fields.0.id"), or with a message
+// naming it when the answer gave no per-field errors.
+func RefusesField(err error, field string) bool {
+	var e *APIError
+	if !errors.As(err, &e) || (e.Status != http.StatusBadRequest && e.Status != http.StatusUnprocessableEntity) {
+		return false
+	}
+	for k := range e.Fields {
+		if k == field || strings.HasPrefix(k, field+".") || strings.HasPrefix(k, field+"[") {
+			return true
+		}
+	}
+	return len(e.Fields) == 0 && strings.Contains(strings.ToLower(e.Message), field)
 }

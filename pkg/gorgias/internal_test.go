@@ -3,6 +3,7 @@ package gorgias
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -204,5 +205,29 @@ func TestMergedInto(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("mergedInto(%v) = %d %v, want %d %v", tc.err, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestRefusesField(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{400, `{"error":{"msg":"Failed to create ticket","data":{"custom_fields":{"0":{"id":["Custom field not found."]}}}}}`, true},
+		{400, `{"error":{"msg":"Failed to create ticket","data":{"custom_fields.1.value":["Not a valid number."]}}}`, true},
+		{422, `{"errors":[{"field":"custom_fields[0].value","message":"invalid"}]}`, true},
+		{400, `{"error":"Invalid custom_fields"}`, true},
+		{400, `{"error":{"msg":"Failed to create ticket","data":{"priority":["Must be one of: critical, high, normal, low."]}}}`, false},
+		{400, `{"error":{"msg":"custom_fields mentioned","data":{"subject":["too long"]}}}`, false},
+		{500, `{"error":{"data":{"custom_fields":["boom"]}}}`, false},
+	} {
+		err := fmt.Errorf("wrapped: %w", parseAPIError(c.status, []byte(c.body)))
+		if got := RefusesField(err, "custom_fields"); got != c.want {
+			t.Errorf("%d %s: %v, want %v (%v)", c.status, c.body, got, c.want, err)
+		}
+	}
+	if RefusesField(errors.New("plain"), "custom_fields") {
+		t.Error("a plain error")
 	}
 }

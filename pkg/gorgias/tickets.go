@@ -43,6 +43,17 @@ type NewTicket struct {
 	BodyHTML          string // sent as is: it must already be safe; empty => TextToHTML(BodyText)
 	MessageExternalID string // default ExternalID
 	Language          string // ISO 639-1, optional
+	Priority          string // critical, high, normal or low; "" for the helpdesk's default
+	Closed            bool   // created closed (status "closed")
+	// CustomFields are ticket field values by field id, set in the create call.
+	CustomFields []CustomField
+}
+
+// CustomField is one ticket field value (Gorgias "custom_fields": [{id, value}]). Value is a
+// string or a number, as the field's type wants.
+type CustomField struct {
+	ID    int64 `json:"id"`
+	Value any   `json:"value"`
 }
 
 type wireAddr struct {
@@ -89,6 +100,8 @@ type wireNewTicket struct {
 	Subject         string           `json:"subject,omitempty"`
 	ExternalID      string           `json:"external_id,omitempty"`
 	Language        string           `json:"language,omitempty"`
+	Priority        string           `json:"priority,omitempty"`
+	CustomFields    []CustomField    `json:"custom_fields,omitempty"`
 	Customer        wirePerson       `json:"customer"`
 	Tags            []wireTag        `json:"tags,omitempty"`
 	Meta            map[string]any   `json:"meta,omitempty"`
@@ -136,7 +149,7 @@ func buildTicket(t NewTicket, now time.Time) (wireNewTicket, error) {
 	}
 	w := wireNewTicket{
 		Channel: channel, Via: "api", FromAgent: false, Status: "open",
-		Subject: subject, ExternalID: t.ExternalID, Language: t.Language,
+		Subject: subject, ExternalID: t.ExternalID, Language: t.Language, Priority: t.Priority, CustomFields: t.CustomFields,
 		Customer:        wirePerson{Email: email, Name: t.CustomerName},
 		Meta:            t.Meta,
 		CreatedDatetime: ts,
@@ -149,6 +162,9 @@ func buildTicket(t NewTicket, now time.Time) (wireNewTicket, error) {
 			CreatedDatetime: ts, SentDatetime: ts,
 			ExternalID: msgExt,
 		}},
+	}
+	if t.Closed {
+		w.Status = "closed"
 	}
 	for _, name := range tags {
 		w.Tags = append(w.Tags, wireTag{Name: name})

@@ -76,6 +76,16 @@ type Link struct {
 	Uncertain time.Time // when a create with an unknown outcome was sent; zero once none is pending
 	Snapshot  string    // the review as read from Trustpilot (JSON), so a retry needs no Trustpilot call
 
+	// For the guard and the report (set when the ticket is recorded): the review's creation on
+	// Trustpilot, its language, and its reference (order) id — removed when the review is
+	// deleted. RepliedAt is when the reply was posted; Held counts the agent replies the
+	// public-reply guard held back.
+	ReviewCreatedAt time.Time
+	Language        string
+	ReferenceID     string
+	RepliedAt       time.Time
+	Held            int64
+
 	// DeletedAt is when Pilotdesk learnt the review was deleted on Trustpilot (its text and
 	// personal data were removed then); zero while it exists. The link stays, so a reinstated
 	// review finds its ticket again.
@@ -153,6 +163,11 @@ type Confirm struct {
 	// Reviewer is the reviewer's key (reviewer.Key of the email; "" for an anonymous review):
 	// where the review's sidebar entry is, so that deleting the review can remove it.
 	Reviewer string
+	// What the public-reply guard and the report need of the review: its creation, language and
+	// reference (order) id.
+	ReviewCreatedAt time.Time
+	Language        string
+	ReferenceID     string
 	// Recovered: the ticket was found by its external id, not created under this claim, so it
 	// may be recorded even after the claim expired (no second ticket can come of it).
 	Recovered bool

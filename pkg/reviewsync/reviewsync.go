@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -205,6 +206,7 @@ type run struct {
 	failStreak  int               // reviews in a row whose helpdesk calls failed
 	calls       int64             // Trustpilot calls this invocation made
 	entries     []reviewer.Record // sidebar entries of linked reviews, written a page at a time
+	fields      int               // how far the helpdesk's refusals of ticket fields degraded them (see create)
 }
 
 // counted counts a run's Trustpilot calls: the scheduler paces the next run by them.
@@ -1018,6 +1020,7 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		ConnectionID: r.conn.ID, ReviewID: rv.ID, Owner: r.s.Owner, Account: r.account,
 		TicketID: res.ticket.ID, CustomerID: res.ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
 		Reviewer: who, Recovered: !res.created,
+		ReviewCreatedAt: rv.CreatedAt, Language: rv.Language, ReferenceID: rv.ReferenceID,
 	})
 	if errors.Is(err, link.ErrClaimLost) {
 		// The claim expired before the new ticket was recorded: whoever claims the review next
@@ -1113,11 +1116,64 @@ func (r *run) ticket(ctx context.Context, rv review.Review, claim link.Claim) at
 			}
 		}
 	}
-	t, err := r.hd.CreateTicket(ctx, NewTicket(r.conn, rv))
+	t, err := r.create(ctx, NewTicket(r.conn, rv))
 	if err != nil {
 		return attempt{err: err, sent: true}
 	}
 	return attempt{ticket: t, created: true, sent: true}
+}
+
+// TagFieldsRefused marks a ticket created without the ticket fields the connection asks for,
+// because the helpdesk refused them.
+const TagFieldsRefused = "pilotdesk-ticket-fields-refused"
+
+// create sends the create call. When the helpdesk refuses the ticket fields (an id that is not
+// a field of the account, a value of another type: a 400 is certain not to have created
+// anything), the ticket is created with every value as text, then without the fields and
+// tagged TagFieldsRefused: a review is never set aside for its triage. The rest of the run
+// starts from the form that worked.
+func (r *run) create(ctx context.Context, t gorgias.NewTicket) (gorgias.Ticket, error) {
+	for {
+		sent := degradeFields(t, r.fields)
+		tk, err := r.hd.CreateTicket(ctx, sent)
+		if err == nil || len(sent.CustomFields) == 0 || !gorgias.RefusesField(err, "custom_fields") {
+			return tk, err
+		}
+		r.fields++
+		if r.fields == 1 && !hasNumber(t.CustomFields) {
+			r.fields++ // every value is text already
+		}
+		r.log.Warn("the helpdesk refused the connection's ticket fields; creating the ticket without them (check triage.ticket_fields)",
+			"next", map[int]string{1: "values as text", 2: "no ticket fields"}[r.fields], "error", err.Error())
+	}
+}
+
+// degradeFields is t with its ticket fields as create's step-th fallback has them: 0 as they
+// are, 1 every value as text, 2 none (and the ticket tagged).
+func degradeFields(t gorgias.NewTicket, step int) gorgias.NewTicket {
+	switch {
+	case step == 0 || len(t.CustomFields) == 0:
+		return t
+	case step == 1:
+		fields := make([]gorgias.CustomField, len(t.CustomFields))
+		for i, f := range t.CustomFields {
+			fields[i] = gorgias.CustomField{ID: f.ID, Value: fmt.Sprint(f.Value)}
+		}
+		t.CustomFields = fields
+		return t
+	}
+	t.CustomFields = nil
+	t.Tags = append(slices.Clone(t.Tags), TagFieldsRefused)
+	return t
+}
+
+func hasNumber(fields []gorgias.CustomField) bool {
+	for _, f := range fields {
+		if _, ok := f.Value.(string); !ok {
+			return true
+		}
+	}
+	return false
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,6 +171,10 @@ type fakeHD struct {
 	finds    int
 	createNo int64
 	stall    bool // CreateTicket waits until its context ends
+	// refuseFields, when set, refuses a create whose ticket fields it does not accept, as
+	// Gorgias answers 400 for a field id or value it does not take.
+	refuseFields func([]gorgias.CustomField) bool
+	sent         []gorgias.NewTicket // every create call, in order
 }
 
 var _ reviewsync.Helpdesk = (*fakeHD)(nil)
@@ -186,8 +191,13 @@ func (f *fakeHD) CreateTicket(ctx context.Context, t gorgias.NewTicket) (gorgias
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.sent = append(f.sent, t)
 	if err, ok := f.failOn[t.ExternalID]; ok {
 		return gorgias.Ticket{}, err
+	}
+	if f.refuseFields != nil && len(t.CustomFields) > 0 && f.refuseFields(t.CustomFields) {
+		return gorgias.Ticket{}, errs.E(errs.Invalid, "gorgias.CreateTicket", &gorgias.APIError{Status: 400, Message: "Failed to create ticket",
+			Fields: map[string][]string{"custom_fields.0.value": {"Not a valid number."}}})
 	}
 	f.createNo++
 	tk := gorgias.Ticket{ID: 1000 + f.createNo, ExternalID: t.ExternalID, Subject: t.Subject, Tags: t.Tags, CustomerID: 1, CustomerEmail: t.CustomerEmail}
@@ -1169,5 +1179,89 @@ func TestDeletionsPass(t *testing.T) {
 	}
 	if w := r.tp.windows; len(w) != 1 || !w[0][0].Equal(first[1].Add(-reviewsync.DeletionsOverlap)) || w[0][1].Sub(first[1]) != 24*time.Hour {
 		t.Fatalf("second window %v, want from an hour before the first ended (%v) to a day after", w, first[1])
+	}
+}
+
+// Triage rides on the create call: priority from the stars, the review's language, the
+// product's SKU tag, the ticket fields, and positive reviews created closed.
+func TestTriageGoesIntoTheCreateCall(t *testing.T) {
+	t.Parallel()
+	c := conn()
+	c.MinStars = 1
+	c.Triage = connection.Triage{Fields: connection.TicketFields{Stars: 11, Kind: 12, BusinessUnit: 13, SKU: 14}, CloseStars: []int{5}}
+	svc := review.Review{ID: "a1", Kind: review.Service, Stars: 1, Language: "en-GB", Text: "late", Email: "x@example.com"}
+	tk := reviewsync.NewTicket(c, svc)
+	if tk.Priority != "high" || tk.Language != "en" || tk.Closed || slices.ContainsFunc(tk.Tags, func(s string) bool { return strings.HasPrefix(s, "sku-") }) {
+		t.Fatalf("1★ service review: %+v", tk)
+	}
+	want := []gorgias.CustomField{{ID: 11, Value: 1}, {ID: 12, Value: "service"}, {ID: 13, Value: c.Trustpilot.BusinessUnitID}}
+	if !reflect.DeepEqual(tk.CustomFields, want) {
+		t.Fatalf("fields %+v, want %+v", tk.CustomFields, want)
+	}
+	prod := review.Review{ID: "p1", Kind: review.Product, Stars: 5, Language: "de", Text: "gut", ProductSKU: "LAMP 12/Blue", BusinessUnitID: "5f0c0000000000000000000b"}
+	tk = reviewsync.NewTicket(c, prod)
+	if tk.Priority != "low" || tk.Language != "de" || !tk.Closed || !slices.Contains(tk.Tags, "sku-lamp-12-blue") {
+		t.Fatalf("5★ product review: %+v", tk)
+	}
+	want = []gorgias.CustomField{{ID: 11, Value: 5}, {ID: 12, Value: "product"}, {ID: 13, Value: "5f0c0000000000000000000b"}, {ID: 14, Value: "LAMP 12/Blue"}}
+	if !reflect.DeepEqual(tk.CustomFields, want) {
+		t.Fatalf("fields %+v, want %+v", tk.CustomFields, want)
+	}
+	c.Triage = connection.Triage{Priority: map[string]string{"5": "none"}, Language: "off", SKUTags: "off"}
+	tk = reviewsync.NewTicket(c, prod)
+	if tk.Priority != "" || tk.Language != "" || tk.Closed || tk.CustomFields != nil || slices.Contains(tk.Tags, "sku-lamp-12-blue") {
+		t.Fatalf("triage turned off: %+v", tk)
+	}
+	for in, want := range map[string]string{"": "", "en": "en", "pt_BR": "pt", "zh-Hant-TW": "zh", "e": "", "english": "", "1a": "", " FR ": "fr"} {
+		if got := reviewsync.TicketLanguage(in); got != want {
+			t.Errorf("TicketLanguage(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"AB-12": "sku-ab-12", "  ": "", "--x--": "sku-x", "Été 2024": "sku-été-2024", "a,b;c": "sku-a-b-c",
+		strings.Repeat("x", 100): "sku-" + strings.Repeat("x", 60)} {
+		if got := reviewsync.SKUTag(in); got != want {
+			t.Errorf("SKUTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A helpdesk that refuses the ticket fields (a number for a text field, a field id that does
+// not exist) still gets every ticket: as text, then without fields and tagged; and the run
+// keeps what worked instead of paying the refusal again for every review.
+func TestRefusedTicketFieldsStillMakeTheTicket(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		refuse func([]gorgias.CustomField) bool
+		calls  int // create calls for 4 reviews
+		tagged bool
+	}{
+		{"numbers refused", func(fs []gorgias.CustomField) bool {
+			return slices.ContainsFunc(fs, func(f gorgias.CustomField) bool { _, isText := f.Value.(string); return !isText })
+		}, 5, false},
+		{"every field refused", func([]gorgias.CustomField) bool { return true }, 6, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rs := reviews(review.Service, 5)[1:] // 2★ to 5★: all pass min_stars
+			r := newRig(t, &fakeTP{service: rs})
+			c := conn()
+			c.Triage.Fields = connection.TicketFields{Stars: 11, Kind: 12}
+			if err := r.st.PutConnection(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+			r.hd.refuseFields = tc.refuse
+			if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.hd.tickets) != 4 || len(r.hd.sent) != tc.calls {
+				t.Fatalf("%d tickets in %d create calls, want 4 in %d", len(r.hd.tickets), len(r.hd.sent), tc.calls)
+			}
+			for _, tk := range r.hd.tickets {
+				if slices.Contains(tk.Tags, reviewsync.TagFieldsRefused) != tc.tagged {
+					t.Fatalf("ticket tags %v (want the refused-fields tag: %v)", tk.Tags, tc.tagged)
+				}
+			}
+		})
 	}
 }

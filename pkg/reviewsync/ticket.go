@@ -1,10 +1,13 @@
 package reviewsync
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
@@ -12,16 +15,89 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
-// Tags returns a review's ticket tags: always trustpilot-review, then kind, rating and the
-// connection's own tags.
+// Tags returns a review's ticket tags: always trustpilot-review, then kind, rating, the
+// product's SKU (sku-<sku>, unless the connection turns it off) and the connection's own tags.
 func Tags(c connection.Connection, rv review.Review) []string {
 	tags := []string{TagReview, "trustpilot-" + string(rv.Kind), fmt.Sprintf("trustpilot-%d-star", rv.Stars)}
+	if t := SKUTag(rv.ProductSKU); t != "" && rv.Kind == review.Product && c.Triage.SKUTagsOn() {
+		tags = append(tags, t)
+	}
 	for _, t := range c.Tags {
 		if !slices.Contains(tags, t) {
 			tags = append(tags, t)
 		}
 	}
 	return tags
+}
+
+// maxSKUTag bounds a SKU tag (Gorgias allows 256 characters; views show far fewer).
+const maxSKUTag = 64
+
+// SKUTag is the tag of a product SKU: "sku-" and the SKU lowercased, every run of characters
+// other than letters, digits, '.' and '_' one '-', trimmed, at most 64 characters; "" when the
+// SKU has nothing left.
+func SKUTag(sku string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(sku) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '_' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+		if b.Len() >= maxSKUTag {
+			break
+		}
+	}
+	s := b.String()
+	for len(s) > maxSKUTag-len("sku-") {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	s = strings.Trim(s, "-")
+	if s == "" {
+		return ""
+	}
+	return "sku-" + s
+}
+
+// TicketLanguage is the ticket language of a review's: the primary subtag of its language
+// ("en-GB" → "en"), or "" when that is not two or three letters.
+func TicketLanguage(lang string) string {
+	primary, _, _ := strings.Cut(strings.ReplaceAll(strings.TrimSpace(lang), "_", "-"), "-")
+	if len(primary) < 2 || len(primary) > 3 {
+		return ""
+	}
+	for _, r := range primary {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return ""
+		}
+	}
+	return strings.ToLower(primary)
+}
+
+// customFields are the ticket field values the connection asks for, in the create call.
+func customFields(c connection.Connection, rv review.Review) []gorgias.CustomField {
+	f := c.Triage.Fields
+	var out []gorgias.CustomField
+	add := func(id int64, v any) {
+		if id > 0 && v != "" {
+			out = append(out, gorgias.CustomField{ID: id, Value: v})
+		}
+	}
+	if f.Stars > 0 {
+		add(f.Stars, rv.Stars)
+	}
+	add(f.Kind, string(rv.Kind))
+	add(f.BusinessUnit, cmp.Or(rv.BusinessUnitID, c.Trustpilot.BusinessUnitID))
+	if rv.Kind == review.Product {
+		add(f.SKU, rv.ProductSKU)
+	}
+	return out
 }
 
 func stars(n int) string {
@@ -107,7 +183,14 @@ func NewTicket(c connection.Connection, rv review.Review) gorgias.NewTicket {
 		fmt.Fprintf(&text, "\nSee the review on Trustpilot: %s\n", rv.Link)
 		fmt.Fprintf(&h, `<p><a href="%s">See the review on Trustpilot</a></p>`, html.EscapeString(rv.Link))
 	}
+	language := ""
+	if c.Triage.LanguageOn() {
+		language = TicketLanguage(rv.Language)
+	}
 	return gorgias.NewTicket{
+		Priority:      c.Triage.PriorityFor(rv.Stars),
+		Closed:        c.Triage.Closes(rv.Stars),
+		CustomFields:  customFields(c, rv),
 		ExternalID:    link.ExternalID(rv.ID),
 		Subject:       Subject(rv),
 		Channel:       "email",
@@ -118,7 +201,7 @@ func NewTicket(c connection.Connection, rv review.Review) gorgias.NewTicket {
 		CreatedAt:     rv.CreatedAt,
 		BodyText:      text.String(),
 		BodyHTML:      h.String(),
-		Language:      rv.Language,
+		Language:      language,
 	}
 }
 

@@ -56,6 +56,12 @@ func decodeLink(item map[string]types.AttributeValue) link.Link {
 		Uncertain:     msTime(getN(item, "uncertain_at")),
 		Snapshot:      getS(item, "review_snapshot"),
 		DeletedAt:     parseTime(getS(item, "deleted_at")),
+
+		ReviewCreatedAt: parseTime(getS(item, "review_created")),
+		Language:        getS(item, "review_language"),
+		ReferenceID:     getS(item, "reference_id"),
+		RepliedAt:       parseTime(getS(item, "replied_at")),
+		Held:            getN(item, "reply_held"),
 	}
 }
 
@@ -222,6 +228,30 @@ func (s *Store) ListSetAside(ctx context.Context, connID string) ([]link.Link, e
 	}
 }
 
+// ListLinks returns every link of a connection (linked, set aside or claimed), for the report.
+func (s *Store) ListLinks(ctx context.Context, connID string) ([]link.Link, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(linkPK(connID))},
+	}
+	var links []link.Link
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, classify("store.ListLinks", err)
+		}
+		for _, item := range out.Items {
+			links = append(links, decodeLink(item))
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return links, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
 // RetrySetAside makes a set-aside review due now with a fresh attempt budget (the operator's
 // --retry-failed). errs.NotExist when the review is not set aside.
 func (s *Store) RetrySetAside(ctx context.Context, connID, reviewID string) error {
@@ -251,6 +281,13 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 		":rv": str(c.Reviewer), ":stars": num(int64(c.Stars)), ":now": str(fmtTime(now)),
 		":g1pk": str(ticketGSI(c.TicketID)), ":g1sk": str(ticketGSISort(c.Account, c.ConnectionID, c.ReviewID)),
 	}
+	set := ""
+	for attr, v := range map[string]string{"review_created": fmtTime(c.ReviewCreatedAt), "review_language": c.Language, "reference_id": c.ReferenceID} {
+		if v != "" {
+			set += ", " + attr + " = :" + attr
+			vals[":"+attr] = str(v)
+		}
+	}
 	cond := "#state = :claimed AND #owner = :owner"
 	if !c.Recovered {
 		cond += " AND claim_expires >= :nowms"
@@ -260,7 +297,7 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 		TableName: aws.String(s.table),
 		Key:       key(linkPK(c.ConnectionID), c.ReviewID),
 		UpdateExpression: aws.String("SET #state = :linked, ticket_id = :t, customer_id = :cu, account = :acct, reviewer = :rv, review_version = :v, " +
-			"stars = :stars, updated_at = :now, linked_at = :now, #g1pk = :g1pk, #g1sk = :g1sk " +
+			"stars = :stars, updated_at = :now, linked_at = :now, #g1pk = :g1pk, #g1sk = :g1sk" + set + " " +
 			"REMOVE claim_expires, failures, last_error, given_up, uncertain_at, review_snapshot"),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  map[string]string{"#state": "state", "#owner": "owner", "#g1pk": AttrGSI1PK, "#g1sk": AttrGSI1SK},
@@ -367,7 +404,7 @@ func (s *Store) MarkDeleted(ctx context.Context, connID, reviewID string) (bool,
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key(linkPK(connID), reviewID),
-		UpdateExpression:          aws.String("SET deleted_at = :now, updated_at = :now REMOVE review_snapshot"),
+		UpdateExpression:          aws.String("SET deleted_at = :now, updated_at = :now REMOVE review_snapshot, reference_id"),
 		ConditionExpression:       aws.String("attribute_exists(#pk) AND attribute_not_exists(deleted_at)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(fmtTime(s.now()))},

@@ -68,10 +68,14 @@ func (s *Store) FinishReply(ctx context.Context, connID, reviewID string, messag
 		// A caller's bug, not a store failure: retrying cannot help.
 		return errs.E(errs.Invalid, "store.FinishReply", fmt.Errorf("bad state %q", state))
 	}
+	update := "SET reply_state = :st, reply_result = :r, updated_at = :now REMOVE reply_expires"
+	if state == link.ReplyPosted {
+		update = "SET reply_state = :st, reply_result = :r, updated_at = :now, replied_at = :now REMOVE reply_expires"
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key(linkPK(connID), reviewID),
-		UpdateExpression:          aws.String("SET reply_state = :st, reply_result = :r, updated_at = :now REMOVE reply_expires"),
+		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("reply_message_id = :m AND reply_state = :claimed"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":st": str(string(state)), ":r": str(result), ":now": str(fmtTime(s.now())), ":m": num(messageID), ":claimed": str(string(link.ReplyClaimed))},
 	})
@@ -101,15 +105,29 @@ func (s *Store) ReleaseReply(ctx context.Context, connID, reviewID string, messa
 // (Trustpilot credentials, API access): the next public agent reply may then be posted, while
 // repeated deliveries of the refused message are not tried again.
 func (s *Store) ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error {
+	return s.reopenReply(ctx, "store.ReopenReply", connID, reviewID, messageID, result, "")
+}
+
+// HoldReply is ReopenReply for a reply the public-reply guard held back: the slot stays free
+// for the next reply, and the link counts the held reply (for the report).
+func (s *Store) HoldReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error {
+	return s.reopenReply(ctx, "store.HoldReply", connID, reviewID, messageID, result, " ADD reply_held :one")
+}
+
+func (s *Store) reopenReply(ctx context.Context, op, connID, reviewID string, messageID int64, result, add string) error {
+	vals := map[string]types.AttributeValue{":none": str(string(link.ReplyNone)), ":r": str(result), ":now": str(fmtTime(s.now())), ":m": num(messageID), ":claimed": str(string(link.ReplyClaimed))}
+	if add != "" {
+		vals[":one"] = num(1)
+	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key(linkPK(connID), reviewID),
-		UpdateExpression:          aws.String("SET reply_state = :none, reply_result = :r, reply_refused_id = :m, updated_at = :now REMOVE reply_message_id, reply_expires, reply_owner"),
+		UpdateExpression:          aws.String("SET reply_state = :none, reply_result = :r, reply_refused_id = :m, updated_at = :now REMOVE reply_message_id, reply_expires, reply_owner" + add),
 		ConditionExpression:       aws.String("reply_message_id = :m AND reply_state = :claimed"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":none": str(string(link.ReplyNone)), ":r": str(result), ":now": str(fmtTime(s.now())), ":m": num(messageID), ":claimed": str(string(link.ReplyClaimed))},
+		ExpressionAttributeValues: vals,
 	})
 	if isCondFailed(err) {
 		return nil
 	}
-	return classify("store.ReopenReply", err)
+	return classify(op, err)
 }

@@ -311,6 +311,11 @@ type linkItem struct {
 	hasRefused    bool // reply_refused_id exists: message id 0 must not count as refused
 	updatedAt     string
 	linkedAt      string
+	reviewCreated string
+	language      string
+	referenceID   string
+	repliedAt     string
+	held          int64
 }
 
 func (l *linkItem) decode(reviewID string) link.Link {
@@ -342,6 +347,12 @@ func (l *linkItem) decode(reviewID string) link.Link {
 		Uncertain:     msTime(l.uncertainAt),
 		Snapshot:      l.snapshot,
 		DeletedAt:     parseTime(l.deletedAt),
+
+		ReviewCreatedAt: parseTime(l.reviewCreated),
+		Language:        l.language,
+		ReferenceID:     l.referenceID,
+		RepliedAt:       parseTime(l.repliedAt),
+		Held:            l.held,
 	}
 }
 
@@ -478,6 +489,22 @@ func (s *Store) ListSetAside(ctx context.Context, connID string) ([]link.Link, e
 	return out, nil
 }
 
+// ListLinks returns every link of a connection, by review id.
+func (s *Store) ListLinks(ctx context.Context, connID string) ([]link.Link, error) {
+	if err := live(ctx, "store.ListLinks"); err != nil {
+		return nil, err
+	}
+	defer s.lock()()
+	var out []link.Link
+	for k, l := range s.d.links {
+		if k.conn == connID {
+			out = append(out, l.decode(k.review))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ReviewID < out[j].ReviewID })
+	return out, nil
+}
+
 // RetrySetAside makes a set-aside review due now with a fresh attempt budget; errs.NotExist
 // when it is not set aside.
 func (s *Store) RetrySetAside(ctx context.Context, connID, reviewID string) error {
@@ -513,6 +540,16 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	l.state, l.ticketID, l.customerID, l.account, l.reviewer = link.StateLinked, c.TicketID, c.CustomerID, c.Account, c.Reviewer
 	l.reviewVersion, l.stars, l.updatedAt = fmtTime(c.ReviewVersion), c.Stars, fmtTime(s.now())
 	l.linkedAt = l.updatedAt
+	// Like the DynamoDB store: an empty value leaves what the item holds.
+	if !c.ReviewCreatedAt.IsZero() {
+		l.reviewCreated = fmtTime(c.ReviewCreatedAt)
+	}
+	if c.Language != "" {
+		l.language = c.Language
+	}
+	if c.ReferenceID != "" {
+		l.referenceID = c.ReferenceID
+	}
 	l.indexed, l.claimExpires = true, 0
 	l.aside, l.failures, l.lastError, l.givenUp, l.uncertainAt, l.snapshot = false, 0, "", false, 0, ""
 	return nil
@@ -667,6 +704,9 @@ func (s *Store) FinishReply(ctx context.Context, connID, reviewID string, messag
 		return errs.E(errs.Conflict, op, fmt.Errorf("review %s: reply claim for message %d not held", reviewID, messageID))
 	}
 	l.replyState, l.replyResult, l.updatedAt, l.replyExpires = state, result, fmtTime(s.now()), 0
+	if state == link.ReplyPosted {
+		l.repliedAt = l.updatedAt
+	}
 	return nil
 }
 
@@ -686,12 +726,24 @@ func (s *Store) ReleaseReply(ctx context.Context, connID, reviewID string, messa
 // ReopenReply frees the slot the message holds after a failure a human can fix; that message
 // is then refused for good while the next one may take the slot.
 func (s *Store) ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error {
-	unlock, err := s.enter(ctx, "store.ReopenReply", reviewID)
+	return s.reopenReply(ctx, "store.ReopenReply", connID, reviewID, messageID, result, false)
+}
+
+// HoldReply is ReopenReply for a reply the public-reply guard held back, counted on the link.
+func (s *Store) HoldReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error {
+	return s.reopenReply(ctx, "store.HoldReply", connID, reviewID, messageID, result, true)
+}
+
+func (s *Store) reopenReply(ctx context.Context, op, connID, reviewID string, messageID int64, result string, held bool) error {
+	unlock, err := s.enter(ctx, op, reviewID)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	if l := s.heldBy(connID, reviewID, messageID); l != nil {
+		if held {
+			l.held++
+		}
 		l.replyState, l.replyResult, l.replyRefused, l.hasRefused = link.ReplyNone, result, messageID, true
 		l.replyMessage, l.replyExpires, l.replyOwner, l.updatedAt = 0, 0, "", fmtTime(s.now())
 	}
@@ -922,7 +974,7 @@ func (s *Store) MarkDeleted(ctx context.Context, connID, reviewID string) (bool,
 	if !ok || l.deletedAt != "" {
 		return false, nil
 	}
-	l.deletedAt, l.snapshot = fmtTime(s.now()), ""
+	l.deletedAt, l.snapshot, l.referenceID = fmtTime(s.now()), "", ""
 	l.updatedAt = l.deletedAt
 	return true, nil
 }

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -89,6 +91,7 @@ func testFinishReplyPosted(t *testing.T, e *env) {
 	e.must(e.s.FinishReply(e.ctx, conn, rid, 100, link.ReplyPosted, "posted as reply 1"))
 	posted := held
 	posted.ReplyState, posted.ReplyResult, posted.ReplyExpires, posted.UpdatedAt = link.ReplyPosted, "posted as reply 1", epoch, nsT(e.now())
+	posted.RepliedAt = nsT(e.now())
 	got := e.getLink(conn, rid)
 	e.sameLink("posted", got, posted)
 	if !got.Handled(100) || got.Handled(101) {
@@ -150,4 +153,76 @@ func testReopenReply(t *testing.T, e *env) {
 	e.slot(conn, rid, 10, "h3", link.SlotRefusedBefore)
 	e.slot(conn, rid, 12, "h3", link.SlotUsed)
 	e.must(e.s.ReopenReply(e.ctx, conn, e.review(), 10, "missing link")) // nothing to reopen
+}
+
+func testHoldReply(t *testing.T, e *env) {
+	conn, rid := e.conn(), e.review()
+	e.linked(conn, rid, e.ticket())
+	e.slot(conn, rid, 10, "h1", link.SlotGranted)
+	e.must(e.s.HoldReply(e.ctx, conn, rid, 11, "not mine")) // a message that holds nothing
+	if got := e.getLink(conn, rid); got.Held != 0 || got.ReplyState != link.ReplyClaimed {
+		t.Fatalf("a stranger's hold changed the link: %+v", got)
+	}
+	e.must(e.s.HoldReply(e.ctx, conn, rid, 10, "held: a phone number"))
+	got := e.getLink(conn, rid)
+	if got.Held != 1 || got.ReplyState != link.ReplyNone || got.ReplyRefused != 10 || !got.Handled(10) || got.ReplyResult != "held: a phone number" {
+		t.Fatalf("held: %+v", got)
+	}
+	e.slot(conn, rid, 10, "h2", link.SlotRefusedBefore) // the held message is not tried again
+	e.slot(conn, rid, 11, "h2", link.SlotGranted)       // the next one may take the slot
+	e.must(e.s.HoldReply(e.ctx, conn, rid, 11, "held again"))
+	if got := e.getLink(conn, rid); got.Held != 2 {
+		t.Fatalf("second hold: %+v", got)
+	}
+	e.slot(conn, rid, 12, "h3", link.SlotGranted)
+	e.must(e.s.FinishReply(e.ctx, conn, rid, 12, link.ReplyPosted, "posted"))
+	if got := e.getLink(conn, rid); got.Held != 2 || got.ReplyState != link.ReplyPosted || !got.RepliedAt.Equal(nsT(e.now())) {
+		t.Fatalf("posted after two holds: %+v", got)
+	}
+}
+
+// The report reads every link of a connection with the review's creation, language, stars and
+// the reply's time; the reference id (personal data) goes when the review is deleted.
+func testLinkReportFields(t *testing.T, e *env) {
+	conn := e.conn()
+	created := e.now().Add(-48 * time.Hour).Truncate(time.Millisecond)
+	var ids []string
+	for i := range 3 {
+		rid := e.review()
+		ids = append(ids, rid)
+		e.claim(conn, rid, "creator", link.ClaimGranted)
+		e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "creator", Account: "acme.gorgias.com",
+			TicketID: e.ticket(), Stars: i + 1, ReviewCreatedAt: created, Language: "fr", ReferenceID: fmt.Sprintf("ORD-%d", i)}))
+	}
+	e.claim(e.conn(), e.review(), "creator", link.ClaimGranted) // another connection's
+	e.slot(conn, ids[0], 5, "h", link.SlotGranted)
+	e.clk.Add(time.Minute)
+	e.must(e.s.FinishReply(e.ctx, conn, ids[0], 5, link.ReplyPosted, "posted"))
+	if ok, err := e.s.MarkDeleted(e.ctx, conn, ids[2]); err != nil || !ok {
+		t.Fatalf("MarkDeleted: %v %v", ok, err)
+	}
+	links, err := e.s.ListLinks(e.ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 3 {
+		t.Fatalf("%d links listed, want 3: %+v", len(links), links)
+	}
+	for _, l := range links {
+		i := slices.Index(ids, l.ReviewID)
+		if i < 0 || l.ConnectionID != conn || l.Stars != i+1 || !l.ReviewCreatedAt.Equal(created) || l.Language != "fr" {
+			t.Fatalf("link %d: %+v", i, l)
+		}
+		switch {
+		case i == 0 && !l.RepliedAt.Equal(nsT(e.now())):
+			t.Fatalf("replied link without its reply time: %+v", l)
+		case i == 1 && (!l.RepliedAt.IsZero() || l.ReferenceID != "ORD-1"):
+			t.Fatalf("unreplied link: %+v", l)
+		case i == 2 && l.ReferenceID != "":
+			t.Fatalf("a deleted review kept its reference id: %+v", l)
+		}
+	}
+	if links, err := e.s.ListLinks(e.ctx, "st-none"); err != nil || len(links) != 0 {
+		t.Fatalf("a connection without links: %v %v", links, err)
+	}
 }

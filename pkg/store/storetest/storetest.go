@@ -53,6 +53,8 @@ type Store interface {
 	FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state link.ReplyState, result string) error
 	ReleaseReply(ctx context.Context, connID, reviewID string, messageID int64) error
 	ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error
+	HoldReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error
+	ListLinks(ctx context.Context, connID string) ([]link.Link, error)
 
 	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
 	SaveCheckpoint(ctx context.Context, connID string, kind review.Kind, cp cursor.Checkpoint) error
@@ -127,6 +129,8 @@ var cases = []struct {
 	{"FinishReplyFailed", testFinishReplyFailed},
 	{"FinishReplyNotHeld", testFinishReplyNotHeld},
 	{"ReopenReplyRefusesMessage", testReopenReply},
+	{"HoldReplyCountsAndFreesTheSlot", testHoldReply},
+	{"LinkKeepsWhatTheReportNeeds", testLinkReportFields},
 	{"CursorZeroWhenAbsent", testCursorZero},
 	{"CheckpointsAddUp", testCheckpoints},
 	{"RecordError", testRecordError},
