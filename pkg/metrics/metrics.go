@@ -22,6 +22,7 @@ const (
 	RepliesPosted   = "RepliesPosted"
 	RepliesRefused  = "RepliesRefused" // not posted, with a note saying why (already replied, refused text, one reply)
 	RepliesFailed   = "RepliesFailed"  // failed for now: retried, or dead-lettered
+	RepliesHeld     = "RepliesHeld"    // held by the public-reply guard, with a note; the review's reply stays free
 	SyncErrors      = "SyncErrors"
 	SetAsideReviews = "SetAsideReviews"
 	TrustpilotCalls = "TrustpilotCalls"

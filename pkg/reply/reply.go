@@ -25,6 +25,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/metrics"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
+	"github.com/pilotdesk/pilotdesk/pkg/replyguard"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 )
@@ -38,6 +39,7 @@ type Store interface {
 	FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state link.ReplyState, result string) error
 	ReleaseReply(ctx context.Context, connID, reviewID string, messageID int64) error
 	ReopenReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error
+	HoldReply(ctx context.Context, connID, reviewID string, messageID int64, result string) error
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
 	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	// The reply sweep's cursor per helpdesk account (cursor.SweepID, cursor.SweepKind).
@@ -204,7 +206,7 @@ func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string,
 	}
 	// The payload's flags are hints; only explicit string values are trusted to skip early
 	// (our own notes come back through this webhook with via "api").
-	if ev.IsInternalNote() || ev.Via == "api" || ev.Via == "rule" || ev.RuleID != 0 {
+	if ev.Via == "api" || ev.Via == "rule" || ev.RuleID != 0 {
 		log.Debug("skipped on the payload's hints", "channel", ev.Channel, "via", ev.Via)
 		return OutcomeNotReply, nil
 	}
@@ -219,6 +221,11 @@ func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string,
 	if !ok {
 		log.Info(OutcomeNoLink)
 		return OutcomeNoLink, nil
+	}
+	if ev.IsInternalNote() && !holdsHeldReply(lk) {
+		// An agent's internal note matters only as the override of a held reply: anything else
+		// costs the link's read, never a helpdesk call.
+		return OutcomeNotReply, nil
 	}
 	if ev.MessageID != 0 && lk.Handled(ev.MessageID) {
 		// A repeated delivery of a message already forwarded (or refused): answer without
@@ -331,6 +338,13 @@ func (s *Service) check(ctx context.Context, lk link.Link, delivered int64, atte
 		if err != nil {
 			return "", err
 		}
+		if held, note, ok := overrideOfHeld(msgs, lk, delivered); ok {
+			// An internal note with the marker sends the held reply as it is: the note's id
+			// takes the slot (the held message keeps its refusal), the guard is not asked again.
+			held.ID = note.ID
+			out, _, err := s.post(ctx, hd, tp, conn, lk, held, false, attempt, log.With("override_note", note.ID))
+			return out, err
+		}
 		first, ok := FirstReply(msgs, lk.ReplyRefused)
 		if !ok {
 			if m, found := findMessage(msgs, delivered); found && isAgentReply(m) {
@@ -342,7 +356,7 @@ func (s *Service) check(ctx context.Context, lk link.Link, delivered int64, atte
 			log.Debug(OutcomeNotReply)
 			return OutcomeNotReply, nil
 		}
-		out, slot, err := s.post(ctx, hd, tp, conn, lk, first, attempt, log)
+		out, slot, err := s.post(ctx, hd, tp, conn, lk, first, conn.Reply.GuardOn(), attempt, log)
 		if err != nil || delivered == 0 || delivered == first.ID {
 			return out, err
 		}
@@ -436,15 +450,17 @@ func findMessage(msgs []gorgias.Message, id int64) (gorgias.Message, bool) {
 	return gorgias.Message{}, false
 }
 
-// post claims the reply slot for msg and posts it. It returns the outcome and the link as the
-// slot left it.
-func (s *Service) post(ctx context.Context, hd Helpdesk, tp Trustpilot, conn connection.Connection, lk link.Link, msg gorgias.Message, attempt int, log *slog.Logger) (string, link.Link, error) {
+// post claims the reply slot for msg and posts it, after the public-reply guard when guard is
+// set and the text does not carry the override marker (which is never posted). It returns the
+// outcome and the link as the slot left it.
+func (s *Service) post(ctx context.Context, hd Helpdesk, tp Trustpilot, conn connection.Connection, lk link.Link, msg gorgias.Message, guard bool, attempt int, log *slog.Logger) (string, link.Link, error) {
 	messageID := msg.ID
 	log = log.With("message_id", messageID)
 	if lk.Handled(messageID) {
 		return OutcomeDone, lk, nil
 	}
 	text, cut := ReplyText(msg, trustpilot.MaxReplyLen)
+	text, overridden := stripOverride(text)
 	if text == "" {
 		s.noteOnce(ctx, hd, lk, fmt.Sprintf("empty#%d", messageID), "Pilotdesk: this reply was not posted to Trustpilot because it has no text.", log)
 		return OutcomeRefused + ": empty reply", lk, nil
@@ -466,6 +482,12 @@ func (s *Service) post(ctx context.Context, hd Helpdesk, tp Trustpilot, conn con
 		}
 		s.usedNote(ctx, hd, lk, messageID, claim.Link.ReplyMessage, claim.Link.ReplyResult, log)
 		return OutcomeUsed, claim.Link, nil
+	}
+
+	if guard && !overridden {
+		if found := replyguard.Check(text, replyguard.Options{Language: lk.Language, References: []string{lk.ReferenceID}}); len(found) > 0 {
+			return s.hold(ctx, hd, claim.Link, lk, messageID, found, log)
+		}
 	}
 
 	pctx, cancel := s.postContext(ctx)

@@ -1,0 +1,90 @@
+package reply
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+
+	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/metrics"
+	"github.com/pilotdesk/pilotdesk/pkg/replyguard"
+)
+
+// OverrideMarker, in a public reply, posts it without the public-reply guard; in an internal
+// note, it posts the reply the guard held as it is. It is never posted itself.
+const OverrideMarker = "#post-anyway"
+
+// OutcomeHeld is the outcome of a reply the guard held back.
+const OutcomeHeld = OutcomeRefused + ": held by the public-reply guard"
+
+// heldPrefix starts the slot's result of a held reply (link.ReplyResult).
+const heldPrefix = "held: "
+
+var markerRe = regexp.MustCompile(`(?i)[ \t]*` + regexp.QuoteMeta(OverrideMarker) + `\b[ \t]*`)
+
+// stripOverride removes the override marker from a reply's text, and reports whether it was
+// there.
+func stripOverride(text string) (string, bool) {
+	if !markerRe.MatchString(text) {
+		return text, false
+	}
+	lines := strings.Split(markerRe.ReplaceAllString(text, " "), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n")), true
+}
+
+// overrideOfHeld finds the case of an internal note with the marker (the delivered message)
+// on a ticket whose last refused reply was held by the guard and whose slot is still free: it
+// returns the held reply and the note.
+func overrideOfHeld(msgs []gorgias.Message, lk link.Link, delivered int64) (held, note gorgias.Message, ok bool) {
+	if delivered == 0 || !holdsHeldReply(lk) {
+		return held, note, false
+	}
+	note, found := findMessage(msgs, delivered)
+	if !found || note.Channel != gorgias.ChannelInternalNote || note.Via == "api" || !markerRe.MatchString(note.BodyText+" "+note.StrippedText) {
+		return held, note, false
+	}
+	held, found = findMessage(msgs, lk.ReplyRefused)
+	return held, note, found && isAgentReply(held)
+}
+
+// holdsHeldReply reports whether the review's reply is free and the last reply refused was
+// held by the guard (an override can send it).
+func holdsHeldReply(lk link.Link) bool {
+	return lk.ReplyState == link.ReplyNone && lk.ReplyRefused != 0 && strings.HasPrefix(lk.ReplyResult, heldPrefix)
+}
+
+// hold keeps a reply the guard flagged off Trustpilot: the slot is freed for the next reply
+// (the review's one reply is not used), the link counts it, and the agent gets a note saying
+// what was found and how to send it anyway.
+func (s *Service) hold(ctx context.Context, hd Helpdesk, slot, lk link.Link, messageID int64, found []replyguard.Finding, log *slog.Logger) (string, link.Link, error) {
+	summary := replyguard.Summary(found)
+	if err := s.Store.HoldReply(ctx, lk.ConnectionID, lk.ReviewID, messageID, heldPrefix+summary); err != nil {
+		return "", slot, err
+	}
+	kinds := make([]string, len(found))
+	for i, f := range found {
+		kinds[i] = string(f.Kind)
+	}
+	log.Info("reply held by the public-reply guard", "found", strings.Join(kinds, ","))
+	metrics.Add(metrics.RepliesHeld, 1)
+	s.noteOnce(ctx, hd, lk, fmt.Sprintf("held#%d", messageID), HeldNote(summary), log)
+	after := slot
+	after.ReplyState, after.ReplyMessage, after.ReplyRefused, after.ReplyResult = link.ReplyNone, 0, messageID, heldPrefix+summary
+	after.Held++
+	return OutcomeHeld, after, nil
+}
+
+// HeldNote is the agent's note on a held reply.
+func HeldNote(summary string) string {
+	return "Pilotdesk: this reply was NOT posted to Trustpilot. It contains " + summary + ". " +
+		"A reply under a review is public and a review keeps only one, so nothing was posted: the review's reply is still free. " +
+		"To post a corrected reply, send it as a new public reply on this ticket. " +
+		"To post this reply as it is, write an internal note with " + OverrideMarker + " (or send the reply again with " + OverrideMarker +
+		" in it; the marker is removed before posting)."
+}
