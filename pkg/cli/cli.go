@@ -41,6 +41,7 @@ type Store interface {
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
 	GetCursor(ctx context.Context, connID string, kind review.Kind) (cursor.Cursor, error)
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
+	ListLinks(ctx context.Context, connID string) ([]link.Link, error)
 	RetrySetAside(ctx context.Context, connID, reviewID string) error
 	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
 	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
@@ -110,6 +111,8 @@ const usage = `usage: pilotdesk <command>
   doctor [ID] [--json]            one line per check (stack, credentials, integrations, syncs,
                                   webhook, allowance, dead letters), OK / FAIL with the fix;
                                   exits non-zero when a check fails
+  report [ID] [--since DATE] [--csv]  reviews by stars, share replied, median and p90 time to
+                                  reply, replies held by the guard, per business unit and kind
   dlq redrive                     move dead letters back to the queue
   helpdesk install-webhook ID --url URL   install the helpdesk integrations (replies, sidebar) and
                                   the sidebar widget; running it again changes nothing
@@ -156,6 +159,8 @@ func (c *CLI) Run(ctx context.Context, args []string) error {
 		return c.status(ctx, args[1:])
 	case "doctor":
 		return c.doctor(ctx, args[1:])
+	case "report":
+		return c.report(ctx, args[1:])
 	case "dlq":
 		if len(args) == 2 && args[1] == "redrive" {
 			n, err := c.Queue.Redrive(ctx)

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +35,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
+	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/secrets"
@@ -1305,4 +1308,69 @@ func TestDoctorChecksTheBusinessUser(t *testing.T) {
 	if f := businessUser(); f.Status != cli.OK || !strings.Contains(f.Detail, "accepted") {
 		t.Fatalf("a reply by the connection's user: %+v", f)
 	}
+}
+
+// report reads the connection's links from the table: the figures match what was seeded, the
+// --since filter and --csv apply, a bad date is named.
+func TestReport(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u := newUnit(t)
+	id := fmt.Sprintf("report-%d", units.Load())
+	put(t, doc(id, u, nil))
+	now := time.Now().UTC().Truncate(time.Second)
+	seed := func(n int, kind review.Kind, stars int, created time.Time, replyAfter time.Duration, held int) {
+		t.Helper()
+		rid := fmt.Sprintf("%016x%08x", units.Load(), n)
+		if c, err := st.ClaimReview(ctx, id, rid, kind, "w", time.Minute); err != nil || c.Status != link.ClaimGranted {
+			t.Fatal(c.Status, err)
+		}
+		if err := st.ConfirmLink(ctx, link.Confirm{ConnectionID: id, ReviewID: rid, Owner: "w", Account: "a", TicketID: int64(100000*units.Load()) + int64(n),
+			Stars: stars, ReviewCreatedAt: created}); err != nil {
+			t.Fatal(err)
+		}
+		for h := range held {
+			if _, err := st.ClaimReply(ctx, id, rid, int64(h+1), "w", time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.HoldReply(ctx, id, rid, int64(h+1), "held: a phone number"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if replyAfter > 0 {
+			if _, err := st.ClaimReply(ctx, id, rid, 99, "w", time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.FinishReply(ctx, id, rid, 99, link.ReplyPosted, "posted"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Reply times are measured against the store's clock (now): creations are set back.
+	seed(1, review.Service, 1, now.Add(-3*time.Hour), 1, 1)
+	seed(2, review.Service, 1, now.Add(-5*time.Hour), 1, 0)
+	seed(3, review.Service, 4, now.Add(-24*time.Hour), 0, 0)
+	seed(4, review.Product, 5, now.AddDate(0, -3, 0), 1, 0)
+	r := run(t, "report", id, "--csv")
+	wantRunErr(t, r, "")
+	recs, err := csv.NewReader(strings.NewReader(r.out)).ReadAll()
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("report --csv: %v\n%s", err, r.out)
+	}
+	svc := recs[1]
+	if strings.Join(svc[:11], ",") != id+","+u.id+",service,3,2,0,0,1,0,2,0.6667" || svc[13] != "1" {
+		t.Fatalf("service row %v", svc)
+	}
+	if med, _ := strconv.Atoi(svc[11]); med < 3*3600 || med > 3*3600+60 {
+		t.Fatalf("median time to reply %ss, want 3 h", svc[11])
+	}
+	if p90, _ := strconv.Atoi(svc[12]); p90 < 5*3600 || p90 > 5*3600+60 {
+		t.Fatalf("p90 time to reply %ss, want 5 h", svc[12])
+	}
+	r = run(t, "report", id, "--since", now.AddDate(0, 0, -7).Format("2006-01-02"))
+	wantRunErr(t, r, "")
+	if !strings.Contains(r.out, "service") || strings.Contains(r.out, "product") || !strings.Contains(r.out, "67%") {
+		t.Fatalf("report --since a week ago:\n%s", r.out)
+	}
+	wantRunErr(t, run(t, "report", id, "--since", "last tuesday"), "--since")
 }
