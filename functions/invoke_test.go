@@ -216,6 +216,7 @@ func TestWebhookStatuses(t *testing.T) {
 		{"malformed JSON", readEvent(t, "helpdesk-malformed.json"), 400, "JSON"},
 		{"missing ticket_id", readEvent(t, "helpdesk-missing-field.json"), 400, "ticket_id"},
 		{"template rendered without message.*", readEvent(t, "helpdesk-no-message-vars.json"), 200, "no Pilotdesk link"},
+		{"agent's internal note (a held reply's override when the ticket has one)", readEvent(t, "helpdesk-internal-note.json"), 200, "no Pilotdesk link"},
 		{"GET", readEvent(t, "helpdesk-wrong-method.json"), 405, "POST"},
 		{"2 MiB body", tooLargeEv, 413, "1 MiB"},
 		{"Trustpilot webhook batch", readEvent(t, "trustpilot-review-created.json"), 200, "1 event(s) queued"},

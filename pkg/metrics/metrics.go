@@ -33,7 +33,7 @@ const (
 )
 
 // Names lists every metric the code emits.
-var Names = []string{TicketsCreated, RepliesPosted, RepliesRefused, RepliesFailed, SyncErrors, SetAsideReviews,
+var Names = []string{TicketsCreated, RepliesPosted, RepliesRefused, RepliesFailed, RepliesHeld, SyncErrors, SetAsideReviews,
 	TrustpilotCalls, HelpdeskCalls, Throttled, NeedsReauth, SyncLag}
 
 var gauges = map[string]bool{SyncLag: true, NeedsReauth: true}

@@ -269,7 +269,29 @@ func TestFirstHour(t *testing.T) {
 	steps = append(steps, step{say: fmt.Sprintf("A customer writes a new review. Trustpilot calls the webhook and the ticket is there %.1f s later:", took.Seconds()),
 		output: ticketSummary(ticket)})
 
-	// The agent answers in Gorgias.
+	// The agent answers in Gorgias: first with a phone number, which the guard holds.
+	first, err := s.HD.AgentReply(gorgiassim.AgentReply{TicketID: ticket.ID, BodyText: "Hello, we are sorry the parcel came late. Call me on 020 7946 0958 and I will send a new one. Anna, Acme Shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heldNote string
+	waitFor(t, time.Minute, "the guard's note", func() bool {
+		tk, _ := s.HD.Ticket(ticket.ID)
+		for _, m := range tk.Messages {
+			if m.ID != first.ID && strings.HasPrefix(m.BodyText, "Pilotdesk: this reply was NOT posted") {
+				heldNote = m.BodyText
+				return true
+			}
+		}
+		return false
+	})
+	if len(s.TP.Replies(rv.ID)) != 0 {
+		t.Fatal("a held reply reached Trustpilot")
+	}
+	steps = append(steps, step{say: "The agent answers the ticket in Gorgias as usual. The first answer gives a phone number: a reply under a review is public, and a review keeps one, so the public-reply guard holds it and tells the agent why:",
+		output: "Gorgias, internal note: " + heldNote + "\n"})
+
+	// The agent answers again, without the number.
 	msg, err := s.HD.AgentReply(gorgiassim.AgentReply{TicketID: ticket.ID, BodyText: "Hello, we are sorry the parcel came late. We have sent a new one today, and it will arrive tomorrow. Anna, Acme Shop"})
 	if err != nil {
 		t.Fatal(err)
@@ -287,9 +309,13 @@ func TestFirstHour(t *testing.T) {
 		return false
 	})
 	reply := s.TP.Replies(rv.ID)[0]
-	steps = append(steps, step{say: "The agent answers the ticket in Gorgias as usual. Pilotdesk posts the reply under the review and leaves an internal note on the ticket:",
+	steps = append(steps, step{say: "The agent sends a new answer. Pilotdesk posts it under the review and leaves an internal note on the ticket:",
 		output: fmt.Sprintf("Trustpilot, under the review: %q\nGorgias, internal note: %s\n", reply.Message, note)})
 
+	out = run("`report` gives the response figures from the table (`--since DATE`, `--csv` for a spreadsheet):", "report")
+	if !strings.Contains(out, "acme-uk") || !strings.Contains(out, "25%") || !strings.HasSuffix(strings.TrimSpace(out), "1") {
+		t.Fatalf("report: 4 reviews, 1 replied, 1 held:\n%s", out)
+	}
 	out = run("And `doctor` checks everything at once (exit status 0: nothing failed):", "doctor", "acme-uk")
 	if strings.Contains(out, "FAIL") {
 		t.Fatalf("doctor after the first hour:\n%s", out)
@@ -326,7 +352,7 @@ const (
 )
 
 func ticketSummary(t gorgiassim.Ticket) string {
-	return fmt.Sprintf("Gorgias, new ticket #%d: %s\n  tags: %s\n", t.ID, t.Subject, strings.Join(t.Tags, ", "))
+	return fmt.Sprintf("Gorgias, new ticket #%d: %s\n  priority %s, language %s, status %s\n  tags: %s\n", t.ID, t.Subject, t.Priority, t.Language, t.Status, strings.Join(t.Tags, ", "))
 }
 
 var (
