@@ -118,6 +118,7 @@ type ConnSummary struct {
 	Tickets        int // in the helpdesk simulator
 	RepliesAsked   int // simulated agent replies written on its tickets
 	RepliesPosted  int // reviews with a reply (service) or a business comment (product) on Trustpilot
+	RepliesHeld    int // agent replies the public-reply guard held (each then rewritten by the agent)
 }
 
 // Summary is one sample of the running system.
@@ -155,6 +156,7 @@ type runner struct {
 	rng      *mrand.Rand
 	conns    []*conn
 	replied  map[int64]bool // tickets the simulated agent already answered
+	rewrote  map[int64]bool // held replies the simulated agent already wrote again
 	ticks    int
 	tickErrs int
 	jobs     int
@@ -182,7 +184,7 @@ func Run(ctx context.Context, opt Options) (rep Report, err error) {
 	rep.BuildDir = buildDir
 	defer os.RemoveAll(buildDir)
 
-	r := &runner{opt: opt, rng: mrand.New(mrand.NewPCG(uint64(opt.Seed), 0x9e3779b97f4a7c15)), replied: map[int64]bool{},
+	r := &runner{opt: opt, rng: mrand.New(mrand.NewPCG(uint64(opt.Seed), 0x9e3779b97f4a7c15)), replied: map[int64]bool{}, rewrote: map[int64]bool{},
 		log: slog.New(slog.NewJSONHandler(opt.Log, nil)).With("component", "pilotdesk-dev")}
 	fmt.Fprintf(opt.Out, "pilotdesk-dev: building the functions and starting moto, the simulators and the runtime emulator…\n")
 	st, err := devstack.Start(ctx, devstack.Options{
@@ -447,6 +449,20 @@ func (r *runner) agentReply() {
 	}
 	var cands []cand
 	tickets := r.st.HD.Tickets(HelpdeskAccount)
+	// A reply the guard held first: the agent writes it again without the phone number.
+	for _, t := range tickets {
+		r.mu.Lock()
+		again := heldOn(t) && !r.rewrote[t.ID]
+		r.rewrote[t.ID] = r.rewrote[t.ID] || again
+		r.mu.Unlock()
+		if again {
+			if _, err := r.st.HD.AgentReply(gorgiassim.AgentReply{TicketID: t.ID, BodyText: "Hi, thank you for taking the time to review us. " +
+				"We have passed your feedback on to the team; reply to this email and we will look into it."}); err != nil {
+				r.fail("agent reply", err)
+			}
+			return
+		}
+	}
 	r.mu.Lock()
 	for _, t := range tickets {
 		if c := r.connOf(t.ExternalID); c != nil && !r.replied[t.ID] {
@@ -462,11 +478,24 @@ func (r *runner) agentReply() {
 	pick.c.asked++
 	r.mu.Unlock()
 	text := fmt.Sprintf("Hi, thank you for taking the time to review us. We have passed your feedback on to the team. — %s support", pick.c.c.ID)
+	if pick.c.asked%4 == 2 { // now and then a phone number in the signature: the guard holds it
+		text = fmt.Sprintf("Hi, thank you for taking the time to review us. Call me on 020 7946 0958 and I will sort it out. — %s support", pick.c.c.ID)
+	}
 	if _, err := r.st.HD.AgentReply(gorgiassim.AgentReply{TicketID: pick.id, BodyText: text}); err != nil {
 		r.fail("agent reply", err)
 		return
 	}
 	r.log.Info("simulated agent reply", "connection_id", pick.c.c.ID, "ticket_id", pick.id)
+}
+
+// heldOn reports whether the public-reply guard held a reply on the ticket (its note says so).
+func heldOn(t gorgiassim.Ticket) bool {
+	for _, m := range t.Messages {
+		if strings.HasPrefix(m.BodyText, "Pilotdesk: this reply was NOT posted to Trustpilot. It contains") {
+			return true
+		}
+	}
+	return false
 }
 
 // connOf maps a ticket's external_id to the connection whose review it is; r.mu is held.
@@ -510,6 +539,11 @@ func (r *runner) sample(ctx context.Context) Summary {
 	snaps := make([]snap, len(r.conns))
 	for i, c := range r.conns {
 		cs := ConnSummary{ID: c.c.ID, ServiceReviews: len(c.service), ProductReviews: len(c.product), Tickets: byConn[c], RepliesAsked: c.asked}
+		for _, t := range tickets {
+			if r.connOf(t.ExternalID) == c && heldOn(t) {
+				cs.RepliesHeld++
+			}
+		}
 		repliedTo := map[string]bool{}
 		for _, rp := range replies {
 			if c.service[rp.ReviewID] {
@@ -596,8 +630,8 @@ func Format(w io.Writer, s Summary) {
 		width = max(width, len(c.ID))
 	}
 	for _, c := range s.Conns {
-		fmt.Fprintf(w, "%s %-*s  reviews on Trustpilot %4d (%d service, %d product)  tickets %4d  replies to Trustpilot %d of %d agent replies\n",
-			at, width, c.ID, c.ServiceReviews+c.ProductReviews, c.ServiceReviews, c.ProductReviews, c.Tickets, c.RepliesPosted, c.RepliesAsked)
+		fmt.Fprintf(w, "%s %-*s  reviews on Trustpilot %4d (%d service, %d product)  tickets %4d  replies to Trustpilot %d of %d agent replies (%d held by the guard, then rewritten)\n",
+			at, width, c.ID, c.ServiceReviews+c.ProductReviews, c.ServiceReviews, c.ProductReviews, c.Tickets, c.RepliesPosted, c.RepliesAsked, c.RepliesHeld)
 	}
 	hd := s.Helpdesk
 	fmt.Fprintf(w, "%s queue %d waiting, %d in flight, DLQ %d | helpdesk %d calls, %d × 429 (%d over the limit), peak %d/%d per %s | scheduler ticks %d | worker jobs %d (%d retried) | webhooks %d ok, %d failed",

@@ -54,7 +54,7 @@ func TestRun(t *testing.T) {
 	if len(s.Conns) != 2 {
 		t.Fatalf("%d connections in the summary, want 2", len(s.Conns))
 	}
-	posted := 0
+	posted, held := 0, 0
 	for _, c := range s.Conns {
 		if c.Tickets == 0 {
 			t.Errorf("connection %s: no tickets created", c.ID)
@@ -63,6 +63,10 @@ func TestRun(t *testing.T) {
 			t.Errorf("connection %s: %d tickets for %d reviews", c.ID, c.Tickets, c.ServiceReviews+c.ProductReviews)
 		}
 		posted += c.RepliesPosted
+		held += c.RepliesHeld
+	}
+	if held == 0 {
+		t.Errorf("no simulated reply was held by the guard (every fourth has a phone number): %+v", s)
 	}
 	if posted == 0 {
 		t.Errorf("no agent reply reached the Trustpilot simulator (summary %+v)", s)
@@ -131,7 +135,7 @@ func TestFormat(t *testing.T) {
 	s := Summary{
 		Elapsed: 83 * time.Second,
 		Conns: []ConnSummary{
-			{ID: "acme", ServiceReviews: 30, ProductReviews: 12, Tickets: 40, RepliesAsked: 3, RepliesPosted: 2},
+			{ID: "acme", ServiceReviews: 30, ProductReviews: 12, Tickets: 40, RepliesAsked: 3, RepliesPosted: 2, RepliesHeld: 1},
 			{ID: "globex", ServiceReviews: 28, ProductReviews: 13, Tickets: 41},
 		},
 		Waiting: 1, InFlight: 2, DeadLetters: 0, Ticks: 5, Jobs: 20, Webhooks: 7,
@@ -144,8 +148,8 @@ func TestFormat(t *testing.T) {
 		t.Fatalf("%d lines, want one per connection and one shared:\n%s", len(lines), b.String())
 	}
 	for i, want := range []string{
-		"+1m23s] acme    reviews on Trustpilot   42 (30 service, 12 product)  tickets   40  replies to Trustpilot 2 of 3 agent replies",
-		"globex  reviews on Trustpilot   41 (28 service, 13 product)  tickets   41  replies to Trustpilot 0 of 0 agent replies",
+		"+1m23s] acme    reviews on Trustpilot   42 (30 service, 12 product)  tickets   40  replies to Trustpilot 2 of 3 agent replies (1 held by the guard, then rewritten)",
+		"globex  reviews on Trustpilot   41 (28 service, 13 product)  tickets   41  replies to Trustpilot 0 of 0 agent replies (0 held by the guard, then rewritten)",
 		"queue 1 waiting, 2 in flight, DLQ 0 | helpdesk 120 calls, 3 × 429 (1 over the limit), peak 40/40 per 20s",
 	} {
 		if !strings.Contains(lines[i], want) {

@@ -1,6 +1,6 @@
 // Command pilotdesk-dev is what `make dev` and `make moto-check` run:
 //
-//	pilotdesk-dev ensure-moto   check moto can be imported, install it with pip where missing
+//	pilotdesk-dev ensure-moto   check moto can be imported (and say how to get it when not)
 //	pilotdesk-dev run [flags]   the whole system locally, busy, with a live summary (devrun.go)
 package main
 
@@ -19,8 +19,8 @@ import (
 
 const usage = `usage: pilotdesk-dev <command>
 
-  ensure-moto   check that moto (the local DynamoDB, SQS and Secrets Manager) can be imported;
-                install it with pip where it is missing
+  ensure-moto   check that moto (the local DynamoDB, SQS and Secrets Manager) can be imported,
+                and say how to get it when it cannot
   run [flags]   start moto, the Trustpilot and helpdesk simulators and the three functions under
                 the Lambda runtime emulator, seed two connections, and keep the system busy with
                 a live summary until Ctrl-C or -duration (pilotdesk-dev run -h for the flags)
