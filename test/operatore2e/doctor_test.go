@@ -2,9 +2,6 @@ package operatore2e
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,22 +83,7 @@ func TestDoctorSeesWhatBrokeAndTheFix(t *testing.T) {
 		return strings.Contains(out, "FAIL  acme-uk: credentials") && strings.Contains(out, "needs re-authorising")
 	})
 	// The fix doctor gives: put the connection again with the new secret, then check it.
-	doc := map[string]any{"id": "acme-uk",
-		"helpdesk":     map[string]any{"type": "gorgias", "url": s.HD.URL(), "email": s.shop.email, "api_key": s.shop.key},
-		"trustpilot":   map[string]any{"business_unit_id": u.ID, "business_user_id": u.BusinessUsers[0].ID, "api_key": u.APIKey, "api_secret": secret},
-		"review_kinds": []string{"service"}, "anonymous_email": "reviews@" + u.Name}
-	b, _ := json.Marshal(doc)
-	file := filepath.Join(t.TempDir(), "acme-uk.json")
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"connection", "put", "-f", file}, {"connection", "check", "acme-uk"}} {
-		if out, err := s.cli(t, args...); err != nil {
-			t.Fatalf("pilotdesk %s: %v\n%s", strings.Join(args, " "), err, out)
-		} else if strings.Contains(out, secret) {
-			t.Fatalf("pilotdesk %s printed the secret:\n%s", strings.Join(args, " "), out)
-		}
-	}
+	s.putConnection(t, secret, map[string]any{"review_kinds": []string{"service"}}, []string{"connection", "check", "acme-uk"})
 	if _, err := s.Runtime.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}

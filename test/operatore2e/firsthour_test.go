@@ -6,8 +6,10 @@ package operatore2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,6 +139,31 @@ func (s *system) settle(t *testing.T, n int) {
 		waiting, inFlight, err := s.Depth(context.Background())
 		return err == nil && waiting+inFlight == 0 && len(s.HD.Tickets(s.shop.account)) == n
 	})
+}
+
+// putConnection writes the shop's connection document (its Trustpilot secret given, the
+// fields of extra on top) to a file and runs `connection put -f` on it, then each of more.
+func (s *system) putConnection(t *testing.T, secret string, extra map[string]any, more ...[]string) {
+	t.Helper()
+	u := s.shop.unit
+	doc := map[string]any{"id": "acme-uk",
+		"helpdesk":        map[string]any{"type": "gorgias", "url": s.HD.URL(), "email": s.shop.email, "api_key": s.shop.key},
+		"trustpilot":      map[string]any{"business_unit_id": u.ID, "business_user_id": u.BusinessUsers[0].ID, "api_key": u.APIKey, "api_secret": secret},
+		"anonymous_email": "reviews@" + u.Name,
+	}
+	maps.Copy(doc, extra)
+	b, _ := json.Marshal(doc)
+	file := filepath.Join(t.TempDir(), "acme-uk.json")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range append([][]string{{"connection", "put", "-f", file}}, more...) {
+		if out, err := s.cli(t, args...); err != nil {
+			t.Fatalf("pilotdesk %s: %v\n%s", strings.Join(args, " "), err, out)
+		} else if strings.Contains(out, secret) || strings.Contains(out, s.shop.key) {
+			t.Fatalf("pilotdesk %s printed a secret:\n%s", strings.Join(args, " "), out)
+		}
+	}
 }
 
 // waitFor polls cond for up to d.

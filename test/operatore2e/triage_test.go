@@ -3,10 +3,7 @@ package operatore2e
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -56,23 +53,9 @@ func TestTriageGuardAndReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	doc := map[string]any{"id": "acme-uk",
-		"helpdesk":        map[string]any{"type": "gorgias", "url": s.HD.URL(), "email": s.shop.email, "api_key": s.shop.key},
-		"trustpilot":      map[string]any{"business_unit_id": u.ID, "business_user_id": u.BusinessUsers[0].ID, "api_key": u.APIKey, "api_secret": u.APISecret},
-		"anonymous_email": "reviews@" + u.Name,
-		"triage": map[string]any{"ticket_fields": map[string]any{"stars": 501, "kind": 502, "business_unit": 503, "sku": 504},
-			"close_stars": []int{5}},
-	}
-	b, _ := json.Marshal(doc)
-	file := filepath.Join(t.TempDir(), "acme-uk.json")
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"connection", "put", "-f", file}, {"helpdesk", "install-webhook", "acme-uk", "--url", s.Outputs()["WebhookUrl"]}} {
-		if out, err := s.cli(t, args...); err != nil {
-			t.Fatalf("pilotdesk %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	s.putConnection(t, u.APISecret, map[string]any{"triage": map[string]any{
+		"ticket_fields": map[string]any{"stars": 501, "kind": 502, "business_unit": 503, "sku": 504}, "close_stars": []int{5}}},
+		[]string{"helpdesk", "install-webhook", "acme-uk", "--url", s.Outputs()["WebhookUrl"]})
 	if _, err := s.Runtime.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}

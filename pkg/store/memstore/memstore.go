@@ -1069,14 +1069,7 @@ func (s *Store) enter(ctx context.Context, op, reviewID string) (unlock func(), 
 // Links returns every link of a connection, ordered by review id, so use-case tests can see
 // all that was recorded without knowing the review ids in advance.
 func (s *Store) Links(connID string) []link.Link {
-	defer s.lock()()
-	var out []link.Link
-	for k, l := range s.d.links {
-		if k.conn == connID {
-			out = append(out, l.decode(k.review))
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ReviewID < out[j].ReviewID })
+	out, _ := s.ListLinks(context.Background(), connID)
 	return out
 }
 
