@@ -2,13 +2,12 @@ package replye2e
 
 import (
 	"context"
-	"math"
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/pkg/report"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
@@ -55,10 +54,10 @@ func BenchmarkWebhook(b *testing.B) {
 			}
 		}
 	}
-	b.ReportMetric(ms(percentile(acks, 0.50)), "p50-ms")
-	b.ReportMetric(ms(percentile(acks, 0.99)), "p99-ms")
-	b.ReportMetric(ms(percentile(fwd, 0.50)), "forward-p50-ms")
-	b.ReportMetric(ms(percentile(fwd, 1)), "forward-max-ms")
+	b.ReportMetric(ms(report.Percentile(acks, 0.50)), "p50-ms")
+	b.ReportMetric(ms(report.Percentile(acks, 0.99)), "p99-ms")
+	b.ReportMetric(ms(report.Percentile(fwd, 0.50)), "forward-p50-ms")
+	b.ReportMetric(ms(report.Percentile(fwd, 1)), "forward-max-ms")
 	b.ReportMetric(float64(hdCalls)/forwards, "helpdesk-calls/reply")
 	b.ReportMetric(float64(tpCalls)/forwards, "trustpilot-calls/reply")
 }
@@ -83,17 +82,6 @@ func (s *system) quiet(tb testing.TB) {
 			tb.Fatal(err)
 		}
 	}
-}
-
-// percentile is the nearest-rank percentile (p in (0, 1]).
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(p*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
