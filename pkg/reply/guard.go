@@ -38,19 +38,31 @@ func stripOverride(text string) (string, bool) {
 	return strings.TrimSpace(strings.Join(lines, "\n")), true
 }
 
-// overrideOfHeld finds the case of an internal note with the marker (the delivered message)
-// on a ticket whose last refused reply was held by the guard and whose slot is still free: it
-// returns the held reply and the note.
+// overrideOfHeld finds an agent's internal note with the marker, written after the reply the
+// guard held, on a ticket whose review's reply is still free: the delivered message when the
+// webhook named one, any such note when the sweep or a retry looks (delivered 0). It returns the
+// held reply and the note.
 func overrideOfHeld(msgs []gorgias.Message, lk link.Link, delivered int64) (held, note gorgias.Message, ok bool) {
-	if delivered == 0 || !holdsHeldReply(lk) {
+	if !holdsHeldReply(lk) {
 		return held, note, false
 	}
-	note, found := findMessage(msgs, delivered)
-	if !found || note.Channel != gorgias.ChannelInternalNote || note.Via == "api" || !markerRe.MatchString(note.BodyText+" "+note.StrippedText) {
+	held, found := findMessage(msgs, lk.ReplyRefused)
+	if !found || !isAgentReply(held) {
 		return held, note, false
 	}
-	held, found = findMessage(msgs, lk.ReplyRefused)
-	return held, note, found && isAgentReply(held)
+	for _, m := range msgs {
+		if (delivered == 0 || m.ID == delivered) && m.ID != held.ID && isOverrideNote(m) && !m.CreatedDatetime.Before(held.CreatedDatetime) {
+			return held, m, true
+		}
+	}
+	return held, note, false
+}
+
+// isOverrideNote reports whether m is an agent's internal note (not one written through the
+// API, as Pilotdesk's own are) that carries the marker.
+func isOverrideNote(m gorgias.Message) bool {
+	return m.Channel == gorgias.ChannelInternalNote && m.Via != "api" && m.RuleID == nil &&
+		markerRe.MatchString(m.BodyText+" "+m.StrippedText+" "+HTMLToText(m.BodyHTML))
 }
 
 // holdsHeldReply reports whether the review's reply is free and the last reply refused was

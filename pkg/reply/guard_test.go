@@ -8,6 +8,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/gorgias"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
+	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
@@ -120,5 +121,25 @@ func TestGuardReferenceAndSwitch(t *testing.T) {
 	w.hd.messages[2] = agentMessage(2, serviceTicket, phoneReply)
 	if got, err := w.svc.Process(ctx, event(t, serviceTicket, 2, "")); err != nil || got != reply.OutcomePosted {
 		t.Fatalf("guard off: %q %v", got, err)
+	}
+}
+
+// The reply sweep (no message named) finds the override note too: a missed webhook does not
+// leave the held reply behind.
+func TestGuardOverrideFoundByTheSweepsCheck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	w.hd.messages[1] = agentMessage(1, serviceTicket, phoneReply)
+	if got, _ := w.svc.Process(ctx, event(t, serviceTicket, 1, "")); got != reply.OutcomeHeld {
+		t.Fatalf("held: %q", got)
+	}
+	w.hd.messages[2] = internalNote(2, serviceTicket, "ok to post #POST-ANYWAY")
+	// What the sweep and a queued check run: the ticket's check with no message named.
+	if err := w.svc.RetryReply(ctx, queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: connID, ReviewID: serviceReview, TicketID: serviceTicket}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.tp.replies) != 1 || w.tp.replies[0] != phoneReply {
+		t.Fatalf("replies %q, want the held reply", w.tp.replies)
 	}
 }
