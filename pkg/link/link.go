@@ -40,6 +40,15 @@ const (
 	ReplyFailed  ReplyState = "failed"  // refused for good; the slot stays used
 )
 
+// HeldPrefix starts the reply result of a reply the public-reply guard held back.
+const HeldPrefix = "held: "
+
+// ReplyHeld reports whether the review's reply is still free and the last reply refused was
+// held by the public-reply guard (an agent's override can still send it).
+func (l Link) ReplyHeld() bool {
+	return l.ReplyState == ReplyNone && l.ReplyRefused != 0 && strings.HasPrefix(l.ReplyResult, HeldPrefix)
+}
+
 // Final reports whether s ends the slot (posted or refused for good).
 func (s ReplyState) Final() bool { return s == ReplyPosted || s == ReplyFailed }
 

@@ -20,9 +20,6 @@ const OverrideMarker = "#post-anyway"
 // OutcomeHeld is the outcome of a reply the guard held back.
 const OutcomeHeld = OutcomeRefused + ": held by the public-reply guard"
 
-// heldPrefix starts the slot's result of a held reply (link.ReplyResult).
-const heldPrefix = "held: "
-
 var markerRe = regexp.MustCompile(`(?i)[ \t]*` + regexp.QuoteMeta(OverrideMarker) + `\b[ \t]*`)
 
 // stripOverride removes the override marker from a reply's text, and reports whether it was
@@ -43,7 +40,7 @@ func stripOverride(text string) (string, bool) {
 // webhook named one, any such note when the sweep or a retry looks (delivered 0). It returns the
 // held reply and the note.
 func overrideOfHeld(msgs []gorgias.Message, lk link.Link, delivered int64) (held, note gorgias.Message, ok bool) {
-	if !holdsHeldReply(lk) {
+	if !lk.ReplyHeld() {
 		return held, note, false
 	}
 	held, found := findMessage(msgs, lk.ReplyRefused)
@@ -65,18 +62,12 @@ func isOverrideNote(m gorgias.Message) bool {
 		markerRe.MatchString(m.BodyText+" "+m.StrippedText+" "+HTMLToText(m.BodyHTML))
 }
 
-// holdsHeldReply reports whether the review's reply is free and the last reply refused was
-// held by the guard (an override can send it).
-func holdsHeldReply(lk link.Link) bool {
-	return lk.ReplyState == link.ReplyNone && lk.ReplyRefused != 0 && strings.HasPrefix(lk.ReplyResult, heldPrefix)
-}
-
 // hold keeps a reply the guard flagged off Trustpilot: the slot is freed for the next reply
 // (the review's one reply is not used), the link counts it, and the agent gets a note saying
 // what was found and how to send it anyway.
 func (s *Service) hold(ctx context.Context, hd Helpdesk, slot, lk link.Link, messageID int64, found []replyguard.Finding, log *slog.Logger) (string, link.Link, error) {
 	summary := replyguard.Summary(found)
-	if err := s.Store.HoldReply(ctx, lk.ConnectionID, lk.ReviewID, messageID, heldPrefix+summary); err != nil {
+	if err := s.Store.HoldReply(ctx, lk.ConnectionID, lk.ReviewID, messageID, link.HeldPrefix+summary); err != nil {
 		return "", slot, err
 	}
 	kinds := make([]string, len(found))
@@ -87,7 +78,7 @@ func (s *Service) hold(ctx context.Context, hd Helpdesk, slot, lk link.Link, mes
 	metrics.Add(metrics.RepliesHeld, 1)
 	s.noteOnce(ctx, hd, lk, fmt.Sprintf("held#%d", messageID), HeldNote(summary), log)
 	after := slot
-	after.ReplyState, after.ReplyMessage, after.ReplyRefused, after.ReplyResult = link.ReplyNone, 0, messageID, heldPrefix+summary
+	after.ReplyState, after.ReplyMessage, after.ReplyRefused, after.ReplyResult = link.ReplyNone, 0, messageID, link.HeldPrefix+summary
 	after.Held++
 	return OutcomeHeld, after, nil
 }

@@ -222,7 +222,7 @@ func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string,
 		log.Info(OutcomeNoLink)
 		return OutcomeNoLink, nil
 	}
-	if ev.IsInternalNote() && !holdsHeldReply(lk) {
+	if ev.IsInternalNote() && !lk.ReplyHeld() {
 		// An agent's internal note matters only as the override of a held reply: anything else
 		// costs the link's read, never a helpdesk call.
 		return OutcomeNotReply, nil

@@ -44,7 +44,7 @@ type Review struct {
 	SKU          string `json:"sku,omitempty"`
 	Date         string `json:"date"` // YYYY-MM-DD
 	Link         string `json:"link,omitempty"`
-	Reply        string `json:"reply"` // replied, reply in progress, not replied, reply refused
+	Reply        string `json:"reply"` // replied, reply in progress, not replied, reply refused, reply held by the guard
 	TicketID     int64  `json:"ticket_id"`
 	ThisTicket   bool   `json:"this_ticket"`
 	BusinessUnit string `json:"business_unit,omitempty"`
@@ -122,7 +122,7 @@ func (s *Service) Answer(ctx context.Context, c Call) (Answer, error) {
 		ans.Reviews = append(ans.Reviews, Review{
 			Stars: e.Stars, Rating: strings.Repeat("★", min(max(e.Stars, 0), 5)) + strings.Repeat("☆", 5-min(max(e.Stars, 0), 5)),
 			Title: e.Title, Excerpt: e.Excerpt, Kind: e.Kind, Product: e.ProductName, SKU: e.ProductSKU,
-			Date: e.CreatedAt.UTC().Format("2006-01-02"), Link: e.Link, Reply: replyText(lk.ReplyState), TicketID: tid,
+			Date: e.CreatedAt.UTC().Format("2006-01-02"), Link: e.Link, Reply: replyText(lk), TicketID: tid,
 			ThisTicket: this, BusinessUnit: e.BusinessUnitID,
 		})
 	}
@@ -170,8 +170,11 @@ func (s *Service) links(ctx context.Context, entries []reviewer.Entry) (map[stri
 	return out, nil
 }
 
-func replyText(s link.ReplyState) string {
-	switch s {
+func replyText(lk link.Link) string {
+	if lk.ReplyHeld() {
+		return "reply held by the guard"
+	}
+	switch lk.ReplyState {
 	case link.ReplyPosted:
 		return "replied"
 	case link.ReplyClaimed:

@@ -66,6 +66,13 @@ func TestAnswerShowsTheReviewersReviewsNewestFirst(t *testing.T) {
 	if err := st.FinishReply(ctx, "c1", fmt.Sprintf("%024x", 12), 1, link.ReplyPosted, "ok"); err != nil {
 		t.Fatal(err)
 	}
+	// Review 10's reply was held by the guard.
+	if _, err := st.ClaimReply(ctx, "c1", fmt.Sprintf("%024x", 10), 7, "w", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.HoldReply(ctx, "c1", fmt.Sprintf("%024x", 10), 7, link.HeldPrefix+"a phone number"); err != nil {
+		t.Fatal(err)
+	}
 	s := &sidebar.Service{Store: st}
 	// The address as a template renders it into a URL without escaping: "+" read as a space.
 	ans, err := s.Answer(ctx, sidebar.Call{Account: "acme", Email: " ann shop@example.com", TicketID: 110})
@@ -74,6 +81,9 @@ func TestAnswerShowsTheReviewersReviewsNewestFirst(t *testing.T) {
 	}
 	if ans.Total != 12 || len(ans.Reviews) != sidebar.MaxShown || ans.Anonymous {
 		t.Fatalf("total %d, shown %d, anonymous %v", ans.Total, len(ans.Reviews), ans.Anonymous)
+	}
+	if ans.Reviews[2].TicketID != 109 || ans.Reviews[2].Reply != "reply held by the guard" {
+		t.Fatalf("third review %+v", ans.Reviews[2])
 	}
 	if ans.Reviews[0].TicketID != 111 || ans.Reviews[0].Reply != "replied" || ans.Reviews[1].Reply != "not replied" ||
 		!ans.Reviews[1].ThisTicket || ans.Reviews[0].ThisTicket || ans.Reviews[0].Date != "2026-01-01" || ans.Reviews[0].Rating != "★★☆☆☆" {
