@@ -16,6 +16,9 @@ ARTIFACTS_DIR ?= build/$*
 RIE_VERSION ?= v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_VERSION ?= v0.8.2
 
+# Extra build tags for the bootstraps (GOTAGS=pilotdesk_pprof: CPU profiles in the temp dir, lab only).
+GOTAGS ?=
+
 BIN := $(CURDIR)/bin
 RIE := $(BIN)/aws-lambda-rie
 STATICCHECK := $(BIN)/staticcheck
@@ -48,7 +51,7 @@ $(STATICCHECK):
 $(addprefix build-,$(FUNCTIONS)): build-%:
 	@test -n "$(pkg_$*)" || { echo "unknown function $*" >&2; exit 2; }
 	mkdir -p "$(ARTIFACTS_DIR)"
-	GOOS=$(GOOS) GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath \
+	GOOS=$(GOOS) GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags "lambda.norpc $(GOTAGS)" -trimpath \
 		-ldflags "-s -w" -o "$(ARTIFACTS_DIR)/bootstrap" $(pkg_$*)
 
 build: $(addprefix build-,$(FUNCTIONS))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // AWS loads the SDK configuration from the environment, exiting with a clear message when it
@@ -23,6 +24,7 @@ func AWS(ctx context.Context) aws.Config {
 		fmt.Fprintln(os.Stderr, "pilotdesk: AWS SDK configuration:", err)
 		os.Exit(1)
 	}
+	cfg.APIOptions = append(cfg.APIOptions, labAPIOptions...)
 	return cfg
 }
 
@@ -32,3 +34,7 @@ func InstanceID(function string) string {
 	_, _ = rand.Read(b)
 	return function + "-" + hex.EncodeToString(b)
 }
+
+// labAPIOptions are SDK middlewares a lab build adds (see profile_pprof.go); none in a
+// deployed build.
+var labAPIOptions []func(*middleware.Stack) error

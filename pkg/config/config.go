@@ -52,6 +52,10 @@ var Required = map[string][]string{
 // Known is every variable this package reads.
 var Known = []string{EnvTableName, EnvQueueURL, EnvWebhookSecretARN, EnvTrustpilotAPI, EnvTrustpilotAuth, EnvLogLevel, EnvSecretPrefix, EnvHelpdeskRate, EnvRetryDelay, EnvCommentRecheck, EnvDeepPass, EnvSetAsideRetry, EnvUncertainWindow, EnvTrustpilotRate}
 
+// Runtime lists the variables the template may set for the Go runtime rather than for this
+// package (the worker's GOMAXPROCS).
+var Runtime = []string{"GOMAXPROCS"}
+
 // MustLoadFunction is MustLoad with the function's required variables.
 func MustLoadFunction(logicalID string) Config { return MustLoad(Required[logicalID]...) }
 

@@ -65,7 +65,7 @@ func (t *Ticket) UnmarshalJSON(b []byte) error {
 			Email *string `json:"email"`
 		} `json:"customer"`
 		Tags     []struct{ Name string } `json:"tags"`
-		Messages []Message               `json:"messages"`
+		Messages []wireMessage           `json:"messages"` // decoded in this pass, not again one by one
 		Created  apiTime                 `json:"created_datetime"`
 		Updated  apiTime                 `json:"updated_datetime"`
 		LastMsg  apiTime                 `json:"last_message_datetime"`
@@ -75,8 +75,14 @@ func (t *Ticket) UnmarshalJSON(b []byte) error {
 	}
 	*t = Ticket{
 		ID: w.ID, URI: w.URI, ExternalID: deref(w.ExternalID), Status: w.Status, Channel: w.Channel,
-		Via: w.Via, Subject: deref(w.Subject), Language: deref(w.Language), Messages: w.Messages,
+		Via: w.Via, Subject: deref(w.Subject), Language: deref(w.Language),
 		CreatedDatetime: w.Created.Time, UpdatedDatetime: w.Updated.Time, LastMessageDatetime: w.LastMsg.Time,
+	}
+	if w.Messages != nil {
+		t.Messages = make([]Message, len(w.Messages))
+		for i := range w.Messages {
+			t.Messages[i] = w.Messages[i].message()
+		}
 	}
 	if len(w.Meta) > 0 && !bytes.Equal(w.Meta, []byte("null")) {
 		t.Meta = w.Meta
@@ -126,36 +132,44 @@ func (m Message) IsInternalNote() bool { return m.Channel == ChannelInternalNote
 
 // UnmarshalJSON reads Gorgias' message object.
 func (m *Message) UnmarshalJSON(b []byte) error {
-	var w struct {
-		ID            int64   `json:"id"`
-		TicketID      int64   `json:"ticket_id"`
-		URI           string  `json:"uri"`
-		ExternalID    *string `json:"external_id"`
-		Public        bool    `json:"public"`
-		FromAgent     bool    `json:"from_agent"`
-		Channel       string  `json:"channel"`
-		Via           string  `json:"via"`
-		RuleID        *int64  `json:"rule_id"`
-		IntegrationID *int64  `json:"integration_id"`
-		Subject       *string `json:"subject"`
-		BodyText      *string `json:"body_text"`
-		BodyHTML      *string `json:"body_html"`
-		StrippedText  *string `json:"stripped_text"`
-		StrippedHTML  *string `json:"stripped_html"`
-		StrippedSig   *string `json:"stripped_signature"`
-		Sender        *struct {
-			ID    int64   `json:"id"`
-			Email *string `json:"email"`
-			Name  *string `json:"name"`
-		} `json:"sender"`
-		Created apiTime `json:"created_datetime"`
-		Sent    apiTime `json:"sent_datetime"`
-		Failed  apiTime `json:"failed_datetime"`
-	}
+	var w wireMessage
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*m = Message{
+	*m = w.message()
+	return nil
+}
+
+// wireMessage is Gorgias' message object as sent.
+type wireMessage struct {
+	ID            int64   `json:"id"`
+	TicketID      int64   `json:"ticket_id"`
+	URI           string  `json:"uri"`
+	ExternalID    *string `json:"external_id"`
+	Public        bool    `json:"public"`
+	FromAgent     bool    `json:"from_agent"`
+	Channel       string  `json:"channel"`
+	Via           string  `json:"via"`
+	RuleID        *int64  `json:"rule_id"`
+	IntegrationID *int64  `json:"integration_id"`
+	Subject       *string `json:"subject"`
+	BodyText      *string `json:"body_text"`
+	BodyHTML      *string `json:"body_html"`
+	StrippedText  *string `json:"stripped_text"`
+	StrippedHTML  *string `json:"stripped_html"`
+	StrippedSig   *string `json:"stripped_signature"`
+	Sender        *struct {
+		ID    int64   `json:"id"`
+		Email *string `json:"email"`
+		Name  *string `json:"name"`
+	} `json:"sender"`
+	Created apiTime `json:"created_datetime"`
+	Sent    apiTime `json:"sent_datetime"`
+	Failed  apiTime `json:"failed_datetime"`
+}
+
+func (w *wireMessage) message() Message {
+	m := Message{
 		ID: w.ID, TicketID: w.TicketID, URI: w.URI, ExternalID: deref(w.ExternalID), Public: w.Public,
 		FromAgent: w.FromAgent, Channel: w.Channel, Via: w.Via, RuleID: w.RuleID, IntegrationID: w.IntegrationID,
 		Subject: deref(w.Subject), BodyText: deref(w.BodyText), BodyHTML: deref(w.BodyHTML),
@@ -166,7 +180,7 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	if w.Sender != nil {
 		m.SenderID, m.SenderEmail, m.SenderName = w.Sender.ID, deref(w.Sender.Email), deref(w.Sender.Name)
 	}
-	return nil
+	return m
 }
 
 // Customer is a Gorgias customer with its custom data.
@@ -275,6 +289,12 @@ func deref(s *string) string {
 type apiTime struct{ time.Time }
 
 func (t *apiTime) UnmarshalJSON(b []byte) error {
+	// The decoder calling this has checked b is a JSON value: a string without a backslash is
+	// its bytes between the quotes (every date Gorgias writes), with no second decoding pass.
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b[1:n-1], '\\') < 0 {
+		t.Time, _ = parseTime(string(b[1 : n-1]))
+		return nil
+	}
 	var s string
 	if bytes.Equal(b, []byte("null")) || json.Unmarshal(b, &s) != nil {
 		t.Time = time.Time{}

@@ -28,6 +28,7 @@ type spyStore struct {
 	*memstore.Store
 	mu      sync.Mutex
 	claims  int
+	lookups int // LinksByTicket calls
 	linkErr error
 }
 
@@ -43,6 +44,7 @@ func (s *spyStore) ClaimReply(ctx context.Context, connID, reviewID string, mess
 func (s *spyStore) LinksByTicket(ctx context.Context, ticketID int64) ([]link.Link, error) {
 	s.mu.Lock()
 	err := s.linkErr
+	s.lookups++
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -343,6 +343,32 @@ func TestSweepSeesRepliesAfterLaterLinkChanges(t *testing.T) {
 	}
 }
 
+// A ticket with no message since it was made (a new review's ticket) is not looked up in the
+// store: only the one with a later message is, and its reply is forwarded.
+func TestSweepReadsNoLinkOfAnUntouchedTicket(t *testing.T) {
+	t.Parallel()
+	w := sweepWorld(t, map[int64]time.Duration{serviceTicket: time.Second, productTicket: time.Second})
+	for i, tk := range w.hd.tickets {
+		switch tk.ID {
+		case productTicket: // created just now, with the review's message dated the review's day
+			w.hd.tickets[i].CreatedDatetime = tk.UpdatedDatetime
+			w.hd.tickets[i].LastMessageDatetime = tk.UpdatedDatetime.Add(-48 * time.Hour)
+		case serviceTicket: // an agent answered after it was made
+			w.hd.tickets[i].CreatedDatetime = tk.UpdatedDatetime.Add(-time.Hour)
+		}
+	}
+	w.hd.messages[1] = agentMessage(1, serviceTicket, "Thanks!")
+	res, err := w.svc.Sweep(context.Background(), queue.SweepJob(connID))
+	if err != nil || res.Forwarded != 1 || res.Candidates != 1 || len(w.tp.replies) != 1 {
+		t.Fatalf("%+v %v, replies %q", res, err, w.tp.replies)
+	}
+	w.store.mu.Lock()
+	defer w.store.mu.Unlock()
+	if w.store.lookups != 1 {
+		t.Fatalf("%d link look-ups, want 1 (the answered ticket's)", w.store.lookups)
+	}
+}
+
 // A ticket whose check fails transiently does not stop the sweep: the others are checked and
 // the cursor stays before the failed one.
 func TestSweepGoesOnPastAFailingTicket(t *testing.T) {

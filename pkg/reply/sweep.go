@@ -173,6 +173,13 @@ func (s *Service) sweepCandidate(ctx context.Context, account string, t gorgias.
 	if !ours {
 		return lk, false, false, nil
 	}
+	if !t.LastMessageDatetime.IsZero() && !t.CreatedDatetime.IsZero() && !t.LastMessageDatetime.After(t.CreatedDatetime) {
+		// No message since the ticket was made: it holds only the review it was created with.
+		// Without an agent's message there is no reply to forward, and no reply claim either
+		// (one is taken only for an agent's message), so the link need not be read: a sweep
+		// after a backfill reads no link per new ticket.
+		return lk, false, false, nil
+	}
 	links, err := s.Store.LinksByTicket(ctx, t.ID)
 	if err != nil {
 		return lk, false, false, err

@@ -56,6 +56,9 @@ type Store interface {
 	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 	ConfirmLink(ctx context.Context, c link.Confirm) error
+	// ConfirmAndClaim is ConfirmLink and the claim of another review of the connection that
+	// has no link yet, in one write: both, or (false) neither.
+	ConfirmAndClaim(ctx context.Context, c link.Confirm, reviewID string, kind review.Kind, ttl time.Duration) (link.Claim, bool, error)
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
 	SetReviewVersion(ctx context.Context, connID, reviewID string, version time.Time, stars int) (bool, error)
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
@@ -207,6 +210,10 @@ type run struct {
 	calls       int64             // Trustpilot calls this invocation made
 	entries     []reviewer.Record // sidebar entries of linked reviews, written a page at a time
 	fields      int               // how far the helpdesk's refusals of ticket fields degraded them (see create)
+	// next is the page's next review when it has no link yet: its claim may go with this
+	// review's confirm (one store write). claimed is that claim, until the review runs.
+	next    *review.Review
+	claimed *link.Claim
 }
 
 // counted counts a run's Trustpilot calls: the scheduler paces the next run by them.
@@ -943,7 +950,7 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 	}
 	r.flushEntries(ctx)
 	var newest time.Time
-	for _, rv := range reviews {
+	for i, rv := range reviews {
 		r.stats.Seen++
 		if lk, ok := links[rv.ID]; ok && lk.RefusedUntil(r.s.now()) {
 			// refused by the helpdesk recently: counted when it failed, skipped until its retry
@@ -952,10 +959,19 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 				return nil, err
 			}
 		} else {
-			if !r.timeLeft(ctx) {
+			// A review claimed with the previous one's confirm runs: its claim was taken with
+			// time left for it (see confirm).
+			if (r.claimed == nil || r.claimed.Link.ReviewID != rv.ID) && !r.timeLeft(ctx) {
 				return &stopAt{}, nil
 			}
+			r.next = nil
+			if i+1 < len(reviews) {
+				if _, has := links[reviews[i+1].ID]; !has && reviews[i+1].ID != rv.ID {
+					r.next = &reviews[i+1]
+				}
+			}
 			stop, err := r.one(ctx, rv)
+			r.next = nil
 			if err != nil {
 				return nil, err
 			}
@@ -982,13 +998,19 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		return nil, nil
 	}
 	// The claim outlives every call it guards: the review's calls end ClaimGrace before it.
-	budget := r.cfg.ReviewBudget
-	if dl, ok := ctx.Deadline(); ok {
-		budget = min(budget, time.Until(dl))
-	}
-	claim, err := r.s.Store.ClaimReview(ctx, r.conn.ID, rv.ID, rv.Kind, r.s.Owner, budget+r.cfg.ClaimGrace)
-	if err != nil {
-		return nil, err
+	budget, own := r.budget(ctx)
+	var claim link.Claim
+	if c := r.claimed; c != nil && c.Link.ReviewID == rv.ID {
+		// Claimed with the previous review's confirm, a moment ago.
+		claim, r.claimed = *c, nil
+		if left := time.Until(claim.Link.ClaimExpires) - r.cfg.ClaimGrace; left < budget {
+			budget, own = left, true
+		}
+	} else {
+		var err error
+		if claim, err = r.s.Store.ClaimReview(ctx, r.conn.ID, rv.ID, rv.Kind, r.s.Owner, budget+r.cfg.ClaimGrace); err != nil {
+			return nil, err
+		}
 	}
 	switch claim.Status {
 	case link.ClaimLinked:
@@ -1005,7 +1027,7 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	// The run's own bound ends the calls when it is the nearer one, so its expiry reads as the
 	// run's (a continuation), not as this review's failure.
 	tctx, cancel := context.WithCancel(ctx)
-	if budget == r.cfg.ReviewBudget {
+	if own {
 		tctx, cancel = context.WithTimeout(ctx, budget)
 	}
 	res := r.ticket(tctx, rv, claim)
@@ -1016,12 +1038,12 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	r.failStreak = 0
 	log = log.With("ticket_id", res.ticket.ID)
 	who := r.reviewerKey(rv)
-	err = r.s.Store.ConfirmLink(ctx, link.Confirm{
+	err := r.confirm(ctx, link.Confirm{
 		ConnectionID: r.conn.ID, ReviewID: rv.ID, Owner: r.s.Owner, Account: r.account,
 		TicketID: res.ticket.ID, CustomerID: res.ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
 		Reviewer: who, Recovered: !res.created,
 		ReviewCreatedAt: rv.CreatedAt, Language: rv.Language, ReferenceID: rv.ReferenceID,
-	})
+	}, who != "" && r.conn.Helpdesk.CustomerData && res.ticket.CustomerID != 0)
 	if errors.Is(err, link.ErrClaimLost) {
 		// The claim expired before the new ticket was recorded: whoever claims the review next
 		// must find this ticket, not make another, so it waits on a look-up like any uncertain
@@ -1040,6 +1062,42 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	log.Info("review linked to ticket", "created", res.created, "stars", rv.Stars, "retry", claim.Link.SetAside())
 	r.sidebar(ctx, rv, who, res.ticket, log)
 	return nil, nil
+}
+
+// budget is the time a review's calls get, and whether that bound is the review's own (else
+// the run's, whose end reads as the run's: a continuation).
+func (r *run) budget(ctx context.Context) (time.Duration, bool) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < r.cfg.ReviewBudget {
+		return time.Until(dl), false
+	}
+	return r.cfg.ReviewBudget, true
+}
+
+// confirm records a review's ticket. When the page's next review has no link yet, its claim
+// goes in the same store write, so a backfill costs one write per review instead of two;
+// only when the next review would run at once (no helpdesk call in between, the customer's
+// data among them, and time left to start it), so the claim's life is the one ClaimReview
+// would have given it then. Whatever the combined write cannot do is done as before: the
+// confirm alone, and the next review's own claim.
+func (r *run) confirm(ctx context.Context, c link.Confirm, callsBetween bool) error {
+	nx := r.next
+	r.next = nil
+	if nx == nil || callsBetween || nx.Stars < r.conn.MinStars || ctx.Err() != nil {
+		return r.s.Store.ConfirmLink(ctx, c)
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= r.cfg.Margin+time.Second {
+		return r.s.Store.ConfirmLink(ctx, c)
+	}
+	budget, _ := r.budget(ctx)
+	claim, ok, err := r.s.Store.ConfirmAndClaim(ctx, c, nx.ID, nx.Kind, budget+r.cfg.ClaimGrace)
+	if err == nil && ok {
+		r.claimed = &claim
+		return nil
+	}
+	if err != nil {
+		r.log.Debug("confirm with the next review's claim failed; confirming alone", "error", err.Error())
+	}
+	return r.s.Store.ConfirmLink(ctx, c)
 }
 
 // preIndex queues the sidebar entry of a review about to get its ticket. It is written before

@@ -78,18 +78,15 @@ const givenUpMs = 253402300799000 // 9999-12-31T23:59:59Z
 func (s *Store) ClaimReview(ctx context.Context, connID, reviewID string, kind review.Kind, owner string, ttl time.Duration) (link.Claim, error) {
 	const op = "store.ClaimReview"
 	now := s.now()
+	vals := claimValues(connID, kind, owner, now, ttl)
+	vals[":nowms"], vals[":failed"] = num(ms(now)), str(string(link.StateFailed))
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table),
-		Key:       key(linkPK(connID), reviewID),
-		UpdateExpression: aws.String("SET #state = :claimed, #owner = :owner, claim_expires = :exp, connection_id = :conn, " +
-			"kind = :kind, updated_at = :now ADD attempts :one"),
-		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR ((#state = :claimed OR #state = :failed) AND claim_expires < :nowms)"),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#state": "state", "#owner": "owner"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":claimed": str(string(link.StateClaimed)), ":owner": str(owner), ":exp": num(ms(now.Add(ttl))),
-			":conn": str(connID), ":kind": str(string(kind)), ":now": str(fmtTime(now)),
-			":one": num(1), ":nowms": num(ms(now)), ":failed": str(string(link.StateFailed)),
-		},
+		TableName:                           aws.String(s.table),
+		Key:                                 key(linkPK(connID), reviewID),
+		UpdateExpression:                    aws.String(claimUpdate),
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR ((#state = :claimed OR #state = :failed) AND claim_expires < :nowms)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK, "#state": "state", "#owner": "owner"},
+		ExpressionAttributeValues:           vals,
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -274,7 +271,49 @@ func (s *Store) RetrySetAside(ctx context.Context, connID, reviewID string) erro
 // has expired and the ticket is not a recovered one: a ticket created after the claim expired
 // may have a twin another worker created meanwhile.
 func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
-	now := s.now()
+	update, cond, vals := confirmValues(c, s.now())
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(linkPK(c.ConnectionID), c.ReviewID),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  confirmNames(),
+		ExpressionAttributeValues: vals,
+	})
+	if isCondFailed(err) {
+		return errs.E(errs.Conflict, "store.ConfirmLink", fmt.Errorf("review %s: %w", c.ReviewID, link.ErrClaimLost))
+	}
+	return classify("store.ConfirmLink", err)
+}
+
+// The claim's and the confirm's writes, shared by ClaimReview, ConfirmLink and
+// ConfirmAndClaim.
+const (
+	claimUpdate = "SET #state = :claimed, #owner = :owner, claim_expires = :exp, connection_id = :conn, " +
+		"kind = :kind, updated_at = :now ADD attempts :one"
+)
+
+// confirmUpdate is the confirm's update expression, with set (", attr = :attr" of the review's
+// optional attributes) among its SETs.
+func confirmUpdate(set string) string {
+	return "SET #state = :linked, ticket_id = :t, customer_id = :cu, account = :acct, reviewer = :rv, review_version = :v, " +
+		"stars = :stars, updated_at = :now, linked_at = :now, #g1pk = :g1pk, #g1sk = :g1sk" + set + " " +
+		"REMOVE claim_expires, failures, last_error, given_up, uncertain_at, review_snapshot"
+}
+
+func claimValues(connID string, kind review.Kind, owner string, now time.Time, ttl time.Duration) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		":claimed": str(string(link.StateClaimed)), ":owner": str(owner), ":exp": num(ms(now.Add(ttl))),
+		":conn": str(connID), ":kind": str(string(kind)), ":now": str(fmtTime(now)), ":one": num(1),
+	}
+}
+
+func confirmNames() map[string]string {
+	return map[string]string{"#state": "state", "#owner": "owner", "#g1pk": AttrGSI1PK, "#g1sk": AttrGSI1SK}
+}
+
+// confirmValues are ConfirmLink's update expression, condition and values.
+func confirmValues(c link.Confirm, now time.Time) (string, string, map[string]types.AttributeValue) {
 	vals := map[string]types.AttributeValue{
 		":linked": str(string(link.StateLinked)), ":claimed": str(string(link.StateClaimed)), ":owner": str(c.Owner),
 		":t": num(c.TicketID), ":cu": num(c.CustomerID), ":acct": str(c.Account), ":v": str(fmtTime(c.ReviewVersion)),
@@ -293,20 +332,46 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 		cond += " AND claim_expires >= :nowms"
 		vals[":nowms"] = num(ms(now))
 	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table),
-		Key:       key(linkPK(c.ConnectionID), c.ReviewID),
-		UpdateExpression: aws.String("SET #state = :linked, ticket_id = :t, customer_id = :cu, account = :acct, reviewer = :rv, review_version = :v, " +
-			"stars = :stars, updated_at = :now, linked_at = :now, #g1pk = :g1pk, #g1sk = :g1sk" + set + " " +
-			"REMOVE claim_expires, failures, last_error, given_up, uncertain_at, review_snapshot"),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#state": "state", "#owner": "owner", "#g1pk": AttrGSI1PK, "#g1sk": AttrGSI1SK},
-		ExpressionAttributeValues: vals,
-	})
-	if isCondFailed(err) {
-		return errs.E(errs.Conflict, "store.ConfirmLink", fmt.Errorf("review %s: %w", c.ReviewID, link.ErrClaimLost))
+	return confirmUpdate(set), cond, vals
+}
+
+// ConfirmAndClaim is ConfirmLink of c and, in the same transaction, the claim of another
+// review of c's connection that has no link at all yet (by c's owner, for ttl): a backfill's
+// review then costs one store write instead of two. It reports false, having written nothing,
+// when either condition does not hold (c's claim was lost, or the other review has a link
+// now); the caller then confirms alone and claims the other review as usual, which tells
+// which. The granted claim is the one ClaimReview would have returned.
+func (s *Store) ConfirmAndClaim(ctx context.Context, c link.Confirm, reviewID string, kind review.Kind, ttl time.Duration) (link.Claim, bool, error) {
+	const op = "store.ConfirmAndClaim"
+	if reviewID == "" || reviewID == c.ReviewID {
+		return link.Claim{}, false, emptyKey(op, "the other review id")
 	}
-	return classify("store.ConfirmLink", err)
+	now := s.now()
+	update, cond, vals := confirmValues(c, now)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.table), Key: key(linkPK(c.ConnectionID), c.ReviewID),
+			UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
+			ExpressionAttributeNames: confirmNames(), ExpressionAttributeValues: vals,
+		}},
+		{Update: &types.Update{
+			TableName: aws.String(s.table), Key: key(linkPK(c.ConnectionID), reviewID),
+			UpdateExpression: aws.String(claimUpdate), ConditionExpression: aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#state": "state", "#owner": "owner"},
+			ExpressionAttributeValues: claimValues(c.ConnectionID, kind, c.Owner, now, ttl),
+		}},
+	}})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		return link.Claim{}, false, nil
+	}
+	if err != nil {
+		return link.Claim{}, false, classify(op, err)
+	}
+	return link.Claim{Status: link.ClaimGranted, Link: link.Link{
+		ConnectionID: c.ConnectionID, ReviewID: reviewID, Kind: kind, State: link.StateClaimed, Owner: c.Owner,
+		ClaimExpires: msTime(ms(now.Add(ttl))), Attempts: 1, UpdatedAt: parseTime(fmtTime(now)),
+	}}, true, nil
 }
 
 // GetLink returns one link (errs.NotExist when absent).

@@ -25,6 +25,19 @@ var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 // reviews per second, how close the busiest window came to the ceiling, the worker's CPU per
 // review, SQS messages received and worker invocations per 100 reviews, and the cold start
 // (init duration) RIE reported.
+//
+// worker-cpu-ms/review is the worker bootstrap's whole CPU time (user + system, from /proc, in
+// 10 ms ticks) over the run divided by the tickets: every job of the tick, the reply sweep and
+// the Lambda runtime loop included; the waits for call slots cost nothing. Per new review the
+// worker makes one helpdesk call, one DynamoDB transaction (the review's confirm with the next
+// review's claim) and half a slot reservation; the rest is per page or per job. It is measured
+// against moto, which answers every call with Connection: close, so each AWS SDK call also dials
+// a new TCP connection: CPU a Lambda talking to DynamoDB (keep-alive) does not spend. In the
+// worker's CPU profile that dialling is about a tenth of the samples, with a good part of the
+// network system calls; the figure here includes it. To see where the CPU goes, build the
+// bootstraps with GOTAGS=pilotdesk_pprof (profiles and AWS call counts under
+// $TMPDIR/pilotdesk-pprof, see pkg/app/profile_pprof.go); pkg/store's BenchmarkLinkWrites gives
+// one link write's client CPU.
 func BenchmarkSync(b *testing.B) {
 	for range b.N {
 		s := startB(b, devstack.Options{Name: "bench-sync", Env: map[string]string{"HELPDESK_RATE_LIMIT": "40/2s"},

@@ -537,6 +537,11 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	if l == nil || (!c.Recovered && l.claimExpires < ms(s.now())) {
 		return errs.E(errs.Conflict, op, fmt.Errorf("review %s: %w", c.ReviewID, link.ErrClaimLost))
 	}
+	s.confirmLocked(l, c)
+	return nil
+}
+
+func (s *Store) confirmLocked(l *linkItem, c link.Confirm) {
 	l.state, l.ticketID, l.customerID, l.account, l.reviewer = link.StateLinked, c.TicketID, c.CustomerID, c.Account, c.Reviewer
 	l.reviewVersion, l.stars, l.updatedAt = fmtTime(c.ReviewVersion), c.Stars, fmtTime(s.now())
 	l.linkedAt = l.updatedAt
@@ -552,7 +557,29 @@ func (s *Store) ConfirmLink(ctx context.Context, c link.Confirm) error {
 	}
 	l.indexed, l.claimExpires = true, 0
 	l.aside, l.failures, l.lastError, l.givenUp, l.uncertainAt, l.snapshot = false, 0, "", false, 0, ""
-	return nil
+}
+
+// ConfirmAndClaim is ConfirmLink of c and the claim of another review of c's connection that
+// has no link yet, both or neither (see the DynamoDB store).
+func (s *Store) ConfirmAndClaim(ctx context.Context, c link.Confirm, reviewID string, kind review.Kind, ttl time.Duration) (link.Claim, bool, error) {
+	const op = "store.ConfirmAndClaim"
+	if err := live(ctx, op); err != nil {
+		return link.Claim{}, false, err
+	}
+	if c.ReviewID == "" || reviewID == "" || reviewID == c.ReviewID {
+		return link.Claim{}, false, emptyKey(op, "review id")
+	}
+	defer s.lock()()
+	now := s.now()
+	l := s.claimedBy(c.ConnectionID, c.ReviewID, c.Owner)
+	if _, taken := s.d.links[linkKey{c.ConnectionID, reviewID}]; l == nil || (!c.Recovered && l.claimExpires < ms(now)) || taken {
+		return link.Claim{}, false, nil
+	}
+	s.confirmLocked(l, c)
+	n := &linkItem{state: link.StateClaimed, owner: c.Owner, claimExpires: ms(now.Add(ttl)), connectionID: c.ConnectionID,
+		kind: kind, updatedAt: fmtTime(now), attempts: 1}
+	s.d.links[linkKey{c.ConnectionID, reviewID}] = n
+	return link.Claim{Status: link.ClaimGranted, Link: n.decode(reviewID)}, true, nil
 }
 
 // GetLink returns one link (errs.NotExist when absent).

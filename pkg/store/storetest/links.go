@@ -355,6 +355,49 @@ func testConfirmWithoutClaim(t *testing.T, e *env) {
 	lost("confirm of a set-aside claim", e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", TicketID: 1}))
 }
 
+// ConfirmAndClaim writes both or neither: the confirm as ConfirmLink would, the claim as a
+// first ClaimReview would; a lost claim or another review that has a link already leaves
+// both items as they were.
+func testConfirmAndClaim(t *testing.T, e *env) {
+	conn, rid, next, tk := e.conn(), e.review(), e.review(), e.ticket()
+	e.claim(conn, rid, "w1", link.ClaimGranted)
+	e.clk.Add(time.Second)
+	confirm := link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", Account: "a", TicketID: tk, Stars: 4}
+	c, ok, err := e.s.ConfirmAndClaim(e.ctx, confirm, next, review.Service, ttl)
+	e.must(err)
+	if !ok || c.Status != link.ClaimGranted || c.Recover {
+		t.Fatalf("ConfirmAndClaim: %+v %v, want a first claim granted", c, ok)
+	}
+	want := claimedLink(conn, next, "w1", e.now(), 1)
+	e.sameLink("claim result", c.Link, want)
+	e.sameLink("claimed", e.getLink(conn, next), want)
+	if l := e.getLink(conn, rid); l.State != link.StateLinked || l.TicketID != tk || l.Stars != 4 || !l.LinkedAt.Equal(nsT(e.now())) {
+		t.Fatalf("confirmed: %+v", l)
+	}
+	if byTicket, err := e.s.LinksByTicket(e.ctx, tk); err != nil || len(byTicket) != 1 || byTicket[0].ReviewID != rid {
+		t.Fatalf("LinksByTicket after ConfirmAndClaim: %v %v", byTicket, err)
+	}
+
+	// The other review has a link (here: the one just linked): nothing is written.
+	third := e.review()
+	e.claim(conn, third, "w1", link.ClaimGranted)
+	before := e.getLink(conn, third)
+	if _, ok, err := e.s.ConfirmAndClaim(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: third, Owner: "w1", Account: "a", TicketID: e.ticket()}, rid, review.Service, ttl); err != nil || ok {
+		t.Fatalf("ConfirmAndClaim of a linked review: %v %v, want false", ok, err)
+	}
+	e.sameLink("confirm not written", e.getLink(conn, third), before)
+	// A lost claim: neither is written; the other review stays without a link.
+	e.clk.Add(ttl + time.Millisecond)
+	fourth := e.review()
+	if _, ok, err := e.s.ConfirmAndClaim(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: third, Owner: "w1", Account: "a", TicketID: e.ticket()}, fourth, review.Service, ttl); err != nil || ok {
+		t.Fatalf("ConfirmAndClaim after the claim expired: %v %v, want false", ok, err)
+	}
+	if _, err := e.s.GetLink(e.ctx, conn, fourth); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("claim written with a lost confirm: %v", err)
+	}
+	e.sameLink("expired confirm not written", e.getLink(conn, third), before)
+}
+
 func testLinksByTicketOrder(t *testing.T, e *env) {
 	// Ticket ids of two helpdesk accounts may collide: all links come back, by account, then
 	// connection, then review.
