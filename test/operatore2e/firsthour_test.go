@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -392,8 +393,10 @@ func render(steps []step, addresses map[string]string) string {
 	var b strings.Builder
 	for _, st := range steps {
 		out := st.output
-		for local, deployed := range addresses {
-			out = strings.ReplaceAll(out, local, deployed)
+		locals := slices.Collect(maps.Keys(addresses))
+		slices.SortFunc(locals, func(a, b string) int { return len(b) - len(a) }) // a port may prefix another
+		for _, local := range locals {
+			out = strings.ReplaceAll(out, local, addresses[local])
 		}
 		out = webhookKey.ReplaceAllString(out, "key=<64 hex digits>")
 		out = trailingWS.ReplaceAllString(strings.TrimRight(out, "\n")+"\n", "\n")
