@@ -4,7 +4,6 @@
 package functions_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,25 +35,8 @@ const eventSecret = "local-dev-webhook-secret-0123456789abcdef"
 var (
 	env    *localaws.Env
 	rt     *localrun.Runtime
-	rieLog = &syncBuffer{}
+	rieLog = &localrun.LogBuffer{}
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestMain(m *testing.M) {
 	code, err := run(m)

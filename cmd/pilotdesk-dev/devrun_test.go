@@ -9,20 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/localrun"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestRun runs `make dev` for a short while with a fast tick and reply interval: tickets appear
 // for both connections, agent replies reach the Trustpilot simulator, and when it ends nothing
@@ -37,7 +29,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	out := &syncBuf{}
+	out := &localrun.LogBuffer{}
 	started := time.Now()
 	rep, err := Run(context.Background(), Options{
 		Duration: 25 * time.Second, Tick: 3 * time.Second, Reviews: 12, ReplyEvery: 2 * time.Second,

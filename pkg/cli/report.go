@@ -26,7 +26,7 @@ func (c *CLI) report(ctx context.Context, args []string) error {
 			return fmt.Errorf("--since: %w", err)
 		}
 	}
-	recs, err := c.records(ctx, pos)
+	recs, err := c.records(ctx, pos) // by id; Build gives service before product
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,6 @@ func (c *CLI) report(ctx context.Context, args []string) error {
 		}
 		rows = append(rows, report.Build(r.Connection.ID, r.Connection.Trustpilot.BusinessUnitID, links, from)...)
 	}
-	report.Sort(rows)
 	if *asCSV {
 		return report.WriteCSV(c.Out, rows)
 	}

@@ -1,7 +1,6 @@
 package replyguard
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -10,7 +9,7 @@ import (
 // accents: "ändern" is written "ae?ndern" so that "aendern" matches too).
 type rule struct {
 	lang  string
-	re    *regexp.Regexp
+	re    *pattern
 	group int                          // the submatch reported; 0: the whole match
 	ok    func(s string, m []int) bool // an extra check on the folded text; nil: none
 	need  []string                     // stems one of which a window must contain for the rule to run there; nil: always run
@@ -28,11 +27,11 @@ var (
 )
 
 // compile expands the {NAME} placeholders of a pattern from vars and compiles it.
-func compile(vars map[string]string, pattern string) *regexp.Regexp {
+func compile(vars map[string]string, pattern string) *pattern {
 	for k, v := range vars {
 		pattern = strings.ReplaceAll(pattern, "{"+k+"}", "(?:"+v+")")
 	}
-	return regexp.MustCompile(pattern)
+	return lazy(pattern)
 }
 
 // Word gaps: up to n words (adjectives, "1-star", "own") between a determiner and its noun.
@@ -134,7 +133,7 @@ func notFollowedBy(ws map[string]bool) func(string, []int) bool {
 
 // aboutUsRe follows "cambiar su opinión" and "changer votre avis" when they mean changing one's
 // mind about the business ("esperamos cambiar su opinión sobre nosotros"), not the review.
-var aboutUsRe = regexp.MustCompile(`^\s*(?:(?:sobre|de|acerca\s+de)\s+(?:nosotros|nuestr[oa]s?)|sur\s+(?:nous|notre|nos)|a\s+notre\s+sujet)\b`)
+var aboutUsRe = lazy(`^\s*(?:(?:sobre|de|acerca\s+de)\s+(?:nosotros|nuestr[oa]s?)|sur\s+(?:nous|notre|nos)|a\s+notre\s+sujet)\b`)
 
 func notAboutUs(s string, m []int) bool {
 	w := s[m[0]:m[1]]
@@ -150,7 +149,7 @@ func notAboutUs(s string, m []int) bool {
 // notRequestRe, just before a request's words, says they are not a request: thanks for a change
 // already made ("thank you for updating your review") or a refusal ("we cannot delete your
 // review").
-var notRequestRe = regexp.MustCompile(`(?:\bthanks?(?:\s+you)?(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\s+for|\bappreciate\s+you|\bgrateful\s+(?:to\s+you\s+)?for|` +
+var notRequestRe = lazy(`(?:\bthanks?(?:\s+you)?(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\s+for|\bappreciate\s+you|\bgrateful\s+(?:to\s+you\s+)?for|` +
 	`\bcan't|\bcannot|\bcan\s+not|\bunable\s+to|\bnot\s+able\s+to|\b(?:not\s+)?possible\s+for\s+us\s+to|\bimpossible\s+to|\bwe\s+(?:don't|do\s+not|never)|` +
 	`\bmerci(?:\s+beaucoup)?\s+(?:d'\s*avoir|de\s+nous\s+avoir|pour\s+avoir)|\b(?:ne\s+)?(?:pouvons|pouvez|peut|peux)\s+pas|\bimpossible\s+de|\bpas\s+possible\s+de|` +
 	`\bgracias(?:\s+de\s+nuevo)?\s+por|\bagradecemos\s+(?:que|haber)|\bno\s+(?:podemos|puede|pueden|es\s+posible)|` +
@@ -273,11 +272,11 @@ func applyRules(f *folded, rules []rule, k Kind, objs map[string][]span) []hit {
 // Offers: what a business could give for a changed review. An offer counts as an incentive
 // when it is in the sentence of a change request or the one before or after it.
 var offerRules = []rule{
-	{lang: "en", ok: offerEN, re: regexp.MustCompile(`\b(?:refunds?|refunded|refunding|reimburse(?:ment|d)?|vouchers?|coupons?|discounts?|gift\s*cards?|gifts?|free|freebies?|money|cash|compensation|compensate|store\s+credit|credits?|rewards?|cashback|cash\s+back|promo(?:tional)?\s+codes?|discount\s+codes?|bonus|perks?|\d+\s?%\s?off|in\s+exchange|in\s+return)\b|[€$£]\s?\d+|\b\d+(?:[.,]\d+)?\s?(?:[€$£]|(?:eur|euros?|pounds?|dollars?)\b)`)},
-	{lang: "fr", re: regexp.MustCompile(`\b(?:bons?\s+d'\s*achat|bons?\s+de\s+reduction|remboursements?|rembourser|remboursee?s?|reductions?|geste\s+commercial|codes?\s+promo|cadeaux?|gratuite?s?|gratuitement|un\s+avoir|dedommagements?|dedommager|remises?|argent|cheques?\s+cadeaux?|cartes?\s+cadeaux?|compensations?|en\s+echange|en\s+contrepartie|en\s+retour)\b`)},
-	{lang: "de", re: regexp.MustCompile(`\b(?:gutscheine?|gutscheincodes?|rabatte?|rabattcodes?|erstattung|erstatten|erstattet|rue?ckerstattung|zurue?ckerstatten|zurue?ckerstattet|gutschrift|geschenke?|kostenlose?[nrs]?|gratis|entschae?digung|geld|preisnachlass|vergue?tung|im\s+gegenzug|als\s+gegenleistung|dafue?r\s+erhalten)\b`)},
-	{lang: "es", re: regexp.MustCompile(`\b(?:cupon(?:es)?|descuentos?|reembolsos?|reembolsar(?:le|te)?|reembolsad[oa]|regalos?|gratis|gratuit[oa]s?|compensacion|dinero|un\s+vale|vales?\s+(?:de|descuento)|bono|codigo\s+promocional|codigo\s+de\s+descuento|tarjeta\s+regalo|a\s+cambio|en\s+compensacion)\b`)},
-	{lang: "nl", re: regexp.MustCompile(`\b(?:tegoedbon(?:nen)?|korting(?:scode)?|terugbetaling|terugbetalen|terugbetaald|cadeaubon(?:nen)?|cadeau|gratis|vergoeding|compensatie|geld|waardebon(?:nen)?|tegoed|restitutie|in\s+ruil|als\s+tegenprestatie)\b`)},
+	{lang: "en", ok: offerEN, re: lazy(`\b(?:refunds?|refunded|refunding|reimburse(?:ment|d)?|vouchers?|coupons?|discounts?|gift\s*cards?|gifts?|free|freebies?|money|cash|compensation|compensate|store\s+credit|credits?|rewards?|cashback|cash\s+back|promo(?:tional)?\s+codes?|discount\s+codes?|bonus|perks?|\d+\s?%\s?off|in\s+exchange|in\s+return)\b|[€$£]\s?\d+|\b\d+(?:[.,]\d+)?\s?(?:[€$£]|(?:eur|euros?|pounds?|dollars?)\b)`)},
+	{lang: "fr", re: lazy(`\b(?:bons?\s+d'\s*achat|bons?\s+de\s+reduction|remboursements?|rembourser|remboursee?s?|reductions?|geste\s+commercial|codes?\s+promo|cadeaux?|gratuite?s?|gratuitement|un\s+avoir|dedommagements?|dedommager|remises?|argent|cheques?\s+cadeaux?|cartes?\s+cadeaux?|compensations?|en\s+echange|en\s+contrepartie|en\s+retour)\b`)},
+	{lang: "de", re: lazy(`\b(?:gutscheine?|gutscheincodes?|rabatte?|rabattcodes?|erstattung|erstatten|erstattet|rue?ckerstattung|zurue?ckerstatten|zurue?ckerstattet|gutschrift|geschenke?|kostenlose?[nrs]?|gratis|entschae?digung|geld|preisnachlass|vergue?tung|im\s+gegenzug|als\s+gegenleistung|dafue?r\s+erhalten)\b`)},
+	{lang: "es", re: lazy(`\b(?:cupon(?:es)?|descuentos?|reembolsos?|reembolsar(?:le|te)?|reembolsad[oa]|regalos?|gratis|gratuit[oa]s?|compensacion|dinero|un\s+vale|vales?\s+(?:de|descuento)|bono|codigo\s+promocional|codigo\s+de\s+descuento|tarjeta\s+regalo|a\s+cambio|en\s+compensacion)\b`)},
+	{lang: "nl", re: lazy(`\b(?:tegoedbon(?:nen)?|korting(?:scode)?|terugbetaling|terugbetalen|terugbetaald|cadeaubon(?:nen)?|cadeau|gratis|vergoeding|compensatie|geld|waardebon(?:nen)?|tegoed|restitutie|in\s+ruil|als\s+tegenprestatie)\b`)},
 }
 
 // offerEN drops the English offer words that are not offers: "feel free to", "free to",
@@ -298,11 +297,11 @@ func offerEN(s string, m []int) bool {
 // conditionRules are incentives on their own: an exchange for the review, with or without a
 // change request ("a voucher in exchange for a positive review").
 var conditionRules = []rule{
-	{lang: "en", reach: [2]int{90, 10}, need: []string{"exchange", "return"}, re: regexp.MustCompile(`\b(?:in\s+exchange\s+for|in\s+return\s+for)\b[^.!?\n]{0,40}?\b(?:reviews?|ratings?|stars?|feedback)\b`)},
-	{lang: "fr", reach: [2]int{90, 10}, need: []string{"echange", "contrepartie"}, re: regexp.MustCompile(`\b(?:en\s+echange\s+d|en\s+contrepartie\s+d)[e'][^.!?\n]{0,40}?\b(?:avis|note|etoiles?|commentaire)\b`)},
-	{lang: "de", reach: [2]int{90, 10}, need: []string{"gegenzug", "gegenleistung"}, re: regexp.MustCompile(`\b(?:im\s+gegenzug\s+fue?r|als\s+gegenleistung\s+fue?r)\b[^.!?\n]{0,40}?(?:bewertung(?:en)?|rezension|sterne)\b`)},
-	{lang: "es", reach: [2]int{90, 10}, need: []string{"cambio"}, re: regexp.MustCompile(`\ba\s+cambio\s+de\b[^.!?\n]{0,40}?\b(?:resenas?|opinion|valoracion|estrellas|comentario)\b`)},
-	{lang: "nl", reach: [2]int{90, 10}, need: []string{"ruil"}, re: regexp.MustCompile(`\bin\s+ruil\s+voor\b[^.!?\n]{0,40}?(?:recensie|review|beoordeling|sterren)\b`)},
+	{lang: "en", reach: [2]int{90, 10}, need: []string{"exchange", "return"}, re: lazy(`\b(?:in\s+exchange\s+for|in\s+return\s+for)\b[^.!?\n]{0,40}?\b(?:reviews?|ratings?|stars?|feedback)\b`)},
+	{lang: "fr", reach: [2]int{90, 10}, need: []string{"echange", "contrepartie"}, re: lazy(`\b(?:en\s+echange\s+d|en\s+contrepartie\s+d)[e'][^.!?\n]{0,40}?\b(?:avis|note|etoiles?|commentaire)\b`)},
+	{lang: "de", reach: [2]int{90, 10}, need: []string{"gegenzug", "gegenleistung"}, re: lazy(`\b(?:im\s+gegenzug\s+fue?r|als\s+gegenleistung\s+fue?r)\b[^.!?\n]{0,40}?(?:bewertung(?:en)?|rezension|sterne)\b`)},
+	{lang: "es", reach: [2]int{90, 10}, need: []string{"cambio"}, re: lazy(`\ba\s+cambio\s+de\b[^.!?\n]{0,40}?\b(?:resenas?|opinion|valoracion|estrellas|comentario)\b`)},
+	{lang: "nl", reach: [2]int{90, 10}, need: []string{"ruil"}, re: lazy(`\bin\s+ruil\s+voor\b[^.!?\n]{0,40}?(?:recensie|review|beoordeling|sterren)\b`)},
 }
 
 // findIncentives finds offers next to a change request, and exchanges for the review.

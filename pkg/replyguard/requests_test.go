@@ -39,3 +39,16 @@ func TestVerbStems(t *testing.T) {
 		})
 	}
 }
+
+// Every pattern compiles (they are compiled on first use, so a rule no test reaches would
+// otherwise hide a bad one until a reply met it).
+func TestEveryPatternCompiles(t *testing.T) {
+	if len(patterns) < 50 {
+		t.Fatalf("%d patterns registered; the guard has about 60", len(patterns))
+	}
+	for _, p := range patterns {
+		if _, err := regexp.Compile(p.src); err != nil {
+			t.Errorf("pattern %.60q: %v", p.src, err)
+		}
+	}
+}

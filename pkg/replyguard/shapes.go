@@ -1,7 +1,6 @@
 package replyguard
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -58,12 +57,12 @@ func findReferences(f *folded, refs []string) []hit {
 // Email shapes: a plain address, and the obfuscated "name [at] domain [dot] com",
 // "name(at)domain.de" and spoken "name at domain dot com" forms.
 var (
-	emailRe = regexp.MustCompile(`[a-z0-9][a-z0-9._%+\-]*` +
+	emailRe = lazy(`[a-z0-9][a-z0-9._%+\-]*` +
 		`(?:@|\s*[\[({<]\s*(?:at|@|at\s*sign)\s*[\])}>]\s*)` +
 		`[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?` +
 		`(?:(?:\.|\s*[\[({<]\s*(?:dot|punkt|point|punto|punt)\s*[\])}>]\s*)[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*` +
 		`(?:\.|\s*[\[({<]\s*(?:dot|punkt|point|punto|punt)\s*[\])}>]\s*)[a-z]{2,24}\b`)
-	spokenEmailRe = regexp.MustCompile(`\b[a-z0-9][a-z0-9._\-]*\s+(?:at|arobase|arroba|apenstaartje|klammeraffe)\s+` +
+	spokenEmailRe = lazy(`\b[a-z0-9][a-z0-9._\-]*\s+(?:at|arobase|arroba|apenstaartje|klammeraffe)\s+` +
 		`[a-z0-9][a-z0-9\-]*(?:\s+(?:dot|point|punkt|punto|punt)\s+[a-z0-9][a-z0-9\-]*)*\s+(?:dot|point|punkt|punto|punt)\s+[a-z]{2,24}\b`)
 )
 
@@ -86,10 +85,10 @@ func findEmails(f *folded) []hit {
 
 // Numbers that look like phone digits but are not: masked before phone numbers are looked for.
 var (
-	priceRe   = regexp.MustCompile(`(?:[€$£¥]|\b(?:eur|euro|euros|usd|gbp|chf|sek|dkk|nok|pln)\b)\s?\d[\d.,' ]*\d|\d(?:[\d.,']|\s\d)*\s?(?:[€$£¥]|(?:eur|euros?|usd|gbp|chf|kr|pounds?|dollars?|pence|cents?|centimes?)\b)`)
-	percentRe = regexp.MustCompile(`\d+(?:[.,]\d+)?\s?%`)
-	timeRe    = regexp.MustCompile(`\b(?:[01]?\d|2[0-4])[.:h][0-5]\d(?:\s?(?:am|pm|uhr|h))?\s?(?:-|to|till|until|bis|a|à|al|tot|et|and|und|y|en)\s?(?:[01]?\d|2[0-4])[.:h][0-5]\d\b`)
-	dateRe    = regexp.MustCompile(`\b(?:\d{1,2}([./-])\d{1,2}([./-])(?:\d{4}|\d{2})|\d{4}([./-])\d{1,2}([./-])\d{1,2})\b`)
+	priceRe   = lazy(`(?:[€$£¥]|\b(?:eur|euro|euros|usd|gbp|chf|sek|dkk|nok|pln)\b)\s?\d[\d.,' ]*\d|\d(?:[\d.,']|\s\d)*\s?(?:[€$£¥]|(?:eur|euros?|usd|gbp|chf|kr|pounds?|dollars?|pence|cents?|centimes?)\b)`)
+	percentRe = lazy(`\d+(?:[.,]\d+)?\s?%`)
+	timeRe    = lazy(`\b(?:[01]?\d|2[0-4])[.:h][0-5]\d(?:\s?(?:am|pm|uhr|h))?\s?(?:-|to|till|until|bis|a|à|al|tot|et|and|und|y|en)\s?(?:[01]?\d|2[0-4])[.:h][0-5]\d\b`)
+	dateRe    = lazy(`\b(?:\d{1,2}([./-])\d{1,2}([./-])(?:\d{4}|\d{2})|\d{4}([./-])\d{1,2}([./-])\d{1,2})\b`)
 )
 
 // maskNonPhones blanks dates, times, prices and percentages so that their digits cannot make a
@@ -118,7 +117,7 @@ func maskNonPhones(s string) string {
 		}
 		blank(m)
 	}
-	for _, re := range []*regexp.Regexp{priceRe, percentRe, timeRe} {
+	for _, re := range []*pattern{priceRe, percentRe, timeRe} {
 		for _, m := range re.FindAllStringIndex(string(b), -1) {
 			blank(m)
 		}
@@ -128,9 +127,9 @@ func maskNonPhones(s string) string {
 
 var (
 	// phoneCueRe, at the end of the text before a number, says the number is a phone number.
-	phoneCueRe = regexp.MustCompile(`\b(?:tel|tél|phone|telephone|call|calling|ring|mobile|mob|cell|whatsapp|fax|hotline|helpline|appel(?:ez)?|portable|telefon\w*|anruf\w*|handy|llam\w*|movil|telefono|bel|gsm|mobiel|telefoon\w*|nummer)\b[^0-9]{0,30}$`)
+	phoneCueRe = lazy(`\b(?:tel|tél|phone|telephone|call|calling|ring|mobile|mob|cell|whatsapp|fax|hotline|helpline|appel(?:ez)?|portable|telefon\w*|anruf\w*|handy|llam\w*|movil|telefono|bel|gsm|mobiel|telefoon\w*|nummer)\b[^0-9]{0,30}$`)
 	// idCueRe, at the end of the text before a number, says the number is an id, not a phone.
-	idCueRe = regexp.MustCompile(`\b(?:order|orders|invoice|tracking|parcel|shipment|package|reference|ref|ticket|case|account|customer|member|voucher|coupon|code|commande|facture|colis|suivi|dossier|client|bestellung|bestell\w*|rechnung\w*|sendung\w*|auftrag\w*|kunden\w*|paket\w*|pedido|factura|envio|seguimiento|cliente|bestelling|bestel\w*|factuur\w*|zending\w*|pakket\w*|klant\w*|order\w*|artikel\w*|article|item|sku|model|serial|batch|iban|bic|ean|isbn|imei|lot)s?(?:\s*(?:no|nr|number|num|numero|nummer|n°|nº|n))?\.?\s*[:#.]?\s*(?:is|est|ist|es|is\s+nu)?\s*$`)
+	idCueRe = lazy(`\b(?:order|orders|invoice|tracking|parcel|shipment|package|reference|ref|ticket|case|account|customer|member|voucher|coupon|code|commande|facture|colis|suivi|dossier|client|bestellung|bestell\w*|rechnung\w*|sendung\w*|auftrag\w*|kunden\w*|paket\w*|pedido|factura|envio|seguimiento|cliente|bestelling|bestel\w*|factuur\w*|zending\w*|pakket\w*|klant\w*|order\w*|artikel\w*|article|item|sku|model|serial|batch|iban|bic|ean|isbn|imei|lot)s?(?:\s*(?:no|nr|number|num|numero|nummer|n°|nº|n))?\.?\s*[:#.]?\s*(?:is|est|ist|es|is\s+nu)?\s*$`)
 )
 
 // findPhones finds phone numbers: a run of digit groups with phone-like separators, enough
@@ -385,16 +384,16 @@ func (p phoneShape) zipPlus4() bool {
 // name and put the number last ("Hauptstraße 5", "Kalverstraat 12"), ES puts the type first and
 // the number last ("Calle Mayor 3").
 var (
-	streetEN  = regexp.MustCompile(`\b\d{1,5}[a-z]?,?\s+((?:[a-z][a-z'\-]*\.?\s+){1,4}?)(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|way|boulevard|blvd|parkway|pkwy|court|ct|place|pl|square|sq|terrace|crescent|close|row|mews|grove|gardens|highway|hwy)\b\.?`)
-	streetFR  = regexp.MustCompile(`\b\d{1,4}(?:\s?(?:bis|ter|[a-z]))?,?\s+(?:rue|avenue|av|boulevard|bd|bld|chemin|place|pl|allee|impasse|imp|quai|cours|route|rte|square|voie|passage|faubourg|fbg|rond-point)\b\.?\s+[a-z][a-z'\-]*`)
-	streetDE  = regexp.MustCompile(`\b[a-z][a-z\-]*(?:strasse|str|weg|platz|allee|gasse|damm|ufer|chaussee|straat|laan|plein|gracht|kade|singel|dijk|steeg|dreef|plantsoen)\.?\s?\d{1,4}(?:\s?[a-z]\b)?`)
-	streetDE2 = regexp.MustCompile(`\b[a-z][a-z\-]*\s+(?:strasse|str\.|weg|platz|allee|gasse)\s*\d{1,4}(?:\s?[a-z]\b)?`)
-	streetES  = regexp.MustCompile(`(?:\b(?:calle|avenida|avda|av|plaza|pza|paseo|carrer|camino|carretera|ctra|ronda|rambla|travesia|via|passeig|placa)\.?|\bc/)\s*(?:[a-z'\-]+,?\s+){1,5}?(?:n\.?o?\s*)?\d{1,4}\b`)
+	streetEN  = lazy(`\b\d{1,5}[a-z]?,?\s+((?:[a-z][a-z'\-]*\.?\s+){1,4}?)(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|way|boulevard|blvd|parkway|pkwy|court|ct|place|pl|square|sq|terrace|crescent|close|row|mews|grove|gardens|highway|hwy)\b\.?`)
+	streetFR  = lazy(`\b\d{1,4}(?:\s?(?:bis|ter|[a-z]))?,?\s+(?:rue|avenue|av|boulevard|bd|bld|chemin|place|pl|allee|impasse|imp|quai|cours|route|rte|square|voie|passage|faubourg|fbg|rond-point)\b\.?\s+[a-z][a-z'\-]*`)
+	streetDE  = lazy(`\b[a-z][a-z\-]*(?:strasse|str|weg|platz|allee|gasse|damm|ufer|chaussee|straat|laan|plein|gracht|kade|singel|dijk|steeg|dreef|plantsoen)\.?\s?\d{1,4}(?:\s?[a-z]\b)?`)
+	streetDE2 = lazy(`\b[a-z][a-z\-]*\s+(?:strasse|str\.|weg|platz|allee|gasse)\s*\d{1,4}(?:\s?[a-z]\b)?`)
+	streetES  = lazy(`(?:\b(?:calle|avenida|avda|av|plaza|pza|paseo|carrer|camino|carretera|ctra|ronda|rambla|travesia|via|passeig|placa)\.?|\bc/)\s*(?:[a-z'\-]+,?\s+){1,5}?(?:n\.?o?\s*)?\d{1,4}\b`)
 
-	postUK  = regexp.MustCompile(`\b[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}\b`)
-	post5   = regexp.MustCompile(`\b\d{5}(?:-\d{4})?\b`)
-	postNL  = regexp.MustCompile(`\b[1-9]\d{3}\s?[a-z]{2}\b`)
-	post4CH = regexp.MustCompile(`\b[1-9]\d{3}\s+[a-z]`)
+	postUK  = lazy(`\b[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}\b`)
+	post5   = lazy(`\b\d{5}(?:-\d{4})?\b`)
+	postNL  = lazy(`\b[1-9]\d{3}\s?[a-z]{2}\b`)
+	post4CH = lazy(`\b[1-9]\d{3}\s+[a-z]`)
 )
 
 // Postal codes count when they are this close to a street shape (bytes between them); a street
@@ -431,7 +430,7 @@ func findAddresses(f *folded) []hit {
 			posts = append(posts, post{span{m[0], m[1]}, false})
 		}
 	}
-	for _, re := range []*regexp.Regexp{post5, postNL} {
+	for _, re := range []*pattern{post5, postNL} {
 		for _, m := range findIn(re, f.s, near, maxFindings) {
 			posts = append(posts, post{span{m[0], m[1]}, false})
 		}
@@ -448,7 +447,7 @@ func findAddresses(f *folded) []hit {
 	}
 	ws := windows(f.s, codes, postAfter+maxStreet, postBefore+maxStreet)
 	var streets []span
-	for _, re := range []*regexp.Regexp{streetEN, streetFR, streetDE, streetDE2, streetES} {
+	for _, re := range []*pattern{streetEN, streetFR, streetDE, streetDE2, streetES} {
 		for _, m := range findIn(re, f.s, ws, maxFindings) {
 			if re == streetEN && !upperAt(f, m[2]) {
 				continue // "order 1234 is on its way": English street names are capitalised

@@ -1,7 +1,6 @@
 package replyguard
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -57,7 +56,7 @@ func wordAfter(s string, i int) int {
 }
 
 // findIn runs re in each window and returns the submatch indices in the whole text.
-func findIn(re *regexp.Regexp, s string, ws []span, n int) [][]int {
+func findIn(re *pattern, s string, ws []span, n int) [][]int {
 	var out [][]int
 	for _, w := range ws {
 		for _, m := range re.FindAllStringSubmatchIndex(s[w.a:w.b], n) {

@@ -4,7 +4,6 @@
 package report
 
 import (
-	"cmp"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -112,20 +111,6 @@ func Total(rows []Row) Row {
 	}
 	t.MedianReply, t.P90Reply = Percentile(t.waits, 0.5), Percentile(t.waits, 0.9)
 	return t
-}
-
-// Sort orders rows by connection, then service before product.
-func Sort(rows []Row) {
-	slices.SortStableFunc(rows, func(a, b Row) int {
-		return cmp.Or(cmp.Compare(a.Connection, b.Connection), cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)))
-	})
-}
-
-func kindOrder(k review.Kind) int {
-	if k == review.Service {
-		return 0
-	}
-	return 1
 }
 
 // WriteText writes the rows as an aligned table.

@@ -4,7 +4,6 @@
 package operatore2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,12 +15,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/lab/samtemplate"
 	"github.com/pilotdesk/pilotdesk/lab/terminal"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
@@ -57,14 +56,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // shop is one shop's accounts on the simulators: a Gorgias account and a Trustpilot business
 // unit found by its domain.
 type shop struct {
@@ -75,7 +66,7 @@ type shop struct {
 // system is the local deployment, named "pilotdesk" like samconfig.toml's stack.
 type system struct {
 	*devstack.Stack
-	log  *logBuf
+	log  *localrun.LogBuffer
 	shop shop
 }
 
@@ -85,7 +76,7 @@ func start(t *testing.T, name string) *system {
 		unit: trustpilotsim.BusinessUnit{ID: "5f0c0000000000000000ac01", Name: "acme-shop.com", DisplayName: "Acme Shop",
 			APIKey: "tp-api-key-acme-0001", APISecret: "tp-api-secret-acme-0001",
 			BusinessUsers: []trustpilotsim.BusinessUser{{ID: "5f0d0000000000000000ac01", Name: "Anna", Email: "anna@acme-shop.com"}}}}
-	lb := &logBuf{}
+	lb := &localrun.LogBuffer{}
 	st, err := devstack.Start(context.Background(), devstack.Options{Name: name, Log: lb,
 		Helpdesk: gorgiassim.Config{Accounts: []gorgiassim.AccountConfig{{ID: sh.account, Email: sh.email, APIKey: sh.key}}}})
 	if err != nil {
@@ -165,6 +156,23 @@ func (s *system) putConnection(t *testing.T, secret string, extra map[string]any
 			t.Fatalf("pilotdesk %s printed a secret:\n%s", strings.Join(args, " "), out)
 		}
 	}
+}
+
+// note waits up to a minute for the ticket's internal note that starts with prefix.
+func (s *system) note(t *testing.T, ticketID int64, prefix string) string {
+	t.Helper()
+	var note string
+	waitFor(t, time.Minute, fmt.Sprintf("a note %q on ticket %d", prefix, ticketID), func() bool {
+		tk, _ := s.HD.Ticket(ticketID)
+		for _, m := range tk.Messages {
+			if strings.HasPrefix(m.BodyText, prefix) {
+				note = m.BodyText
+				return true
+			}
+		}
+		return false
+	})
+	return note
 }
 
 // waitFor polls cond for up to d.
@@ -298,21 +306,11 @@ func TestFirstHour(t *testing.T) {
 		output: ticketSummary(ticket)})
 
 	// The agent answers in Gorgias: first with a phone number, which the guard holds.
-	first, err := s.HD.AgentReply(gorgiassim.AgentReply{TicketID: ticket.ID, BodyText: "Hello, we are sorry the parcel came late. Call me on 020 7946 0958 and I will send a new one. Anna, Acme Shop"})
+	_, err := s.HD.AgentReply(gorgiassim.AgentReply{TicketID: ticket.ID, BodyText: "Hello, we are sorry the parcel came late. Call me on 020 7946 0958 and I will send a new one. Anna, Acme Shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var heldNote string
-	waitFor(t, time.Minute, "the guard's note", func() bool {
-		tk, _ := s.HD.Ticket(ticket.ID)
-		for _, m := range tk.Messages {
-			if m.ID != first.ID && strings.HasPrefix(m.BodyText, "Pilotdesk: this reply was NOT posted") {
-				heldNote = m.BodyText
-				return true
-			}
-		}
-		return false
-	})
+	heldNote := s.note(t, ticket.ID, "Pilotdesk: this reply was NOT posted")
 	if len(s.TP.Replies(rv.ID)) != 0 {
 		t.Fatal("a held reply reached Trustpilot")
 	}
@@ -320,22 +318,11 @@ func TestFirstHour(t *testing.T) {
 		output: "Gorgias, internal note: " + heldNote + "\n"})
 
 	// The agent answers again, without the number.
-	msg, err := s.HD.AgentReply(gorgiassim.AgentReply{TicketID: ticket.ID, BodyText: "Hello, we are sorry the parcel came late. We have sent a new one today, and it will arrive tomorrow. Anna, Acme Shop"})
-	if err != nil {
+	if _, err := s.HD.AgentReply(gorgiassim.AgentReply{TicketID: ticket.ID, BodyText: "Hello, we are sorry the parcel came late. We have sent a new one today, and it will arrive tomorrow. Anna, Acme Shop"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, time.Minute, "reply on Trustpilot", func() bool { return len(s.TP.Replies(rv.ID)) == 1 })
-	var note string
-	waitFor(t, 30*time.Second, "internal note", func() bool {
-		tk, _ := s.HD.Ticket(ticket.ID)
-		for _, m := range tk.Messages {
-			if m.ID != msg.ID && strings.HasPrefix(m.BodyText, "Pilotdesk: this reply was posted") {
-				note = m.BodyText
-				return true
-			}
-		}
-		return false
-	})
+	note := s.note(t, ticket.ID, "Pilotdesk: this reply was posted")
 	reply := s.TP.Replies(rv.ID)[0]
 	steps = append(steps, step{say: "The agent sends a new answer. Pilotdesk posts it under the review and leaves an internal note on the ticket:",
 		output: fmt.Sprintf("Trustpilot, under the review: %q\nGorgias, internal note: %s\n", reply.Message, note)})

@@ -107,17 +107,7 @@ func TestTriageGuardAndReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var note string
-	waitFor(t, time.Minute, "the guard's note", func() bool {
-		tk, _ := s.HD.Ticket(oneStar.ID)
-		for _, m := range tk.Messages {
-			if strings.HasPrefix(m.BodyText, "Pilotdesk: this reply was NOT posted") {
-				note = m.BodyText
-				return true
-			}
-		}
-		return false
-	})
+	note := s.note(t, oneStar.ID, "Pilotdesk: this reply was NOT posted")
 	if !strings.Contains(note, "+44 20 7946 0958") || !strings.Contains(note, "#post-anyway") || len(s.TP.Replies(oneStar.ExternalID[len("trustpilot:"):])) != 0 {
 		t.Fatalf("held reply %d: note %q, replies %v", msg.ID, note, s.TP.Replies("65b100000000000000000001"))
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 	"github.com/pilotdesk/pilotdesk/pkg/cli"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
@@ -46,16 +47,6 @@ const (
 	waitLimit = time.Minute
 )
 
-// logBuf collects the functions' output, so tests can look for secrets and outcomes in it.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-func (l *logBuf) Len() int                    { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Len() }
-
 // ticket is a synced review ticket.
 type ticket struct {
 	id       int64
@@ -67,7 +58,7 @@ type ticket struct {
 // system is the started stack with one connection, its synced tickets and the webhook installed.
 type system struct {
 	*devstack.Stack
-	log     *logBuf
+	log     *localrun.LogBuffer
 	conn    connection.Connection
 	tickets []ticket
 
@@ -103,7 +94,7 @@ func stack(tb testing.TB) *system {
 }
 
 func start(ctx context.Context) (_ *system, err error) {
-	lb := &logBuf{}
+	lb := &localrun.LogBuffer{}
 	st, err := devstack.Start(ctx, devstack.Options{
 		Name: "replye2e", Log: lb,
 		Env:      map[string]string{"HELPDESK_RATE_LIMIT": "40/2s"},

@@ -11,7 +11,6 @@
 package synce2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -22,27 +21,19 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/lab/trustpilotsim"
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-func (l *logBuf) Len() int                    { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Len() }
-
 // system is one scenario on a started stack: two connections sharing one helpdesk account.
 type system struct {
 	*devstack.Stack
-	log      *logBuf // the stack's whole output
-	mark     int     // where this scenario's output begins in log
-	account  string  // the scenario's helpdesk account
+	log      *localrun.LogBuffer // the stack's whole output
+	mark     int                 // where this scenario's output begins in log
+	account  string              // the scenario's helpdesk account
 	units    []string
 	conns    []connection.Connection
 	fixtures []trustpilotsim.Fixture
@@ -63,7 +54,7 @@ const helpdeskRate = "40/2s"
 type shared struct {
 	once sync.Once
 	st   *devstack.Stack
-	log  *logBuf
+	log  *localrun.LogBuffer
 	err  error
 	// use is held by the scenario running on the stack: scenarios of one stack run one at a
 	// time (they share its queue and logs), scenarios of different stacks in parallel.
@@ -121,7 +112,7 @@ func hash(s string) uint64 {
 }
 
 // stack returns the running stack for opt, starting it on first use.
-func stack(t testing.TB, opt devstack.Options) (*devstack.Stack, *logBuf) {
+func stack(t testing.TB, opt devstack.Options) (*devstack.Stack, *localrun.LogBuffer) {
 	t.Helper()
 	if opt.Log != nil || opt.Name != "" {
 		t.Fatal("a shared stack has its own name and log")
@@ -131,7 +122,7 @@ func stack(t testing.TB, opt devstack.Options) (*devstack.Stack, *logBuf) {
 	mu.Lock()
 	sh, ok := stacks[key]
 	if !ok {
-		sh = &shared{log: &logBuf{}}
+		sh = &shared{log: &localrun.LogBuffer{}}
 		stacks[key] = sh
 	}
 	mu.Unlock()
@@ -164,7 +155,7 @@ func start(t *testing.T, opt devstack.Options, nService, nProduct int) *system {
 // table must hold only this scenario), stopped by the caller; only the build is shared.
 func startB(b testing.TB, opt devstack.Options, nService, nProduct int) *system {
 	b.Helper()
-	lb := &logBuf{}
+	lb := &localrun.LogBuffer{}
 	opt = withDefaults(opt)
 	opt.Log = lb
 	st, err := devstack.Start(context.Background(), opt)
@@ -176,7 +167,7 @@ func startB(b testing.TB, opt devstack.Options, nService, nProduct int) *system 
 
 // open sets up a scenario's names, fixtures and connections on st. On a shared stack, what the
 // scenario leaves behind (its connections, faults, hooks) is removed when it ends.
-func open(t testing.TB, st *devstack.Stack, lb *logBuf, isShared bool, nService, nProduct int) *system {
+func open(t testing.TB, st *devstack.Stack, lb *localrun.LogBuffer, isShared bool, nService, nProduct int) *system {
 	t.Helper()
 	ctx := context.Background()
 	mu.Lock()
