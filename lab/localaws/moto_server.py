@@ -5,11 +5,14 @@
 # allows that, and Pilotdesk's exactly-once rules are built on it. Serialising DynamoDB calls
 # restores the guarantee; SQS long polls and the rest stay concurrent.
 import copy
+import io
 import os
+import socket
 import sys
 import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from werkzeug.serving import run_simple
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 # moto backs a transaction up by deep-copying every table it touches, so one TransactWriteItems
@@ -83,4 +86,102 @@ def serialised(environ, start_response):
     return app(environ, start_response)
 
 
-run_simple(host, port, serialised, threaded=True)
+# werkzeug's development server answers every request with Connection: close (and then waits
+# 10 ms for a request body nobody sends), so every AWS SDK call dialled a new connection: CPU
+# and wake-ups a Lambda talking to DynamoDB, which keeps its connections, never spends. This
+# small HTTP/1.1 server keeps them: one thread per connection, requests read by Content-Length
+# (or chunks), answers written whole with a Content-Length and TCP_NODELAY, so nothing waits
+# on Nagle's algorithm. PILOTDESK_MOTO_CLOSE=1 brings back one connection per call.
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _serve(self):
+        body = self._body()
+        path, _, query = self.path.partition("?")
+        environ = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": urllib.parse.unquote(path, "latin-1"),
+            "RAW_URI": self.path,
+            "REQUEST_URI": self.path,
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": host,
+            "SERVER_PORT": str(port),
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": self.client_address[0],
+            "REMOTE_PORT": self.client_address[1],
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for k, v in self.headers.items():
+            k = k.upper().replace("-", "_")
+            if k in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                continue
+            k = "HTTP_" + k
+            environ[k] = environ[k] + "," + v if k in environ else v
+        status_headers = []
+
+        def start_response(status, headers, exc_info=None):
+            status_headers[:] = [status, headers]
+            return lambda data: chunks.append(data)
+
+        chunks = []
+        result = serialised(environ, start_response)
+        try:
+            for data in result:
+                chunks.append(data)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        out = b"".join(chunks)
+        status, headers = status_headers
+        close = os.environ.get("PILOTDESK_MOTO_CLOSE") == "1" or self.headers.get("Connection", "").lower() == "close"
+        head = ["HTTP/1.1 " + status]
+        for k, v in headers:
+            if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                head.append(k + ": " + v)
+        head.append("Content-Length: " + str(len(out)))
+        if close:
+            head.append("Connection: close")
+            self.close_connection = True
+        if self.command == "HEAD":
+            out = b""
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + out)
+        self.wfile.flush()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+Server((host, port), KeepAliveHandler).serve_forever()
