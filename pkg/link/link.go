@@ -10,6 +10,7 @@ package link
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -180,6 +181,58 @@ type Confirm struct {
 	// Recovered: the ticket was found by its external id, not created under this claim, so it
 	// may be recorded even after the claim expired (no second ticket can come of it).
 	Recovered bool
+}
+
+// Batch is one store write of a sync: the confirms of reviews whose tickets were just made
+// and the claims of the reviews next in line, all of one connection and one owner. The store
+// writes all of it or, when any confirm's claim was lost or any review to claim has a link
+// already, nothing; the caller then confirms and claims one at a time, which tells which.
+type Batch struct {
+	ConnectionID string
+	Owner        string
+	Confirms     []Confirm
+	Claims       []Want
+	ClaimTTL     time.Duration
+}
+
+// Want is a review a Batch claims: one with no link at all yet.
+type Want struct {
+	ReviewID string
+	Kind     review.Kind
+}
+
+// MaxBatch is how many writes (confirms and claims) one Batch may hold: DynamoDB's oldest
+// transaction limit, well inside today's.
+const MaxBatch = 25
+
+// Check says what is wrong with the batch, if anything.
+func (b Batch) Check() error {
+	n := len(b.Confirms) + len(b.Claims)
+	switch {
+	case b.ConnectionID == "" || b.Owner == "":
+		return errors.New("a batch needs its connection and owner")
+	case n == 0 || n > MaxBatch:
+		return fmt.Errorf("a batch holds 1 to %d writes, not %d", MaxBatch, n)
+	case len(b.Claims) > 0 && b.ClaimTTL <= 0:
+		return errors.New("a batch's claims need a lifetime")
+	}
+	seen := make(map[string]bool, n)
+	for _, c := range b.Confirms {
+		if c.ConnectionID != b.ConnectionID || c.Owner != b.Owner {
+			return fmt.Errorf("confirm of review %s is not the batch's connection and owner", c.ReviewID)
+		}
+		if c.ReviewID == "" || seen[c.ReviewID] {
+			return fmt.Errorf("review %q twice or empty in a batch", c.ReviewID)
+		}
+		seen[c.ReviewID] = true
+	}
+	for _, w := range b.Claims {
+		if w.ReviewID == "" || seen[w.ReviewID] {
+			return fmt.Errorf("review %q twice or empty in a batch", w.ReviewID)
+		}
+		seen[w.ReviewID] = true
+	}
+	return nil
 }
 
 // Aside sets a claimed review aside: its ticket could not be made in this attempt.

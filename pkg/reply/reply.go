@@ -34,6 +34,7 @@ import (
 type Store interface {
 	LinksByTicket(ctx context.Context, ticketID int64) ([]link.Link, error)
 	GetLink(ctx context.Context, connID, reviewID string) (link.Link, error)
+	ListConnections(ctx context.Context) ([]connection.Record, error)
 	GetConnectionForReplies(ctx context.Context, id string) (connection.Record, error)
 	ClaimReply(ctx context.Context, connID, reviewID string, messageID int64, owner string, ttl time.Duration) (link.SlotClaim, error)
 	FinishReply(ctx context.Context, connID, reviewID string, messageID int64, state link.ReplyState, result string) error
@@ -186,6 +187,16 @@ const (
 	OutcomeUsed     = "not posted: the review's one reply was already used"
 	OutcomeOff      = "ignored: replies are off for this connection"
 	OutcomeSweep    = "accepted: the reply sweep will forward it"
+	OutcomeLinking  = "accepted: the review's ticket is being linked; its replies are checked again shortly"
+)
+
+// A review's ticket is linked a few seconds after its create (the sync records a group of
+// tickets in one write): a reply in between is checked again linkWait later, then at growing
+// intervals, up to linkWaits times, which outlasts the sync's claim (after it, a ticket not
+// linked is recovered by the next sync and the reply sweep forwards its reply).
+const (
+	linkWait  = 10 * time.Second
+	linkWaits = 5
 )
 
 // Process handles one parsed helpdesk event (the webhook.Processor contract). The event only
@@ -219,6 +230,9 @@ func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string,
 		return OutcomeSweep, nil
 	}
 	if !ok {
+		if reviewID, ours := link.ReviewIDOf(ev.TicketExternalID); ours && !ev.IsInternalNote() {
+			return s.notLinkedYet(ctx, ev, reviewID, log), nil
+		}
 		log.Info(OutcomeNoLink)
 		return OutcomeNoLink, nil
 	}
@@ -258,8 +272,51 @@ func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 			return err
 		}
 	}
-	log.Warn("reply retry dropped: the link is gone")
+	if l, err := s.Store.GetLink(ctx, job.ConnectionID, job.ReviewID); err == nil && l.State == link.StateClaimed && job.Attempt < linkWaits {
+		job.Attempt++
+		if err := s.enqueue(ctx, job, linkWait*time.Duration(job.Attempt+1)); err == nil {
+			log.Info("review's ticket still being linked; reply check queued again")
+			return nil
+		}
+	}
+	log.Warn("reply retry dropped: the ticket has no link (the reply sweep forwards its reply if it is linked later)")
 	return nil
+}
+
+// notLinkedYet answers a message on a review's ticket (its external id names the review) that
+// has no link yet. When a connection holds the review's claim, its sync is creating or
+// recording the ticket right now: a reply check is queued for after the link is written.
+// Otherwise the ticket is not one of Pilotdesk's links (or no longer is).
+func (s *Service) notLinkedYet(ctx context.Context, ev gorgias.WebhookEvent, reviewID string, log *slog.Logger) string {
+	recs, err := s.Store.ListConnections(ctx)
+	if err != nil {
+		log.Warn("connections not read; the reply sweep will find this ticket", "error", err.Error())
+		return OutcomeSweep
+	}
+	for _, rec := range recs {
+		l, err := s.Store.GetLink(ctx, rec.Connection.ID, reviewID)
+		if errs.Is(err, errs.NotExist) {
+			continue
+		}
+		if err != nil {
+			log.Warn("link not read; the reply sweep will find this ticket", "connection_id", rec.Connection.ID, "error", err.Error())
+			return OutcomeSweep
+		}
+		if l.State != link.StateClaimed && (l.State != link.StateLinked || l.TicketID != ev.TicketID) {
+			continue
+		}
+		job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: rec.Connection.ID, ReviewID: reviewID,
+			TicketID: ev.TicketID, MessageID: ev.MessageID}
+		log = log.With("connection_id", rec.Connection.ID, "review_id", reviewID)
+		if err := s.enqueue(ctx, job, linkWait); err != nil {
+			log.Error("reply check not queued; the reply sweep will find this ticket", "error", err.Error())
+			return OutcomeSweep
+		}
+		log.Info(OutcomeLinking)
+		return OutcomeLinking
+	}
+	log.Info(OutcomeNoLink)
+	return OutcomeNoLink
 }
 
 // later queues a reply check after a transient failure before the claim; when the queue fails

@@ -3,6 +3,7 @@ package reply_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/reply"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
 	"github.com/pilotdesk/pilotdesk/pkg/webhook"
 )
@@ -407,5 +409,56 @@ func TestSlowTrustpilot(t *testing.T) {
 				t.Errorf("jobs %+v, slot %q expiring %v; want one retry job and the slot released", w.q.jobs, l.ReplyState, l.ReplyExpires)
 			}
 		})
+	}
+}
+
+// A reply on a review's ticket whose link is not written yet (the sync records a group of
+// tickets a few seconds after their creates) is not dropped: while a connection holds the
+// review's claim a reply check is queued, queued again while the claim is still unconfirmed,
+// and it posts the reply once the link is there. A ticket naming a review nobody claims is
+// ignored as before.
+func TestReplyBeforeTheLinkIsWritten(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	const rid, ticket = "0000000000000000000000aa", int64(77)
+	if c, err := w.store.Store.ClaimReview(ctx, connID, rid, review.Service, "sync", time.Minute); err != nil || c.Status != link.ClaimGranted {
+		t.Fatalf("claim: %v %v", c.Status, err)
+	}
+	w.hd.messages[1] = agentMessage(1, ticket, "Thank you!")
+	ours := fmt.Sprintf(`"ticket_external_id":%q,"from_agent":"True","public":"True","channel":"email","via":"helpdesk"`, link.ExternalID(rid))
+	got, err := w.svc.Process(ctx, event(t, ticket, 1, ours))
+	if err != nil || got != reply.OutcomeLinking {
+		t.Fatalf("outcome %q %v, want %q", got, err, reply.OutcomeLinking)
+	}
+	if len(w.q.jobs) != 1 || w.q.jobs[0].Type != queue.TypeReplyRetry || w.q.jobs[0].ConnectionID != connID ||
+		w.q.jobs[0].ReviewID != rid || w.q.jobs[0].TicketID != ticket || w.q.delays[0] <= 0 {
+		t.Fatalf("queued %+v after %v, want one delayed reply check of the review's ticket", w.q.jobs, w.q.delays)
+	}
+	// Still claimed when the check runs: queued again, later; nothing posted.
+	if err := w.svc.RetryReply(ctx, w.q.jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.q.jobs) != 2 || w.q.jobs[1].Attempt != 1 || w.q.delays[1] <= w.q.delays[0] || len(w.tp.replies) != 0 {
+		t.Fatalf("queued %+v after %v, replies %q: want the check queued again, later", w.q.jobs, w.q.delays, w.tp.replies)
+	}
+	// Linked: the next check posts the reply.
+	if err := w.store.Store.ConfirmLink(ctx, link.Confirm{ConnectionID: connID, ReviewID: rid, Owner: "sync", Account: "acme.gorgias.com", TicketID: ticket}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.RetryReply(ctx, w.q.jobs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.tp.replies) != 1 || w.tp.replies[0] != "Thank you!" {
+		t.Fatalf("replies %q, want the agent's", w.tp.replies)
+	}
+	// A ticket naming a review no connection claims: ignored, nothing queued.
+	other := fmt.Sprintf(`"ticket_external_id":%q,"from_agent":"True","public":"True","channel":"email","via":"helpdesk"`, link.ExternalID("0000000000000000000000bb"))
+	w.hd.messages[2] = agentMessage(2, 78, "x")
+	if got, err := w.svc.Process(ctx, event(t, 78, 2, other)); err != nil || got != reply.OutcomeNoLink {
+		t.Fatalf("outcome %q %v, want %q", got, err, reply.OutcomeNoLink)
+	}
+	if len(w.q.jobs) != 2 {
+		t.Fatalf("queued %+v for a ticket nobody claims", w.q.jobs[2:])
 	}
 }

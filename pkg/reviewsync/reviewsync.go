@@ -56,9 +56,10 @@ type Store interface {
 	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 	ConfirmLink(ctx context.Context, c link.Confirm) error
-	// ConfirmAndClaim is ConfirmLink and the claim of another review of the connection that
-	// has no link yet, in one write: both, or (false) neither.
-	ConfirmAndClaim(ctx context.Context, c link.Confirm, reviewID string, kind review.Kind, ttl time.Duration) (link.Claim, bool, error)
+	// ConfirmAndClaim writes a batch of confirms and claims of reviews with no link yet in one
+	// write: all of it, or (false) nothing. DropClaim removes an unused claim taken ahead.
+	ConfirmAndClaim(ctx context.Context, b link.Batch) ([]link.Claim, bool, error)
+	DropClaim(ctx context.Context, connID, reviewID, owner string) error
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
 	SetReviewVersion(ctx context.Context, connID, reviewID string, version time.Time, stars int) (bool, error)
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
@@ -156,6 +157,14 @@ type Config struct {
 	GiveUpInvalid int64
 	// DeepWindow is how far back the deep pass reads service reviews.
 	DeepWindow time.Duration
+	// WriteGroup is how many new reviews share one store write: their claims are taken
+	// together, ahead, and their confirms recorded together with the next group's claims, so a
+	// backfill's review costs about 1/WriteGroup of a write. A ticket's link is then recorded
+	// up to WriteGroup reviews after its create (never after the page: the cursor only passes
+	// recorded reviews); should the worker die in between, each of those tickets costs one
+	// look-up by its external id when its review is claimed again. 1 writes each review's
+	// confirm with the next review's claim.
+	WriteGroup int
 }
 
 func (c Config) withDefaults() Config {
@@ -173,6 +182,8 @@ func (c Config) withDefaults() Config {
 	def(&c.GiveUpAfter, 12)
 	def(&c.GiveUpInvalid, 3)
 	def(&c.DeepWindow, 30*24*time.Hour)
+	def(&c.WriteGroup, 8)
+	c.WriteGroup = min(c.WriteGroup, link.MaxBatch/2)
 	return c
 }
 
@@ -210,10 +221,24 @@ type run struct {
 	calls       int64             // Trustpilot calls this invocation made
 	entries     []reviewer.Record // sidebar entries of linked reviews, written a page at a time
 	fields      int               // how far the helpdesk's refusals of ticket fields degraded them (see create)
-	// next is the page's next review when it has no link yet: its claim may go with this
-	// review's confirm (one store write). claimed is that claim, until the review runs.
-	next    *review.Review
-	claimed *link.Claim
+	// The page's store writes for new reviews, WriteGroup at a time (see write): unlinked says
+	// the review running has no link at all; upcoming are the page's next reviews without one;
+	// ahead the claims taken for them, until they run; pending the confirms not written yet;
+	// single that a batch was refused on this page, so the rest of it writes one at a time.
+	unlinked bool
+	upcoming []review.Review
+	ahead    map[string]link.Claim
+	pending  []linked
+	single   bool
+}
+
+// linked is a review whose ticket is made, waiting for its confirm to be written.
+type linked struct {
+	c      link.Confirm
+	rv     review.Review
+	ticket gorgias.Ticket
+	who    string
+	retry  bool
 }
 
 // counted counts a run's Trustpilot calls: the scheduler paces the next run by them.
@@ -949,6 +974,19 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 		}
 	}
 	r.flushEntries(ctx)
+	r.single = false
+	stop, err := r.pageReviews(ctx, reviews, links, mark)
+	if serr := r.settle(ctx); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return stop, nil
+}
+
+// pageReviews runs the page's reviews in order; page settles the store writes they leave.
+func (r *run) pageReviews(ctx context.Context, reviews []review.Review, links map[string]link.Link, mark *time.Time) (*stopAt, error) {
 	var newest time.Time
 	for i, rv := range reviews {
 		r.stats.Seen++
@@ -959,19 +997,13 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 				return nil, err
 			}
 		} else {
-			// A review claimed with the previous one's confirm runs: its claim was taken with
-			// time left for it (see confirm).
-			if (r.claimed == nil || r.claimed.Link.ReviewID != rv.ID) && !r.timeLeft(ctx) {
+			if !r.timeLeft(ctx) {
 				return &stopAt{}, nil
 			}
-			r.next = nil
-			if i+1 < len(reviews) {
-				if _, has := links[reviews[i+1].ID]; !has && reviews[i+1].ID != rv.ID {
-					r.next = &reviews[i+1]
-				}
-			}
+			_, has := links[rv.ID]
+			r.unlinked, r.upcoming = !has, r.upcomingAfter(reviews[i+1:], links, rv.ID)
 			stop, err := r.one(ctx, rv)
-			r.next = nil
+			r.unlinked, r.upcoming = false, nil
 			if err != nil {
 				return nil, err
 			}
@@ -999,17 +1031,14 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 	}
 	// The claim outlives every call it guards: the review's calls end ClaimGrace before it.
 	budget, own := r.budget(ctx)
-	var claim link.Claim
-	if c := r.claimed; c != nil && c.Link.ReviewID == rv.ID {
-		// Claimed with the previous review's confirm, a moment ago.
-		claim, r.claimed = *c, nil
+	claim, early, err := r.claim(ctx, rv, budget)
+	if err != nil {
+		return nil, err
+	}
+	if early {
+		// Claimed with an earlier write: its calls end before the claim does.
 		if left := time.Until(claim.Link.ClaimExpires) - r.cfg.ClaimGrace; left < budget {
 			budget, own = left, true
-		}
-	} else {
-		var err error
-		if claim, err = r.s.Store.ClaimReview(ctx, r.conn.ID, rv.ID, rv.Kind, r.s.Owner, budget+r.cfg.ClaimGrace); err != nil {
-			return nil, err
 		}
 	}
 	switch claim.Status {
@@ -1036,32 +1065,192 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		return nil, r.setAside(ctx, rv, claim, res, log)
 	}
 	r.failStreak = 0
-	log = log.With("ticket_id", res.ticket.ID)
 	who := r.reviewerKey(rv)
-	err := r.confirm(ctx, link.Confirm{
+	callsBetween := who != "" && r.conn.Helpdesk.CustomerData && res.ticket.CustomerID != 0
+	r.pending = append(r.pending, linked{c: link.Confirm{
 		ConnectionID: r.conn.ID, ReviewID: rv.ID, Owner: r.s.Owner, Account: r.account,
 		TicketID: res.ticket.ID, CustomerID: res.ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
 		Reviewer: who, Recovered: !res.created,
 		ReviewCreatedAt: rv.CreatedAt, Language: rv.Language, ReferenceID: rv.ReferenceID,
-	}, who != "" && r.conn.Helpdesk.CustomerData && res.ticket.CustomerID != 0)
-	if errors.Is(err, link.ErrClaimLost) {
-		// The claim expired before the new ticket was recorded: whoever claims the review next
-		// must find this ticket, not make another, so it waits on a look-up like any uncertain
-		// create (a takeover already recovers by external id).
-		log.Warn("claim expired before the ticket was recorded; it will be recovered by its external id")
-		return nil, r.aside(ctx, rv, link.Aside{Reason: "ticket created after its claim expired; recovering it by external id",
-			Uncertain: r.s.now(), RetryAt: r.s.now().Add(r.cfg.LookupEvery)})
+	}, rv: rv, ticket: res.ticket, who: who, retry: claim.Link.SetAside()})
+	// The confirm waits for the group's write while the next review's claim was taken with
+	// this one's; else it is written now, with the next group's claims when the next review
+	// runs at once (no helpdesk call in between, time left to start it).
+	if !callsBetween && len(r.upcoming) > 0 && len(r.pending) < r.cfg.WriteGroup {
+		if _, ok := r.ahead[r.upcoming[0].ID]; ok {
+			return nil, nil
+		}
 	}
-	if err != nil {
-		return nil, err
+	if callsBetween {
+		return nil, r.write(ctx, nil, false)
 	}
-	if res.created {
+	return nil, r.write(ctx, nil, true)
+}
+
+// claim takes rv's claim: the one an earlier write took ahead for it (early), or a new one,
+// together with the pending confirms and the claims of the reviews after it when rv has no
+// link at all (one write).
+func (r *run) claim(ctx context.Context, rv review.Review, budget time.Duration) (_ link.Claim, early bool, _ error) {
+	if c, ok := r.ahead[rv.ID]; ok {
+		delete(r.ahead, rv.ID)
+		if time.Until(c.Link.ClaimExpires)-r.cfg.ClaimGrace >= min(budget, r.cfg.ReviewBudget/2) {
+			return c, true, nil
+		}
+		// Taken too long ago (the reviews before it were slow): give it back unused and claim
+		// it anew, so its calls get their whole budget.
+		r.drop(ctx, rv.ID)
+	} else if r.unlinked && !r.single {
+		if err := r.write(ctx, &rv, true); err != nil {
+			return link.Claim{}, false, err
+		}
+		if c, ok := r.ahead[rv.ID]; ok {
+			delete(r.ahead, rv.ID)
+			return c, false, nil
+		}
+	} else if err := r.write(ctx, nil, false); err != nil {
+		return link.Claim{}, false, err
+	}
+	c, err := r.s.Store.ClaimReview(ctx, r.conn.ID, rv.ID, rv.Kind, r.s.Owner, budget+r.cfg.ClaimGrace)
+	return c, false, err
+}
+
+// upcomingAfter lists the reviews of rest that have no link yet (new ones: their claims may be
+// taken ahead), up to WriteGroup, in page order.
+func (r *run) upcomingAfter(rest []review.Review, links map[string]link.Link, current string) []review.Review {
+	var out []review.Review
+	seen := map[string]bool{current: true}
+	for _, nx := range rest {
+		if len(out) == r.cfg.WriteGroup {
+			break
+		}
+		if _, has := links[nx.ID]; has || seen[nx.ID] || nx.Stars < r.conn.MinStars {
+			continue
+		}
+		seen[nx.ID] = true
+		out = append(out, nx)
+	}
+	return out
+}
+
+// write records the pending confirms and, with claims, takes the claims of first (a review
+// with no link, when not nil) and of the upcoming reviews not claimed yet, up to WriteGroup
+// and only with time left to run them: one store write. When the store refuses the batch
+// (a claim lost, a review linked meanwhile) or fails, the confirms are written one at a time,
+// which tells which was lost, and no claim is taken: the reviews claim on their own.
+func (r *run) write(ctx context.Context, first *review.Review, claims bool) error {
+	var want []link.Want
+	if claims && !r.single && ctx.Err() == nil {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.cfg.Margin+time.Second {
+			if first != nil {
+				want = append(want, link.Want{ReviewID: first.ID, Kind: first.Kind})
+			}
+			for _, nx := range r.upcoming {
+				if len(want) == r.cfg.WriteGroup {
+					break
+				}
+				if _, ok := r.ahead[nx.ID]; !ok {
+					want = append(want, link.Want{ReviewID: nx.ID, Kind: nx.Kind})
+				}
+			}
+		}
+	}
+	if len(r.pending) == 0 && len(want) <= 1 {
+		return nil // nothing to write, or one claim: ClaimReview's answer says more
+	}
+	if len(r.pending) == 1 && len(want) == 0 {
+		return r.confirmEach(ctx)
+	}
+	budget, _ := r.budget(ctx)
+	b := link.Batch{ConnectionID: r.conn.ID, Owner: r.s.Owner, Claims: want, ClaimTTL: budget + r.cfg.ClaimGrace}
+	for _, p := range r.pending {
+		b.Confirms = append(b.Confirms, p.c)
+	}
+	got, ok, err := r.s.Store.ConfirmAndClaim(ctx, b)
+	if err != nil || !ok {
+		if err != nil {
+			r.log.Debug("batched store write failed; writing one at a time", "error", err.Error())
+		}
+		r.single = true
+		return r.confirmEach(ctx)
+	}
+	done := r.pending
+	r.pending = nil
+	for _, c := range got {
+		if r.ahead == nil {
+			r.ahead = map[string]link.Claim{}
+		}
+		r.ahead[c.Link.ReviewID] = c
+	}
+	for _, p := range done {
+		r.done(ctx, p)
+	}
+	return nil
+}
+
+// confirmEach writes the pending confirms one at a time. A confirm whose claim expired before
+// it was written sets its review aside for a look-up; another failure ends the run (the
+// reviews left unconfirmed are recovered by their external ids when claimed again).
+func (r *run) confirmEach(ctx context.Context) error {
+	for len(r.pending) > 0 {
+		p := r.pending[0]
+		r.pending = r.pending[1:]
+		err := r.s.Store.ConfirmLink(ctx, p.c)
+		if errors.Is(err, link.ErrClaimLost) {
+			// The claim expired before the new ticket was recorded: whoever claims the review
+			// next must find this ticket, not make another, so it waits on a look-up like any
+			// uncertain create (a takeover already recovers by external id).
+			r.log.Warn("claim expired before the ticket was recorded; it will be recovered by its external id",
+				"review_id", p.rv.ID, "ticket_id", p.ticket.ID)
+			if err := r.aside(ctx, p.rv, link.Aside{Reason: "ticket created after its claim expired; recovering it by external id",
+				Uncertain: r.s.now(), RetryAt: r.s.now().Add(r.cfg.LookupEvery)}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			r.pending = nil
+			return err
+		}
+		r.done(ctx, p)
+	}
+	return nil
+}
+
+// done finishes a review whose confirm is written: counted, logged, and its customer data
+// written when the connection asks for it.
+func (r *run) done(ctx context.Context, p linked) {
+	created := !p.c.Recovered
+	if created {
 		r.stats.Created++
 		metrics.Add(metrics.TicketsCreated, 1)
 	}
-	log.Info("review linked to ticket", "created", res.created, "stars", rv.Stars, "retry", claim.Link.SetAside())
-	r.sidebar(ctx, rv, who, res.ticket, log)
-	return nil, nil
+	log := r.log.With("review_id", p.rv.ID, "ticket_id", p.ticket.ID)
+	log.Info("review linked to ticket", "created", created, "stars", p.rv.Stars, "retry", p.retry)
+	r.sidebar(ctx, p.rv, p.who, p.ticket, log)
+}
+
+// settle ends a page's store writes: the pending confirms are written, and claims taken ahead
+// for reviews that did not run are dropped, so that whoever claims them next creates their
+// tickets without a look-up first.
+func (r *run) settle(ctx context.Context) error {
+	// Written even when the run's own time is up: a ticket made must be recorded.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	err := r.write(wctx, nil, false)
+	cancel()
+	for id := range r.ahead {
+		r.drop(ctx, id)
+	}
+	return err
+}
+
+// drop gives a claim taken ahead back unused.
+func (r *run) drop(ctx context.Context, reviewID string) {
+	delete(r.ahead, reviewID)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := r.s.Store.DropClaim(dctx, r.conn.ID, reviewID, r.s.Owner); err != nil {
+		r.log.Warn("unused claim not dropped; it expires on its own", "review_id", reviewID, "error", err.Error())
+	}
 }
 
 // budget is the time a review's calls get, and whether that bound is the review's own (else
@@ -1071,33 +1260,6 @@ func (r *run) budget(ctx context.Context) (time.Duration, bool) {
 		return time.Until(dl), false
 	}
 	return r.cfg.ReviewBudget, true
-}
-
-// confirm records a review's ticket. When the page's next review has no link yet, its claim
-// goes in the same store write, so a backfill costs one write per review instead of two;
-// only when the next review would run at once (no helpdesk call in between, the customer's
-// data among them, and time left to start it), so the claim's life is the one ClaimReview
-// would have given it then. Whatever the combined write cannot do is done as before: the
-// confirm alone, and the next review's own claim.
-func (r *run) confirm(ctx context.Context, c link.Confirm, callsBetween bool) error {
-	nx := r.next
-	r.next = nil
-	if nx == nil || callsBetween || nx.Stars < r.conn.MinStars || ctx.Err() != nil {
-		return r.s.Store.ConfirmLink(ctx, c)
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= r.cfg.Margin+time.Second {
-		return r.s.Store.ConfirmLink(ctx, c)
-	}
-	budget, _ := r.budget(ctx)
-	claim, ok, err := r.s.Store.ConfirmAndClaim(ctx, c, nx.ID, nx.Kind, budget+r.cfg.ClaimGrace)
-	if err == nil && ok {
-		r.claimed = &claim
-		return nil
-	}
-	if err != nil {
-		r.log.Debug("confirm with the next review's claim failed; confirming alone", "error", err.Error())
-	}
-	return r.s.Store.ConfirmLink(ctx, c)
 }
 
 // preIndex queues the sidebar entry of a review about to get its ticket. It is written before

@@ -54,7 +54,9 @@ func BenchmarkLinkWrites(b *testing.B) {
 		cpu0 := cpuNow()
 		for i := range b.N {
 			next := fmt.Sprintf("b%023d", i+1)
-			if _, ok, err := s.ConfirmAndClaim(ctx, confirm(conn, id, int64(1e6+i)), next, review.Service, time.Minute); err != nil || !ok {
+			batch := link.Batch{ConnectionID: conn, Owner: "w", ClaimTTL: time.Minute,
+				Confirms: []link.Confirm{confirm(conn, id, int64(1e6+i))}, Claims: []link.Want{{ReviewID: next, Kind: review.Service}}}
+			if _, ok, err := s.ConfirmAndClaim(ctx, batch); err != nil || !ok {
 				b.Fatal(ok, err)
 			}
 			id = next

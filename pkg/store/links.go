@@ -335,43 +335,69 @@ func confirmValues(c link.Confirm, now time.Time) (string, string, map[string]ty
 	return confirmUpdate(set), cond, vals
 }
 
-// ConfirmAndClaim is ConfirmLink of c and, in the same transaction, the claim of another
-// review of c's connection that has no link at all yet (by c's owner, for ttl): a backfill's
-// review then costs one store write instead of two. It reports false, having written nothing,
-// when either condition does not hold (c's claim was lost, or the other review has a link
-// now); the caller then confirms alone and claims the other review as usual, which tells
-// which. The granted claim is the one ClaimReview would have returned.
-func (s *Store) ConfirmAndClaim(ctx context.Context, c link.Confirm, reviewID string, kind review.Kind, ttl time.Duration) (link.Claim, bool, error) {
+// ConfirmAndClaim writes a sync's batch in one transaction: each confirm as ConfirmLink would,
+// each claim as ClaimReview would grant it to a review with no link at all yet (by the batch's
+// owner, for its ClaimTTL), so that a backfill's review costs a fraction of a store write.
+// It reports false, having written nothing, when any condition does not hold (a confirm's
+// claim was lost, or a review to claim has a link now); the caller then confirms and claims
+// one at a time, which tells which. The granted claims are in the batch's order.
+func (s *Store) ConfirmAndClaim(ctx context.Context, b link.Batch) ([]link.Claim, bool, error) {
 	const op = "store.ConfirmAndClaim"
-	if reviewID == "" || reviewID == c.ReviewID {
-		return link.Claim{}, false, emptyKey(op, "the other review id")
+	if err := b.Check(); err != nil {
+		return nil, false, errs.E(errs.Invalid, op, err)
 	}
 	now := s.now()
-	update, cond, vals := confirmValues(c, now)
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
+	items := make([]types.TransactWriteItem, 0, len(b.Confirms)+len(b.Claims))
+	for _, c := range b.Confirms {
+		update, cond, vals := confirmValues(c, now)
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: aws.String(s.table), Key: key(linkPK(c.ConnectionID), c.ReviewID),
 			UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
 			ExpressionAttributeNames: confirmNames(), ExpressionAttributeValues: vals,
-		}},
-		{Update: &types.Update{
-			TableName: aws.String(s.table), Key: key(linkPK(c.ConnectionID), reviewID),
+		}})
+	}
+	for _, w := range b.Claims {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(s.table), Key: key(linkPK(b.ConnectionID), w.ReviewID),
 			UpdateExpression: aws.String(claimUpdate), ConditionExpression: aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#state": "state", "#owner": "owner"},
-			ExpressionAttributeValues: claimValues(c.ConnectionID, kind, c.Owner, now, ttl),
-		}},
-	}})
+			ExpressionAttributeValues: claimValues(b.ConnectionID, w.Kind, b.Owner, now, b.ClaimTTL),
+		}})
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
-		return link.Claim{}, false, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return link.Claim{}, false, classify(op, err)
+		return nil, false, classify(op, err)
 	}
-	return link.Claim{Status: link.ClaimGranted, Link: link.Link{
-		ConnectionID: c.ConnectionID, ReviewID: reviewID, Kind: kind, State: link.StateClaimed, Owner: c.Owner,
-		ClaimExpires: msTime(ms(now.Add(ttl))), Attempts: 1, UpdatedAt: parseTime(fmtTime(now)),
-	}}, true, nil
+	claims := make([]link.Claim, 0, len(b.Claims))
+	for _, w := range b.Claims {
+		claims = append(claims, link.Claim{Status: link.ClaimGranted, Link: link.Link{
+			ConnectionID: b.ConnectionID, ReviewID: w.ReviewID, Kind: w.Kind, State: link.StateClaimed, Owner: b.Owner,
+			ClaimExpires: msTime(ms(now.Add(b.ClaimTTL))), Attempts: 1, UpdatedAt: parseTime(fmtTime(now)),
+		}})
+	}
+	return claims, true, nil
+}
+
+// DropClaim removes a claim the owner took ahead and never used (no create was sent under
+// it): the review is back to having no link at all, so whoever claims it next creates its
+// ticket without first looking for one. A claim that was used, or is no longer the owner's,
+// is left alone.
+func (s *Store) DropClaim(ctx context.Context, connID, reviewID, owner string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(linkPK(connID), reviewID),
+		ConditionExpression:       aws.String("#state = :claimed AND #owner = :owner AND attempts = :one"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state", "#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":claimed": str(string(link.StateClaimed)), ":owner": str(owner), ":one": num(1)},
+	})
+	if isCondFailed(err) {
+		return nil
+	}
+	return classify("store.DropClaim", err)
 }
 
 // GetLink returns one link (errs.NotExist when absent).

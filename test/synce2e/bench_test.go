@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,64 +25,113 @@ var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 // ten times faster (40 calls per 2 s instead of 20 s), and reports: helpdesk calls per review,
 // reviews per second, how close the busiest window came to the ceiling, the worker's CPU per
 // review, SQS messages received and worker invocations per 100 reviews, and the cold start
-// (init duration) RIE reported.
+// (init duration) RIE reported. The "no-slot-waits" run is the same sync with the helpdesk's
+// allowance lifted, so the worker never sleeps for a call slot.
 //
-// worker-cpu-ms/review is the worker bootstrap's whole CPU time (user + system, from /proc, in
-// 10 ms ticks) over the run divided by the tickets: every job of the tick, the reply sweep and
-// the Lambda runtime loop included; the waits for call slots cost nothing. Per new review the
-// worker makes one helpdesk call, one DynamoDB transaction (the review's confirm with the next
-// review's claim) and half a slot reservation; the rest is per page or per job. It is measured
-// against moto, which answers every call with Connection: close, so each AWS SDK call also dials
-// a new TCP connection: CPU a Lambda talking to DynamoDB (keep-alive) does not spend. In the
-// worker's CPU profile that dialling is about a tenth of the samples, with a good part of the
-// network system calls; the figure here includes it. To see where the CPU goes, build the
-// bootstraps with GOTAGS=pilotdesk_pprof (profiles and AWS call counts under
-// $TMPDIR/pilotdesk-pprof, see pkg/app/profile_pprof.go); pkg/store's BenchmarkLinkWrites gives
-// one link write's client CPU.
+// worker-cpu-ms/review is the worker bootstrap's whole CPU time over the run (the scheduler's
+// nanosecond count of every thread, /proc/<pid>/task/*/schedstat) divided by the tickets: every
+// job of the tick, the reply sweep and the Lambda runtime loop included. Per new review the
+// worker makes one helpdesk call, an eighth of a DynamoDB transaction (a group's confirms with
+// the next group's claims) and half a slot reservation; the rest is per page or per job.
+// wakes/review counts how often a thread of the worker was put back on a CPU after waiting.
+// On this machine (a small VM) a wait is not free: each loopback round trip costs the waiting
+// side some 0.1-0.4 ms of CPU time however little it does (BenchmarkRoundTripFloor measures
+// it against moto), which is most of the figure; a Lambda talking to DynamoDB over the network
+// pays less per wait. To see where the CPU goes, build the bootstraps with
+// GOTAGS=pilotdesk_pprof (profiles and AWS call counts under $TMPDIR/pilotdesk-pprof, see
+// pkg/app/profile_pprof.go).
 func BenchmarkSync(b *testing.B) {
-	for range b.N {
-		s := startB(b, devstack.Options{Name: "bench-sync", Env: map[string]string{"HELPDESK_RATE_LIMIT": "40/2s"},
-			Helpdesk: gorgiassim.Config{RateCalls: 40, RateWindow: 2 * time.Second}}, 100, 100)
-		worker := s.Runtime.Functions["SyncWorkerFunction"]
-		cpu0 := worker.CPUTime()
-		start := time.Now()
-		if _, err := s.Runtime.Tick(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		_, inv0 := worker.Stats()
-		drained, err := s.Drain(context.Background(), 10*time.Minute)
-		if err != nil {
-			b.Fatal(err)
-		}
-		took := time.Since(start)
-		cpu := worker.CPUTime() - cpu0
-		_, inv1 := worker.Stats()
-		st := s.HD.Stats(s.account)
-		n := len(s.HD.Tickets(s.account))
-		if n != 200 {
-			b.Fatalf("%d tickets, want 200", n)
-		}
-		b.ReportMetric(float64(st.Requests)/float64(n), "helpdesk-calls/review")
-		b.ReportMetric(float64(n)/took.Seconds(), "reviews/s@40per2s")
-		b.ReportMetric(100*float64(st.MaxInWindow)/float64(st.RateCalls), "%-of-ceiling-peak")
-		b.ReportMetric(float64(st.Throttled), "throttled-429s")
-		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(n), "worker-cpu-ms/review")
-		b.ReportMetric(100*float64(drained.Received)/float64(n), "sqs-messages/100-reviews")
-		b.ReportMetric(100*float64(inv1-inv0)/float64(n), "worker-invocations/100-reviews")
-		var inits []float64
-		for _, m := range initRe.FindAllStringSubmatch(s.log.String(), -1) {
-			v, _ := strconv.ParseFloat(m[1], 64)
-			inits = append(inits, v)
-		}
-		if len(inits) > 0 {
-			mx := 0.0
-			for _, v := range inits {
-				mx = max(mx, v)
+	for _, c := range []struct {
+		name  string
+		calls int
+	}{{"gorgias-rate", 40}, {"no-slot-waits", 4000}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				benchSync(b, c.calls)
 			}
-			b.ReportMetric(mx, "cold-start-init-ms-max")
-		}
-		s.Stop()
+		})
 	}
+}
+
+func benchSync(b *testing.B, calls int) {
+	s := startB(b, devstack.Options{Name: "bench-sync", Env: map[string]string{"HELPDESK_RATE_LIMIT": strconv.Itoa(calls) + "/2s"},
+		Helpdesk: gorgiassim.Config{RateCalls: calls, RateWindow: 2 * time.Second}}, 100, 100)
+	defer s.Stop()
+	worker := s.Runtime.Functions["SyncWorkerFunction"]
+	cpu0, wakes0 := worker.SchedStat()
+	start := time.Now()
+	if _, err := s.Runtime.Tick(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	_, inv0 := worker.Stats()
+	drained, err := s.Drain(context.Background(), 10*time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	cpu1, wakes1 := worker.SchedStat()
+	_, inv1 := worker.Stats()
+	st := s.HD.Stats(s.account)
+	n := len(s.HD.Tickets(s.account))
+	if n != 200 {
+		b.Fatalf("%d tickets, want 200", n)
+	}
+	b.ReportMetric(float64(st.Requests)/float64(n), "helpdesk-calls/review")
+	b.ReportMetric(float64(n)/took.Seconds(), "reviews/s")
+	b.ReportMetric(100*float64(st.MaxInWindow)/float64(st.RateCalls), "%-of-ceiling-peak")
+	b.ReportMetric(float64(st.Throttled), "throttled-429s")
+	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/float64(n), "worker-cpu-ms/review")
+	b.ReportMetric(float64(wakes1-wakes0)/float64(n), "worker-wakes/review")
+	b.ReportMetric(100*float64(drained.Received)/float64(n), "sqs-messages/100-reviews")
+	b.ReportMetric(100*float64(inv1-inv0)/float64(n), "worker-invocations/100-reviews")
+	var inits []float64
+	for _, m := range initRe.FindAllStringSubmatch(s.log.String(), -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		inits = append(inits, v)
+	}
+	if len(inits) > 0 {
+		b.ReportMetric(slices.Max(inits), "cold-start-init-ms-max")
+	}
+}
+
+// BenchmarkRoundTripFloor is what one loopback round trip to moto costs a client that does
+// nothing else, on this machine: keep-alive HTTP requests with no SDK, no signing, no JSON
+// work (a ListTables moto answers in a few milliseconds). Compare the worker's CPU per review
+// with the round trips it makes per review.
+func BenchmarkRoundTripFloor(b *testing.B) {
+	s := startB(b, devstack.Options{Name: "bench-floor"}, 1, 0)
+	defer s.Stop()
+	endpoint := s.AWS.Moto.Endpoint
+	client := &http.Client{}
+	const n = 300
+	for range b.N {
+		cpu0 := processCPU()
+		start := time.Now()
+		for range n {
+			req, _ := http.NewRequest(http.MethodPost, endpoint+"/", strings.NewReader("{}"))
+			req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
+			req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+			req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("moto: %s", resp.Status)
+			}
+		}
+		b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/n, "client-cpu-us/round-trip")
+		b.ReportMetric(float64(time.Since(start).Microseconds())/n/1000, "ms/round-trip")
+	}
+}
+
+// processCPU is this process's CPU time (user + system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkBackfillAtGorgiasRate is the backfill of issue 11's measurement, scaled down: 150

@@ -559,27 +559,54 @@ func (s *Store) confirmLocked(l *linkItem, c link.Confirm) {
 	l.aside, l.failures, l.lastError, l.givenUp, l.uncertainAt, l.snapshot = false, 0, "", false, 0, ""
 }
 
-// ConfirmAndClaim is ConfirmLink of c and the claim of another review of c's connection that
-// has no link yet, both or neither (see the DynamoDB store).
-func (s *Store) ConfirmAndClaim(ctx context.Context, c link.Confirm, reviewID string, kind review.Kind, ttl time.Duration) (link.Claim, bool, error) {
+// ConfirmAndClaim writes a sync's batch, all of it or (false) nothing (see the DynamoDB store).
+func (s *Store) ConfirmAndClaim(ctx context.Context, b link.Batch) ([]link.Claim, bool, error) {
 	const op = "store.ConfirmAndClaim"
 	if err := live(ctx, op); err != nil {
-		return link.Claim{}, false, err
+		return nil, false, err
 	}
-	if c.ReviewID == "" || reviewID == "" || reviewID == c.ReviewID {
-		return link.Claim{}, false, emptyKey(op, "review id")
+	if err := b.Check(); err != nil {
+		return nil, false, errs.E(errs.Invalid, op, err)
 	}
 	defer s.lock()()
 	now := s.now()
-	l := s.claimedBy(c.ConnectionID, c.ReviewID, c.Owner)
-	if _, taken := s.d.links[linkKey{c.ConnectionID, reviewID}]; l == nil || (!c.Recovered && l.claimExpires < ms(now)) || taken {
-		return link.Claim{}, false, nil
+	confirmed := make([]*linkItem, len(b.Confirms))
+	for i, c := range b.Confirms {
+		l := s.claimedBy(c.ConnectionID, c.ReviewID, c.Owner)
+		if l == nil || (!c.Recovered && l.claimExpires < ms(now)) {
+			return nil, false, nil
+		}
+		confirmed[i] = l
 	}
-	s.confirmLocked(l, c)
-	n := &linkItem{state: link.StateClaimed, owner: c.Owner, claimExpires: ms(now.Add(ttl)), connectionID: c.ConnectionID,
-		kind: kind, updatedAt: fmtTime(now), attempts: 1}
-	s.d.links[linkKey{c.ConnectionID, reviewID}] = n
-	return link.Claim{Status: link.ClaimGranted, Link: n.decode(reviewID)}, true, nil
+	for _, w := range b.Claims {
+		if _, taken := s.d.links[linkKey{b.ConnectionID, w.ReviewID}]; taken {
+			return nil, false, nil
+		}
+	}
+	for i, c := range b.Confirms {
+		s.confirmLocked(confirmed[i], c)
+	}
+	claims := make([]link.Claim, 0, len(b.Claims))
+	for _, w := range b.Claims {
+		n := &linkItem{state: link.StateClaimed, owner: b.Owner, claimExpires: ms(now.Add(b.ClaimTTL)), connectionID: b.ConnectionID,
+			kind: w.Kind, updatedAt: fmtTime(now), attempts: 1}
+		s.d.links[linkKey{b.ConnectionID, w.ReviewID}] = n
+		claims = append(claims, link.Claim{Status: link.ClaimGranted, Link: n.decode(w.ReviewID)})
+	}
+	return claims, true, nil
+}
+
+// DropClaim removes a claim the owner took ahead and never used (see the DynamoDB store).
+func (s *Store) DropClaim(ctx context.Context, connID, reviewID, owner string) error {
+	unlock, err := s.enter(ctx, "store.DropClaim", reviewID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if l := s.claimedBy(connID, reviewID, owner); l != nil && l.attempts == 1 {
+		delete(s.d.links, linkKey{connID, reviewID})
+	}
+	return nil
 }
 
 // GetLink returns one link (errs.NotExist when absent).

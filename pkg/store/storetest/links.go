@@ -355,47 +355,143 @@ func testConfirmWithoutClaim(t *testing.T, e *env) {
 	lost("confirm of a set-aside claim", e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", TicketID: 1}))
 }
 
-// ConfirmAndClaim writes both or neither: the confirm as ConfirmLink would, the claim as a
-// first ClaimReview would; a lost claim or another review that has a link already leaves
-// both items as they were.
+// ConfirmAndClaim writes a batch whole or not at all: each confirm as ConfirmLink would, each
+// claim as a first ClaimReview would; one lost claim or one review to claim that has a link
+// already leaves every item as it was.
 func testConfirmAndClaim(t *testing.T, e *env) {
-	conn, rid, next, tk := e.conn(), e.review(), e.review(), e.ticket()
-	e.claim(conn, rid, "w1", link.ClaimGranted)
+	conn := e.conn()
+	rids, tks := []string{e.review(), e.review(), e.review()}, []int64{e.ticket(), e.ticket(), e.ticket()}
+	next := []string{e.review(), e.review()}
+	for _, rid := range rids {
+		e.claim(conn, rid, "w1", link.ClaimGranted)
+	}
 	e.clk.Add(time.Second)
-	confirm := link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", Account: "a", TicketID: tk, Stars: 4}
-	c, ok, err := e.s.ConfirmAndClaim(e.ctx, confirm, next, review.Service, ttl)
+	b := link.Batch{ConnectionID: conn, Owner: "w1", ClaimTTL: ttl}
+	for i, rid := range rids {
+		b.Confirms = append(b.Confirms, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "w1", Account: "a", TicketID: tks[i], Stars: 4})
+	}
+	for _, id := range next {
+		b.Claims = append(b.Claims, link.Want{ReviewID: id, Kind: review.Service})
+	}
+	cs, ok, err := e.s.ConfirmAndClaim(e.ctx, b)
 	e.must(err)
-	if !ok || c.Status != link.ClaimGranted || c.Recover {
-		t.Fatalf("ConfirmAndClaim: %+v %v, want a first claim granted", c, ok)
+	if !ok || len(cs) != len(next) {
+		t.Fatalf("ConfirmAndClaim: %+v %v, want %d first claims granted", cs, ok, len(next))
 	}
-	want := claimedLink(conn, next, "w1", e.now(), 1)
-	e.sameLink("claim result", c.Link, want)
-	e.sameLink("claimed", e.getLink(conn, next), want)
-	if l := e.getLink(conn, rid); l.State != link.StateLinked || l.TicketID != tk || l.Stars != 4 || !l.LinkedAt.Equal(nsT(e.now())) {
-		t.Fatalf("confirmed: %+v", l)
+	for i, id := range next {
+		want := claimedLink(conn, id, "w1", e.now(), 1)
+		if cs[i].Status != link.ClaimGranted || cs[i].Recover {
+			t.Fatalf("claim %d: %+v, want a first claim granted", i, cs[i])
+		}
+		e.sameLink("claim result", cs[i].Link, want)
+		e.sameLink("claimed", e.getLink(conn, id), want)
 	}
-	if byTicket, err := e.s.LinksByTicket(e.ctx, tk); err != nil || len(byTicket) != 1 || byTicket[0].ReviewID != rid {
-		t.Fatalf("LinksByTicket after ConfirmAndClaim: %v %v", byTicket, err)
+	for i, rid := range rids {
+		if l := e.getLink(conn, rid); l.State != link.StateLinked || l.TicketID != tks[i] || l.Stars != 4 || !l.LinkedAt.Equal(nsT(e.now())) {
+			t.Fatalf("confirmed %d: %+v", i, l)
+		}
+		if byTicket, err := e.s.LinksByTicket(e.ctx, tks[i]); err != nil || len(byTicket) != 1 || byTicket[0].ReviewID != rid {
+			t.Fatalf("LinksByTicket after ConfirmAndClaim: %v %v", byTicket, err)
+		}
+	}
+	// Claims alone (the first group of a page) and a confirm alone are batches too.
+	alone := e.review()
+	if cs, ok, err := e.s.ConfirmAndClaim(e.ctx, link.Batch{ConnectionID: conn, Owner: "w1", ClaimTTL: ttl,
+		Claims: []link.Want{{ReviewID: alone, Kind: review.Product}}}); err != nil || !ok || len(cs) != 1 || cs[0].Link.Kind != review.Product {
+		t.Fatalf("claims alone: %+v %v %v", cs, ok, err)
 	}
 
-	// The other review has a link (here: the one just linked): nothing is written.
-	third := e.review()
+	// One review to claim has a link (here: one just linked): nothing is written, the other
+	// confirm and claim included.
+	third, fourth, fifth := e.review(), e.review(), e.review()
 	e.claim(conn, third, "w1", link.ClaimGranted)
 	before := e.getLink(conn, third)
-	if _, ok, err := e.s.ConfirmAndClaim(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: third, Owner: "w1", Account: "a", TicketID: e.ticket()}, rid, review.Service, ttl); err != nil || ok {
+	b = link.Batch{ConnectionID: conn, Owner: "w1", ClaimTTL: ttl,
+		Confirms: []link.Confirm{{ConnectionID: conn, ReviewID: third, Owner: "w1", Account: "a", TicketID: e.ticket()}},
+		Claims:   []link.Want{{ReviewID: fourth, Kind: review.Service}, {ReviewID: rids[0], Kind: review.Service}}}
+	if _, ok, err := e.s.ConfirmAndClaim(e.ctx, b); err != nil || ok {
 		t.Fatalf("ConfirmAndClaim of a linked review: %v %v, want false", ok, err)
 	}
 	e.sameLink("confirm not written", e.getLink(conn, third), before)
-	// A lost claim: neither is written; the other review stays without a link.
+	if _, err := e.s.GetLink(e.ctx, conn, fourth); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("claim written in a refused batch: %v", err)
+	}
+	// A lost claim among the confirms: nothing is written.
+	e.claim(conn, fifth, "w1", link.ClaimGranted)
 	e.clk.Add(ttl + time.Millisecond)
-	fourth := e.review()
-	if _, ok, err := e.s.ConfirmAndClaim(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: third, Owner: "w1", Account: "a", TicketID: e.ticket()}, fourth, review.Service, ttl); err != nil || ok {
-		t.Fatalf("ConfirmAndClaim after the claim expired: %v %v, want false", ok, err)
+	e.claim(conn, fifth, "w2", link.ClaimGranted) // taken over
+	b = link.Batch{ConnectionID: conn, Owner: "w1", ClaimTTL: ttl,
+		Confirms: []link.Confirm{{ConnectionID: conn, ReviewID: fifth, Owner: "w1", Account: "a", TicketID: e.ticket(), Recovered: true}},
+		Claims:   []link.Want{{ReviewID: fourth, Kind: review.Service}}}
+	if _, ok, err := e.s.ConfirmAndClaim(e.ctx, b); err != nil || ok {
+		t.Fatalf("ConfirmAndClaim after a takeover: %v %v, want false", ok, err)
 	}
 	if _, err := e.s.GetLink(e.ctx, conn, fourth); !errs.Is(err, errs.NotExist) {
 		t.Fatalf("claim written with a lost confirm: %v", err)
 	}
+	// An expired claim whose ticket was created under it: nothing is written.
+	b.Confirms = []link.Confirm{{ConnectionID: conn, ReviewID: third, Owner: "w1", Account: "a", TicketID: e.ticket()}}
+	if _, ok, err := e.s.ConfirmAndClaim(e.ctx, b); err != nil || ok {
+		t.Fatalf("ConfirmAndClaim after the claim expired: %v %v, want false", ok, err)
+	}
 	e.sameLink("expired confirm not written", e.getLink(conn, third), before)
+
+	// Malformed batches are refused as invalid, never half written.
+	for name, bad := range map[string]link.Batch{
+		"empty":        {ConnectionID: conn, Owner: "w1"},
+		"no owner":     {ConnectionID: conn, Claims: []link.Want{{ReviewID: e.review()}}, ClaimTTL: ttl},
+		"twice":        {ConnectionID: conn, Owner: "w1", ClaimTTL: ttl, Claims: []link.Want{{ReviewID: fourth}, {ReviewID: fourth}}},
+		"other owner":  {ConnectionID: conn, Owner: "w1", Confirms: []link.Confirm{{ConnectionID: conn, ReviewID: third, Owner: "w2"}}},
+		"no claim ttl": {ConnectionID: conn, Owner: "w1", Claims: []link.Want{{ReviewID: e.review()}}},
+		"too many":     {ConnectionID: conn, Owner: "w1", ClaimTTL: ttl, Claims: wants(e, link.MaxBatch+1)},
+	} {
+		if _, ok, err := e.s.ConfirmAndClaim(e.ctx, bad); !errs.Is(err, errs.Invalid) || ok {
+			t.Errorf("%s batch: %v %v, want an invalid-input error", name, ok, err)
+		}
+	}
+	if _, err := e.s.GetLink(e.ctx, conn, fourth); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("a refused batch wrote a claim: %v", err)
+	}
+}
+
+func wants(e *env, n int) []link.Want {
+	w := make([]link.Want, n)
+	for i := range w {
+		w[i] = link.Want{ReviewID: e.review(), Kind: review.Service}
+	}
+	return w
+}
+
+// DropClaim removes only an unused first claim of its owner: the review then has no link, and
+// its next claim is a first one (no look-up for a ticket). A claim of another owner, a claim
+// after a failed attempt, and a linked review are left alone.
+func testDropClaim(t *testing.T, e *env) {
+	conn, ahead, other, linked, retried := e.conn(), e.review(), e.review(), e.review(), e.review()
+	e.claim(conn, ahead, "w1", link.ClaimGranted)
+	e.claim(conn, other, "w2", link.ClaimGranted)
+	e.claim(conn, linked, "w1", link.ClaimGranted)
+	e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: linked, Owner: "w1", Account: "a", TicketID: e.ticket()}))
+	e.claim(conn, retried, "w1", link.ClaimGranted)
+	e.must(e.s.ReleaseClaim(e.ctx, conn, retried, "w1"))
+	e.claim(conn, retried, "w1", link.ClaimGranted) // attempt 2: a create may have been sent under the first
+	for _, id := range []string{ahead, other, linked, retried} {
+		e.must(e.s.DropClaim(e.ctx, conn, id, "w1"))
+	}
+	if _, err := e.s.GetLink(e.ctx, conn, ahead); !errs.Is(err, errs.NotExist) {
+		t.Fatalf("unused claim not dropped: %v", err)
+	}
+	if c := e.claim(conn, ahead, "w3", link.ClaimGranted); c.Recover {
+		t.Fatalf("claim after a dropped one asks for recovery: %+v", c)
+	}
+	if l := e.getLink(conn, other); l.Owner != "w2" || l.State != link.StateClaimed {
+		t.Fatalf("another owner's claim dropped: %+v", l)
+	}
+	if l := e.getLink(conn, linked); l.State != link.StateLinked {
+		t.Fatalf("linked review dropped: %+v", l)
+	}
+	if l := e.getLink(conn, retried); l.State != link.StateClaimed || l.Attempts != 2 {
+		t.Fatalf("a second attempt's claim dropped: %+v", l)
+	}
 }
 
 func testLinksByTicketOrder(t *testing.T, e *env) {

@@ -44,7 +44,8 @@ type Store interface {
 	ListSetAside(ctx context.Context, connID string) ([]link.Link, error)
 	RetrySetAside(ctx context.Context, connID, reviewID string) error
 	ConfirmLink(ctx context.Context, c link.Confirm) error
-	ConfirmAndClaim(ctx context.Context, c link.Confirm, reviewID string, kind review.Kind, ttl time.Duration) (link.Claim, bool, error)
+	ConfirmAndClaim(ctx context.Context, b link.Batch) ([]link.Claim, bool, error)
+	DropClaim(ctx context.Context, connID, reviewID, owner string) error
 	GetLink(ctx context.Context, connID, reviewID string) (link.Link, error)
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
 	LinksByTicket(ctx context.Context, ticketID int64) ([]link.Link, error)
@@ -119,7 +120,8 @@ var cases = []struct {
 	{"ConfirmAfterTakeoverIsClaimLost", testConfirmAfterTakeover},
 	{"ConfirmAfterExpiryOnlyWhenRecovered", testConfirmAfterExpiryOnlyWhenRecovered},
 	{"ConfirmWithoutClaimIsClaimLost", testConfirmWithoutClaim},
-	{"ConfirmAndClaimBothOrNeither", testConfirmAndClaim},
+	{"ConfirmAndClaimAllOrNothing", testConfirmAndClaim},
+	{"DropClaimOnlyAnUnusedFirstClaim", testDropClaim},
 	{"LinksByTicketOrder", testLinksByTicketOrder},
 	{"GetLinkMissing", testGetLinkMissing},
 	{"GetLinksBatches", testGetLinksBatches},
