@@ -328,6 +328,12 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 		}
 		s.Unpark(rctx, account, log)
 	}()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 3*cfg.Margin {
+		// A short invocation keeps a proportionate margin, or no review could ever start in it
+		// (the run's bound is half a margin inside the invocation's, and a review starts only
+		// with a margin left): its runs would only queue continuations of themselves.
+		cfg.Margin = max(time.Until(dl)/3, time.Second)
+	}
 	r := &run{s: s, cfg: cfg, job: job, conn: conn, account: account, hd: hd, log: log}
 	r.reviews = counted{Reviews: reviews, n: &r.calls}
 	start := s.now()

@@ -1265,3 +1265,18 @@ func TestRefusedTicketFieldsStillMakeTheTicket(t *testing.T) {
 		})
 	}
 }
+
+// An invocation shorter than three margins still syncs: the margin shrinks with it, so a run
+// never only queues a continuation of itself (a 15 s function once looped that way).
+func TestShortInvocationStillSyncs(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, &fakeTP{service: reviews(review.Service, 5)}) // 4 pass the star filter
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
+	defer cancel()
+	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.hd.tickets) != 4 {
+		t.Fatalf("%d tickets in a 9 s invocation (margin 10 s), want 4; jobs %+v", len(r.hd.tickets), r.q.jobs)
+	}
+}
