@@ -258,76 +258,40 @@ func (f *Function) Stats() (inits, invokes int) {
 	return f.inits, f.invokes
 }
 
-// CPUTime is the CPU time (user + system) the function's current bootstrap process has used,
-// read from /proc: the figure behind "CPU per review". It is zero where /proc is missing.
-func (f *Function) CPUTime() time.Duration {
+// bootstrapPIDs are the processes the emulator runs for the function (its bootstrap).
+func (f *Function) bootstrapPIDs() []string {
 	cmd := f.cmdLocked()
 	if cmd == nil || cmd.Process == nil {
-		return 0
+		return nil
 	}
-	var total time.Duration
+	var pids []string
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", cmd.Process.Pid))
 	for _, tf := range tasks {
-		b, err := os.ReadFile(tf)
-		if err != nil {
-			continue
-		}
-		for _, pid := range strings.Fields(string(b)) {
-			total += procCPU(pid)
+		if b, err := os.ReadFile(tf); err == nil {
+			pids = append(pids, strings.Fields(string(b))...)
 		}
 	}
-	return total
-}
-
-// procCPU reads utime+stime of a process (clock ticks of 10 ms, the Linux USER_HZ).
-func procCPU(pid string) time.Duration {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
+	return pids
 }
 
 // SchedStat is what the kernel's scheduler counted for the function's current bootstrap, over
-// all its threads (/proc/<pid>/task/*/schedstat): time on a CPU (nanosecond clock, unlike the
-// 10 ms ticks of CPUTime) and how many times a thread was put on a CPU, each after a wait
+// all its threads (/proc/<pid>/task/*/schedstat): time on a CPU (a nanosecond clock, not the
+// 10 ms ticks of /proc/<pid>/stat) and how many times a thread was put on a CPU, each after a wait
 // (a wake-up: a network answer, a timer, another thread's hand-off). Zero where /proc is
 // missing.
 func (f *Function) SchedStat() (onCPU time.Duration, wakes int64) {
-	cmd := f.cmdLocked()
-	if cmd == nil || cmd.Process == nil {
-		return 0, 0
-	}
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", cmd.Process.Pid))
-	for _, tf := range tasks {
-		b, err := os.ReadFile(tf)
-		if err != nil {
-			continue
-		}
-		for _, pid := range strings.Fields(string(b)) {
-			threads, _ := filepath.Glob("/proc/" + pid + "/task/*/schedstat")
-			for _, th := range threads {
-				s, err := os.ReadFile(th)
-				if err != nil {
-					continue
-				}
-				if f := strings.Fields(string(s)); len(f) == 3 {
-					ns, _ := strconv.ParseInt(f[0], 10, 64)
-					n, _ := strconv.ParseInt(f[2], 10, 64)
-					onCPU += time.Duration(ns)
-					wakes += n
-				}
+	for _, pid := range f.bootstrapPIDs() {
+		threads, _ := filepath.Glob("/proc/" + pid + "/task/*/schedstat")
+		for _, th := range threads {
+			s, err := os.ReadFile(th)
+			if err != nil {
+				continue
+			}
+			if f := strings.Fields(string(s)); len(f) == 3 {
+				ns, _ := strconv.ParseInt(f[0], 10, 64)
+				n, _ := strconv.ParseInt(f[2], 10, 64)
+				onCPU += time.Duration(ns)
+				wakes += n
 			}
 		}
 	}

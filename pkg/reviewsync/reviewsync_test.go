@@ -714,7 +714,8 @@ func TestBusyReviewContinuesAfterTheClaimExpires(t *testing.T) {
 func TestDeadlineEnqueuesContinuation(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, &fakeTP{service: reviews(review.Service, 6)})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // under the 10 s margin
+	// Under the smallest margin a short invocation keeps (1 s, see TestShortInvocationStillSyncs).
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
 	defer cancel()
 	if err := r.s.Sync(ctx, queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
