@@ -80,7 +80,7 @@ func TestNewReviewsShareLinkWrites(t *testing.T) {
 	t.Parallel()
 	// Stars 1..5 cycling, min 2: reviews 0, 5, 10 and 15 are filtered out; 16 get tickets.
 	rs := reviews(review.Service, 20)
-	r, cs := countingRig(t, rs, reviewsync.Config{})
+	r, cs := countingRig(t, rs, reviewsync.Config{WriteGroup: 8})
 	if err := r.s.Sync(context.Background(), queue.SyncJob("c1", review.Service)); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestWriteGroupOnePairsConfirmAndNextClaim(t *testing.T) {
 func TestRefusedBatchFallsBack(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 12) // eligible: 1-4, 6-9, 11
-	r, cs := countingRig(t, rs, reviewsync.Config{})
+	r, cs := countingRig(t, rs, reviewsync.Config{WriteGroup: 8})
 	cs.beforeBatch = func(b link.Batch) {
 		if len(b.Confirms) > 0 && len(b.Claims) > 0 && b.Claims[0].ReviewID == rs[11].ID {
 			if c, err := r.st.ClaimReview(context.Background(), "c1", rs[11].ID, review.Service, "w2", 20*time.Second); err != nil || c.Status != link.ClaimGranted {
@@ -166,7 +166,7 @@ func TestRefusedBatchFallsBack(t *testing.T) {
 func TestStopInsideAGroupDropsUnusedClaims(t *testing.T) {
 	t.Parallel()
 	rs := reviews(review.Service, 10) // eligible: 1-4, 6-9, claimed in one write
-	r, cs := countingRig(t, rs, reviewsync.Config{})
+	r, cs := countingRig(t, rs, reviewsync.Config{WriteGroup: 8})
 	for _, i := range []int{3, 4} {
 		r.hd.failOn[link.ExternalID(rs[i].ID)] = errs.E(errs.Transient, "gorgias", errors.New("503 from the helpdesk"))
 	}
