@@ -1079,9 +1079,9 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		Reviewer: who, Recovered: !res.created,
 		ReviewCreatedAt: rv.CreatedAt, Language: rv.Language, ReferenceID: rv.ReferenceID,
 	}, rv: rv, ticket: res.ticket, who: who, retry: claim.Link.SetAside()})
-	// The confirm waits for the group's write while the next review's claim was taken with
-	// this one's; else it is written now, with the next group's claims when the next review
-	// runs at once (no helpdesk call in between, time left to start it).
+	// While the next review was claimed ahead with this one, the confirm waits for the group's
+	// write; else it is written now, with the next group's claims when the next review runs at
+	// once (no helpdesk call in between, time left to start it).
 	if !callsBetween && len(r.upcoming) > 0 && len(r.pending) < r.cfg.WriteGroup {
 		if _, ok := r.ahead[r.upcoming[0].ID]; ok {
 			return nil, nil
