@@ -281,18 +281,25 @@ func (f *Function) bootstrapPIDs() []string {
 // missing.
 func (f *Function) SchedStat() (onCPU time.Duration, wakes int64) {
 	for _, pid := range f.bootstrapPIDs() {
-		threads, _ := filepath.Glob("/proc/" + pid + "/task/*/schedstat")
-		for _, th := range threads {
-			s, err := os.ReadFile(th)
-			if err != nil {
-				continue
-			}
-			if f := strings.Fields(string(s)); len(f) == 3 {
-				ns, _ := strconv.ParseInt(f[0], 10, 64)
-				n, _ := strconv.ParseInt(f[2], 10, 64)
-				onCPU += time.Duration(ns)
-				wakes += n
-			}
+		c, w := SchedStat(pid)
+		onCPU, wakes = onCPU+c, wakes+w
+	}
+	return onCPU, wakes
+}
+
+// SchedStat is the scheduler's count for one process, summed over its threads.
+func SchedStat(pid string) (onCPU time.Duration, wakes int64) {
+	threads, _ := filepath.Glob("/proc/" + pid + "/task/*/schedstat")
+	for _, th := range threads {
+		s, err := os.ReadFile(th)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(s)); len(f) == 3 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			n, _ := strconv.ParseInt(f[2], 10, 64)
+			onCPU += time.Duration(ns)
+			wakes += n
 		}
 	}
 	return onCPU, wakes

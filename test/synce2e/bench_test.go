@@ -5,16 +5,17 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
+	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 )
 
@@ -105,7 +106,7 @@ func BenchmarkRoundTripFloor(b *testing.B) {
 	client := &http.Client{}
 	const n = 300
 	for range b.N {
-		cpu0 := processCPU()
+		cpu0, wakes0 := selfSchedStat()
 		start := time.Now()
 		for range n {
 			req, _ := http.NewRequest(http.MethodPost, endpoint+"/", strings.NewReader("{}"))
@@ -122,16 +123,19 @@ func BenchmarkRoundTripFloor(b *testing.B) {
 				b.Fatalf("moto: %s", resp.Status)
 			}
 		}
-		b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/n, "client-cpu-us/round-trip")
+		cpu1, wakes1 := selfSchedStat()
+		cpu := cpu1 - cpu0
+		b.ReportMetric(float64(cpu.Microseconds())/n, "client-cpu-us/round-trip")
+		b.ReportMetric(float64(wakes1-wakes0)/n, "client-wakes/round-trip")
+		b.ReportMetric(float64(cpu.Microseconds())/float64(max(wakes1-wakes0, 1)), "client-cpu-us/wake")
 		b.ReportMetric(float64(time.Since(start).Microseconds())/n/1000, "ms/round-trip")
 	}
 }
 
-// processCPU is this process's CPU time (user + system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// selfSchedStat is this process's on-CPU time and wake-ups over all its threads, as
+// localrun.Function.SchedStat counts a bootstrap's.
+func selfSchedStat() (time.Duration, int64) {
+	return localrun.SchedStat(strconv.Itoa(os.Getpid()))
 }
 
 // BenchmarkBackfillAtGorgiasRate is the backfill of issue 11's measurement, scaled down: 150
