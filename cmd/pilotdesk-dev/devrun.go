@@ -353,7 +353,7 @@ func (r *runner) installWebhook(ctx context.Context, calls int, window time.Dura
 	var out, errOut bytes.Buffer
 	c := &cli.CLI{
 		Store: r.st.Store, Secrets: r.st.Secrets, Queue: r.st.Queue,
-		Check: &connector.Factory{Secrets: r.st.Secrets, Tokens: r.st.Store, TrustpilotURL: r.st.TP.URL(),
+		Check: &connector.Factory{Secrets: r.st.Secrets, Tokens: r.st.Store, Ledger: r.st.Store, Slots: r.st.Store, TrustpilotURL: r.st.TP.URL(),
 			HelpdeskRate: connector.RateLimit{Calls: calls, Window: window}, Log: r.log},
 		WebhookSecretARN: r.st.AWS.Stack.Secrets["WebhookSecret"],
 		Out:              &out, Err: &errOut, Now: time.Now,
