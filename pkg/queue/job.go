@@ -33,7 +33,8 @@ type Job struct {
 	Kind         review.Kind `json:"kind,omitempty"`
 
 	// sync: a backfill from Since (when set) instead of the cursor; Resume continues a run
-	// that stopped at its deadline; Continuation counts how many times it did.
+	// that stopped at its deadline; Continuation counts how many times it did (in a
+	// reply-retry job: how many times it waited for its ticket's link to be written).
 	Since        *time.Time `json:"since,omitempty"`
 	Resume       string     `json:"resume,omitempty"`
 	Continuation int        `json:"continuation,omitempty"`

@@ -230,7 +230,7 @@ func (s *Service) Process(ctx context.Context, ev gorgias.WebhookEvent) (string,
 		return OutcomeSweep, nil
 	}
 	if !ok {
-		if reviewID, ours := link.ReviewIDOf(ev.TicketExternalID); ours && !ev.IsInternalNote() {
+		if reviewID, ours := link.ReviewIDOf(ev.TicketExternalID); ours && review.ValidID(reviewID) && !ev.IsInternalNote() {
 			return s.notLinkedYet(ctx, ev, reviewID, log), nil
 		}
 		log.Info(OutcomeNoLink)
@@ -272,9 +272,10 @@ func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 			return err
 		}
 	}
-	if l, err := s.Store.GetLink(ctx, job.ConnectionID, job.ReviewID); err == nil && l.State == link.StateClaimed && job.Attempt < linkWaits {
-		job.Attempt++
-		if err := s.enqueue(ctx, job, linkWait*time.Duration(job.Attempt+1)); err == nil {
+	if l, err := s.Store.GetLink(ctx, job.ConnectionID, job.ReviewID); err == nil && l.State == link.StateClaimed && job.Continuation < linkWaits {
+		// The waits for the link count apart from the attempts (those bound Trustpilot's retries).
+		job.Continuation++
+		if err := s.enqueue(ctx, job, linkWait*time.Duration(job.Continuation+1)); err == nil {
 			log.Info("review's ticket still being linked; reply check queued again")
 			return nil
 		}

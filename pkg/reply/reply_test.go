@@ -439,7 +439,7 @@ func TestReplyBeforeTheLinkIsWritten(t *testing.T) {
 	if err := w.svc.RetryReply(ctx, w.q.jobs[0]); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.q.jobs) != 2 || w.q.jobs[1].Attempt != 1 || w.q.delays[1] <= w.q.delays[0] || len(w.tp.replies) != 0 {
+	if len(w.q.jobs) != 2 || w.q.jobs[1].Continuation != 1 || w.q.jobs[1].Attempt != 0 || w.q.delays[1] <= w.q.delays[0] || len(w.tp.replies) != 0 {
 		t.Fatalf("queued %+v after %v, replies %q: want the check queued again, later", w.q.jobs, w.q.delays, w.tp.replies)
 	}
 	// Linked: the next check posts the reply.
@@ -460,5 +460,10 @@ func TestReplyBeforeTheLinkIsWritten(t *testing.T) {
 	}
 	if len(w.q.jobs) != 2 {
 		t.Fatalf("queued %+v for a ticket nobody claims", w.q.jobs[2:])
+	}
+	// An external id that is not a Trustpilot review id reads nothing.
+	bad := `"ticket_external_id":"trustpilot:not-an-id","from_agent":"True","public":"True","channel":"email","via":"helpdesk"`
+	if got, err := w.svc.Process(ctx, event(t, 79, 2, bad)); err != nil || got != reply.OutcomeNoLink {
+		t.Fatalf("outcome %q %v, want %q", got, err, reply.OutcomeNoLink)
 	}
 }
