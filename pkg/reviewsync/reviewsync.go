@@ -237,7 +237,6 @@ type linked struct {
 	c      link.Confirm
 	rv     review.Review
 	ticket gorgias.Ticket
-	who    string
 	retry  bool
 }
 
@@ -1078,7 +1077,7 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 		TicketID: res.ticket.ID, CustomerID: res.ticket.CustomerID, ReviewVersion: rv.Version(), Stars: rv.Stars,
 		Reviewer: who, Recovered: !res.created,
 		ReviewCreatedAt: rv.CreatedAt, Language: rv.Language, ReferenceID: rv.ReferenceID,
-	}, rv: rv, ticket: res.ticket, who: who, retry: claim.Link.SetAside()})
+	}, rv: rv, ticket: res.ticket, retry: claim.Link.SetAside()})
 	// While the next review was claimed ahead with this one, the confirm waits for the group's
 	// write; else it is written now, with the next group's claims when the next review runs at
 	// once (no helpdesk call in between, time left to start it).
@@ -1087,10 +1086,7 @@ func (r *run) one(ctx context.Context, rv review.Review) (*stopAt, error) {
 			return nil, nil
 		}
 	}
-	if callsBetween {
-		return nil, r.write(ctx, nil, false)
-	}
-	return nil, r.write(ctx, nil, true)
+	return nil, r.write(ctx, nil, !callsBetween)
 }
 
 // claim takes rv's claim: the one an earlier write took ahead for it (early), or a new one,
@@ -1114,6 +1110,8 @@ func (r *run) claim(ctx context.Context, rv review.Review, budget time.Duration)
 			return c, false, nil
 		}
 	} else if err := r.write(ctx, nil, false); err != nil {
+		// Before a review that claims alone (and may take its whole budget), the pending
+		// confirms are written: their claims must not run out meanwhile.
 		return link.Claim{}, false, err
 	}
 	c, err := r.s.Store.ClaimReview(ctx, r.conn.ID, rv.ID, rv.Kind, r.s.Owner, budget+r.cfg.ClaimGrace)
@@ -1123,16 +1121,16 @@ func (r *run) claim(ctx context.Context, rv review.Review, budget time.Duration)
 // upcomingAfter lists the reviews of rest that have no link yet (new ones: their claims may be
 // taken ahead), up to WriteGroup, in page order.
 func (r *run) upcomingAfter(rest []review.Review, links map[string]link.Link, current string) []review.Review {
-	var out []review.Review
-	seen := map[string]bool{current: true}
+	out := make([]review.Review, 0, r.cfg.WriteGroup)
 	for _, nx := range rest {
 		if len(out) == r.cfg.WriteGroup {
 			break
 		}
-		if _, has := links[nx.ID]; has || seen[nx.ID] || nx.Stars < r.conn.MinStars {
+		// A page may name a review twice (the list shifted while it was read).
+		if _, has := links[nx.ID]; has || nx.ID == current || nx.Stars < r.conn.MinStars ||
+			slices.ContainsFunc(out, func(o review.Review) bool { return o.ID == nx.ID }) {
 			continue
 		}
-		seen[nx.ID] = true
 		out = append(out, nx)
 	}
 	return out
@@ -1181,10 +1179,10 @@ func (r *run) write(ctx context.Context, first *review.Review, claims bool) erro
 	}
 	done := r.pending
 	r.pending = nil
+	if r.ahead == nil && len(got) > 0 {
+		r.ahead = make(map[string]link.Claim, len(got))
+	}
 	for _, c := range got {
-		if r.ahead == nil {
-			r.ahead = map[string]link.Claim{}
-		}
 		r.ahead[c.Link.ReviewID] = c
 	}
 	for _, p := range done {
@@ -1232,7 +1230,7 @@ func (r *run) done(ctx context.Context, p linked) {
 	}
 	log := r.log.With("review_id", p.rv.ID, "ticket_id", p.ticket.ID)
 	log.Info("review linked to ticket", "created", created, "stars", p.rv.Stars, "retry", p.retry)
-	r.sidebar(ctx, p.rv, p.who, p.ticket, log)
+	r.sidebar(ctx, p.rv, p.c.Reviewer, p.ticket, log)
 }
 
 // settle ends a page's store writes: the pending confirms are written, and claims taken ahead
