@@ -77,7 +77,7 @@ func TestCreateTicketBodyShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID == 0 || got.CustomerID == 0 || got.ExternalID != "trustpilot:aaaaaaaaaaaaaaaaaaaaaaa1" || len(got.Messages) != 1 {
+	if got.ID == 0 || got.CustomerID == 0 || got.ExternalID != "trustpilot:aaaaaaaaaaaaaaaaaaaaaaa1" || got.CustomerEmail != "jane@example.com" {
 		t.Fatalf("returned ticket = %+v", got)
 	}
 	stored, ok := sim.Ticket(got.ID)
@@ -229,8 +229,12 @@ func TestTagsNotesAndMessages(t *testing.T) {
 		note.BodyHTML != "<p>Posted to Trustpilot &lt;ok&gt; &amp; done</p>" {
 		t.Fatalf("note = %+v", note)
 	}
+	first, err := c.GetTicket(ctx, tk.ID)
+	if err != nil || len(first.Messages) != 2 {
+		t.Fatalf("GetTicket = %+v, %v; want the review and the note", first, err)
+	}
 	var want []int64
-	want = append(want, tk.Messages[0].ID, note.ID)
+	want = append(want, first.Messages[0].ID, note.ID)
 	for i := range 5 {
 		m, err := sim.AgentReply(gorgiassim.AgentReply{TicketID: tk.ID, BodyText: fmt.Sprint("reply ", i)})
 		if err != nil {

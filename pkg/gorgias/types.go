@@ -22,7 +22,7 @@ type Ticket struct {
 	CustomerEmail   string
 	Tags            []string
 	Meta            json.RawMessage
-	Messages        []Message // filled by GetTicket and CreateTicket, empty in lists
+	Messages        []Message // filled by GetTicket, empty in lists and in CreateTicket's answer
 	CreatedDatetime time.Time
 	UpdatedDatetime time.Time
 	// LastMessageDatetime is when the newest message was added (zero when Gorgias leaves it out).

@@ -146,13 +146,17 @@ func TestWebhookRoundTrip(t *testing.T) {
 					t.Fatalf("delivery failed: %+v", d)
 				}
 			}
+			first, ok := sim.Ticket(tk.ID)
+			if !ok || len(first.Messages) == 0 {
+				t.Fatalf("ticket %d not stored with its message", tk.ID)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			want := map[int64]gorgias.WebhookEvent{
-				tk.Messages[0].ID: {FromAgent: false, Public: true, Channel: "email", Via: "api", SenderEmail: "jane@example.com"},
-				note.ID:           {FromAgent: true, Public: false, Channel: "internal-note", Via: "api", SenderEmail: sim.Accounts()[0].Email},
-				reply.ID:          {FromAgent: true, Public: true, Channel: "email", Via: "helpdesk", SenderEmail: sim.Accounts()[0].Email},
-				rule.ID:           {FromAgent: true, Public: true, Channel: "email", Via: "rule", RuleID: gorgiassim.RuleID, SenderEmail: sim.Accounts()[0].Email},
+				first.Messages[0].ID: {FromAgent: false, Public: true, Channel: "email", Via: "api", SenderEmail: "jane@example.com"},
+				note.ID:              {FromAgent: true, Public: false, Channel: "internal-note", Via: "api", SenderEmail: sim.Accounts()[0].Email},
+				reply.ID:             {FromAgent: true, Public: true, Channel: "email", Via: "helpdesk", SenderEmail: sim.Accounts()[0].Email},
+				rule.ID:              {FromAgent: true, Public: true, Channel: "email", Via: "rule", RuleID: gorgiassim.RuleID, SenderEmail: sim.Accounts()[0].Email},
 			}
 			if len(bodies) != len(want) {
 				t.Fatalf("received %d bodies, want %d", len(bodies), len(want))
