@@ -252,21 +252,16 @@ func (c *Client) CreateTicket(ctx context.Context, t NewTicket) (Ticket, error) 
 // back, messages and all (the review's text twice over, as text and HTML), and decoding that
 // was the worker's largest CPU cost per review. The rest is skipped unread.
 type createdTicket struct {
-	ID         int64   `json:"id"`
-	URI        string  `json:"uri"`
-	ExternalID *string `json:"external_id"`
-	Status     string  `json:"status"`
-	Customer   *struct {
-		ID    int64   `json:"id"`
-		Email *string `json:"email"`
-	} `json:"customer"`
+	ID         int64               `json:"id"`
+	URI        string              `json:"uri"`
+	ExternalID *string             `json:"external_id"`
+	Status     string              `json:"status"`
+	Customer   *wireTicketCustomer `json:"customer"`
 }
 
 func (w createdTicket) ticket() Ticket {
 	t := Ticket{ID: w.ID, URI: w.URI, ExternalID: deref(w.ExternalID), Status: w.Status}
-	if w.Customer != nil {
-		t.CustomerID, t.CustomerEmail = w.Customer.ID, deref(w.Customer.Email)
-	}
+	w.Customer.setOn(&t)
 	return t
 }
 

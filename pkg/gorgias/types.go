@@ -51,24 +51,21 @@ func (t Ticket) HasTag(name string) bool {
 // UnmarshalJSON reads Gorgias' ticket object.
 func (t *Ticket) UnmarshalJSON(b []byte) error {
 	var w struct {
-		ID         int64           `json:"id"`
-		URI        string          `json:"uri"`
-		ExternalID *string         `json:"external_id"`
-		Status     string          `json:"status"`
-		Channel    string          `json:"channel"`
-		Via        string          `json:"via"`
-		Subject    *string         `json:"subject"`
-		Language   *string         `json:"language"`
-		Meta       json.RawMessage `json:"meta"`
-		Customer   *struct {
-			ID    int64   `json:"id"`
-			Email *string `json:"email"`
-		} `json:"customer"`
-		Tags     []struct{ Name string } `json:"tags"`
-		Messages []wireMessage           `json:"messages"` // decoded in this pass, not again one by one
-		Created  apiTime                 `json:"created_datetime"`
-		Updated  apiTime                 `json:"updated_datetime"`
-		LastMsg  apiTime                 `json:"last_message_datetime"`
+		ID         int64                   `json:"id"`
+		URI        string                  `json:"uri"`
+		ExternalID *string                 `json:"external_id"`
+		Status     string                  `json:"status"`
+		Channel    string                  `json:"channel"`
+		Via        string                  `json:"via"`
+		Subject    *string                 `json:"subject"`
+		Language   *string                 `json:"language"`
+		Meta       json.RawMessage         `json:"meta"`
+		Customer   *wireTicketCustomer     `json:"customer"`
+		Tags       []struct{ Name string } `json:"tags"`
+		Messages   []wireMessage           `json:"messages"` // decoded in this pass, not again one by one
+		Created    apiTime                 `json:"created_datetime"`
+		Updated    apiTime                 `json:"updated_datetime"`
+		LastMsg    apiTime                 `json:"last_message_datetime"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -87,13 +84,24 @@ func (t *Ticket) UnmarshalJSON(b []byte) error {
 	if len(w.Meta) > 0 && !bytes.Equal(w.Meta, []byte("null")) {
 		t.Meta = w.Meta
 	}
-	if w.Customer != nil {
-		t.CustomerID, t.CustomerEmail = w.Customer.ID, deref(w.Customer.Email)
-	}
+	w.Customer.setOn(t)
 	for _, tag := range w.Tags {
 		t.Tags = append(t.Tags, tag.Name)
 	}
 	return nil
+}
+
+// wireTicketCustomer is the customer a ticket object names.
+type wireTicketCustomer struct {
+	ID    int64   `json:"id"`
+	Email *string `json:"email"`
+}
+
+// setOn copies the customer onto t; a ticket without one keeps zero values.
+func (c *wireTicketCustomer) setOn(t *Ticket) {
+	if c != nil {
+		t.CustomerID, t.CustomerEmail = c.ID, deref(c.Email)
+	}
 }
 
 // Message is a ticket message (an email, a chat line, an internal note ...).
