@@ -105,9 +105,10 @@ func OtherCalls(today, yesterday int, now time.Time) float64 {
 	return float64(today) + float64(yesterday)*(1-elapsed)
 }
 
-// Projected is the yearly use the ledger's days point to: the busier of yesterday and today
-// so far scaled to a whole day (today's first hour counts as a whole hour).
+// Projected is the yearly use the ledger's days point to: the busier of two whole days' worth
+// of calls, yesterday's and the last 24 hours' (OtherCalls' window). A partial day is never
+// scaled up: a connection's first minutes after midnight (its setup, a burst of checks) would
+// otherwise count as a whole day's pace and flag an overrun that is not there.
 func Projected(today, yesterday int, now time.Time) int64 {
-	elapsed := math.Max(now.Sub(now.UTC().Truncate(24*time.Hour)).Hours()/24, 1.0/24)
-	return int64(math.Max(float64(yesterday), float64(today)/elapsed) * 365)
+	return int64(math.Max(float64(yesterday), OtherCalls(today, yesterday, now)) * 365)
 }

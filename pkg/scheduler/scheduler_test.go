@@ -207,8 +207,13 @@ func TestPlanPacesPollsByAllowance(t *testing.T) {
 	if p := scheduler.Projected(100, 548, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)); p != 548*365 {
 		t.Fatalf("projected %d", p)
 	}
-	if p := scheduler.Projected(600, 10, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)); p != 1200*365 {
-		t.Fatalf("projected from today %d", p)
+	if p := scheduler.Projected(600, 10, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)); p != 605*365 {
+		t.Fatalf("projected from the last 24 hours %d, want %d", p, 605*365)
+	}
+	// A connection set up ten minutes after midnight UTC: its 40 calls so far are the last 24
+	// hours' whole use, not a tenth of an hour's pace.
+	if p := scheduler.Projected(40, 0, time.Date(2026, 1, 1, 0, 10, 0, 0, time.UTC)); p != 40*365 {
+		t.Fatalf("projected just after midnight %d, want %d", p, 40*365)
 	}
 }
 
