@@ -13,6 +13,7 @@ import (
 )
 
 func main() {
+	app.TuneGC(os.Getenv)
 	cfg := config.MustLoadFunction("SchedulerFunction")
 	lambda.Start(app.Metered("scheduler", os.Stdout, app.Scheduler(app.NewAdapters(app.AWS(context.Background()), cfg), cfg, app.Logger(os.Stdout, cfg, "scheduler"))))
 }

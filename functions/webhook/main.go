@@ -13,6 +13,7 @@ import (
 )
 
 func main() {
+	app.TuneGC(os.Getenv)
 	cfg := config.MustLoadFunction("HelpdeskWebhookFunction")
 	h := app.Webhook(app.NewAdapters(app.AWS(context.Background()), cfg), cfg, app.Logger(os.Stdout, cfg, "webhook"))
 	lambda.Start(app.Metered("webhook", os.Stdout, h.Handle))

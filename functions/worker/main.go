@@ -13,6 +13,7 @@ import (
 )
 
 func main() {
+	app.TuneGC(os.Getenv)
 	cfg := config.MustLoadFunction("SyncWorkerFunction")
 	h := app.Worker(app.NewAdapters(app.AWS(context.Background()), cfg), cfg, app.Logger(os.Stdout, cfg, "worker"))
 	lambda.Start(app.Metered("worker", os.Stdout, h.Handle))
