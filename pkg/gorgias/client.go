@@ -392,7 +392,7 @@ func (c *Client) once(ctx context.Context, cl call, u string, payload []byte) (a
 		if len(bytes.TrimSpace(data)) == 0 {
 			return res, errs.E(errs.Invalid, cl.op, fmt.Errorf("status %d with an empty body", resp.StatusCode))
 		}
-		if err := json.Unmarshal(data, cl.out); err != nil {
+		if err := decode(data, cl.out); err != nil {
 			return res, errs.E(errs.Invalid, cl.op, fmt.Errorf("decoding the response: %w", err))
 		}
 		return res, nil
@@ -402,6 +402,14 @@ func (c *Client) once(ctx context.Context, cl call, u string, payload []byte) (a
 		apiErr.Location = resp.Header.Get("Location")
 	}
 	return res, errs.E(kindForStatus(resp.StatusCode), cl.op, apiErr)
+}
+
+// decode reads an answer into out, the fields a fieldDecoder wants only when it is one.
+func decode(data []byte, out any) error {
+	if d, ok := out.(fieldDecoder); ok {
+		return d.decodeFields(data)
+	}
+	return json.Unmarshal(data, out)
 }
 
 // kindForStatus maps an HTTP status to what a caller should do about it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,6 +107,44 @@ func FuzzMergedInto(f *testing.F) {
 		path, _ := url.PathUnescape(loc)
 		if n := strconv.FormatInt(id, 10); ok && (id <= 0 || !(strings.Contains(loc, n) || strings.Contains(path, n))) {
 			t.Fatalf("Location %q read as customer %d", loc, id)
+		}
+	})
+}
+
+// FuzzDecodeObjectFields holds create's answer reader to json.Unmarshal: for any body the
+// standard decoder accepts, the reader must accept it too and produce the same ticket identity.
+// (It may accept a body whose skipped members are malformed; it never reads them.)
+func FuzzDecodeObjectFields(f *testing.F) {
+	for _, s := range []string{
+		`{"id":12,"uri":"/api/tickets/12/","external_id":"trustpilot:R1","status":"open","customer":{"id":7,"email":"a@b.c"},"messages":[{"body_text":"5 \"stars\" {not} [json]","body_html":"<p>\\</p>"}]}`,
+		` { "messages" : [ { "a" : [1, 2, {"b": "}"}] } ], "id" : 3 } `,
+		`{"id":1,"id":2}`,
+		`{"customer":{"id":1,"email":"x"},"customer":{"id":2}}`,
+		`{"customer":{"id":1},"customer":null}`,
+		`{"ID":5}`, `{"Status":"closed","status":"open"}`, `{"\u0069d":9}`, `{"ſtatus":"x"}`,
+		`{"id":"12"}`, `{"id":1.5}`, `{"id":1e3}`, `{"external_id":null,"status":null}`,
+		`{"id":1}x`, `{"id":1}{"id":2}`, `{"id":1,}`, `{"id" 1}`, `{"id":1 2}`, `{"messages":[1,2}`,
+		`{"id":1,"messages":[tru]}`, `{"id":1,"x":"\`, `{"id":1,"x":"\"}`, `{`, `{}`, ` {} `, `[]`, `null`, `"x"`, ``,
+		`{"customer":"x"}`, `{"customer":[1]}`, `{"customer":{"ID":1}}`, `{"customer":{"id":1,"email":null}}`,
+		`{"customer":{"id":1},"customer":{"email":"e"}}`, `{"customer": null , "id":1}`, `{"customer":{"id":1}x}`,
+		`{"customer":{"integrations":{"7":{"data":{"id":99,"email":"no"}}},"id":3,"email":"a@b"}}`,
+		"{\"id\":1,\"x\":\"\xff\"}",
+		`{"uri":"a\u00e9\ud83d\ude00"}`, `{"uri":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var std, fast createdTicket
+		stdErr := json.Unmarshal(body, &std)
+		fastErr := fast.decodeFields(body)
+		if stdErr != nil {
+			return
+		}
+		if fastErr != nil {
+			t.Fatalf("json.Unmarshal accepts %q, decodeFields: %v", body, fastErr)
+		}
+		if !reflect.DeepEqual(std, fast) {
+			t.Fatalf("%q: decodeFields %+v, json.Unmarshal %+v", body, fast, std)
 		}
 	})
 }

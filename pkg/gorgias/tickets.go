@@ -259,6 +259,17 @@ type createdTicket struct {
 	Customer   *wireTicketCustomer `json:"customer"`
 }
 
+// decodeFields reads create's answer without decoding or validating the messages it skips.
+func (w *createdTicket) decodeFields(data []byte) error {
+	var v createdTicket
+	err := decodeObjectFields(data, []field{{"id", &v.ID}, {"uri", &v.URI}, {"external_id", &v.ExternalID}, {"status", &v.Status}, {"customer", ticketCustomerField{&v.Customer}}})
+	if errors.Is(err, errNotFast) {
+		return json.Unmarshal(data, w)
+	}
+	*w = v
+	return err
+}
+
 func (w createdTicket) ticket() Ticket {
 	t := Ticket{ID: w.ID, URI: w.URI, ExternalID: deref(w.ExternalID), Status: w.Status}
 	w.Customer.setOn(&t)

@@ -3,6 +3,7 @@ package gorgias
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -95,6 +96,29 @@ func (t *Ticket) UnmarshalJSON(b []byte) error {
 type wireTicketCustomer struct {
 	ID    int64   `json:"id"`
 	Email *string `json:"email"`
+}
+
+// ticketCustomerField is where a ticket's customer member goes: Gorgias embeds the whole
+// customer, its integrations' data included (a shop's order history can be many kilobytes),
+// of which a ticket needs the id and the email.
+type ticketCustomerField struct{ c **wireTicketCustomer }
+
+// decodeFields reads the customer as json.Unmarshal would into *c: null clears it, an object
+// decodes over the customer already there.
+func (f ticketCustomerField) decodeFields(data []byte) error {
+	if string(bytes.TrimSpace(data)) == "null" {
+		*f.c = nil
+		return nil
+	}
+	if *f.c == nil {
+		*f.c = new(wireTicketCustomer)
+	}
+	c := *f.c
+	err := decodeObjectFields(data, []field{{"id", &c.ID}, {"email", &c.Email}})
+	if errors.Is(err, errNotFast) {
+		return json.Unmarshal(data, f.c)
+	}
+	return err
 }
 
 // setOn copies the customer onto t; a ticket without one keeps zero values.
