@@ -18,6 +18,8 @@ STATICCHECK_VERSION ?= v0.8.2
 
 # Extra build tags for the bootstraps (GOTAGS=pilotdesk_pprof: CPU profiles in the temp dir, lab only).
 GOTAGS ?=
+# Linker flags of the bootstraps (GO_LDFLAGS= keeps the symbol table, for perf).
+GO_LDFLAGS ?= -s -w
 
 BIN := $(CURDIR)/bin
 RIE := $(BIN)/aws-lambda-rie
@@ -52,7 +54,7 @@ $(addprefix build-,$(FUNCTIONS)): build-%:
 	@test -n "$(pkg_$*)" || { echo "unknown function $*" >&2; exit 2; }
 	mkdir -p "$(ARTIFACTS_DIR)"
 	GOOS=$(GOOS) GOARCH=$(GOARCH) CGO_ENABLED=0 $(GO) build -tags "lambda.norpc $(GOTAGS)" -trimpath \
-		-ldflags "-s -w" -o "$(ARTIFACTS_DIR)/bootstrap" $(pkg_$*)
+		-ldflags "$(GO_LDFLAGS)" -o "$(ARTIFACTS_DIR)/bootstrap" $(pkg_$*)
 
 build: $(addprefix build-,$(FUNCTIONS))
 	@ls -l build/*/bootstrap

@@ -734,3 +734,47 @@ func TestMultipleAccountsOnOneSimulator(t *testing.T) {
 		t.Fatal("tickets not per account")
 	}
 }
+
+// The sweep's list reads each ticket's identity and times out of pages whose tickets embed their
+// customer with its integrations' data: newest update first, a cursor to the next page, the last
+// message's time moving when an agent replies.
+func TestListTicketsUpdated(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, gorgiassim.Config{})
+	c := newClient(t, sim, fastOptions())
+	ctx := context.Background()
+	var ids []int64
+	for i := range 3 {
+		tk, err := c.CreateTicket(ctx, reviewTicket(fmt.Sprintf("cccccccccccccccccccccc%02d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tk.ID)
+	}
+	cust := sim.Tickets(sim.Accounts()[0].ID)[0].CustomerID
+	if err := sim.SetCustomerData(cust, json.RawMessage(`{"shop":{"orders":[{"id":1,"note":"\"quoted\" {braces} [brackets]"}]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.AgentReply(gorgiassim.AgentReply{TicketID: ids[0], BodyText: "Thanks for the review"}); err != nil {
+		t.Fatal(err)
+	}
+	got, next, err := c.ListTicketsUpdated(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != "" || len(got) != 3 {
+		t.Fatalf("%d tickets, next %q: want the three on one page", len(got), next)
+	}
+	if got[0].ID != ids[0] || got[0].ExternalID != "trustpilot:cccccccccccccccccccccc00" {
+		t.Fatalf("newest update first: got %+v, want ticket %d (the one replied to)", got[0], ids[0])
+	}
+	for i, u := range got {
+		if u.CreatedDatetime.IsZero() || u.UpdatedDatetime.Before(u.CreatedDatetime) ||
+			(i > 0 && u.UpdatedDatetime.After(got[i-1].UpdatedDatetime)) {
+			t.Fatalf("ticket %d: times %+v out of order", i, u)
+		}
+	}
+	if !got[0].LastMessageDatetime.After(got[0].CreatedDatetime) || got[0].Activity() != got[0].LastMessageDatetime {
+		t.Fatalf("the replied ticket's last message %s is not after its creation %s", got[0].LastMessageDatetime, got[0].CreatedDatetime)
+	}
+}

@@ -148,3 +148,34 @@ func FuzzDecodeObjectFields(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeTicketUpdates holds the sweep's page reader to json.Unmarshal: for any page the
+// standard decoder accepts, the reader accepts it too and reads the same tickets and cursor.
+func FuzzDecodeTicketUpdates(f *testing.F) {
+	for _, s := range []string{
+		`{"data":[{"id":1,"external_id":"trustpilot:R1","created_datetime":"2026-01-02T03:04:05.123456+00:00","updated_datetime":"2026-01-02T03:04:06Z","last_message_datetime":null,"customer":{"id":7,"integrations":{"9":{"data":{"id":99,"x":"]}"}}}},"tags":[{"name":"a"}],"meta":{"trustpilot":{"stars":5}}}],"meta":{"next_cursor":"abc","prev_cursor":null}}`,
+		`{"data":[],"meta":{"next_cursor":null}}`, `{"data":null}`, `{"data":[null,{"id":2}]}`, `{"data":[1]}`, `{"data":["x"]}`,
+		`{"data":[{"id":1}],"data":[{"id":2},{"id":3}]}`, `{"meta":{"next_cursor":"a"},"meta":{}}`, `{"Data":[{"id":1}]}`,
+		`{"data":[{"ID":1,"id":2}]}`, `{"data":[{"id":1},]}`, `{"data":[{"id":1} {"id":2}]}`, `{"data":[{"id":1}`, `{"data":[`,
+		`{"data":[{"updated_datetime":"2026-01-02 03:04:05"}]}`, `{"data":[{"updated_datetime":"n\u00e9"}]}`, `{"data":[{"created_datetime":5}]}`,
+		`{"data":[{"external_id":"a\"b"}]} `, `{"data" : [ { "id" : 4 } , null ] , "meta" : { "next_cursor" : "c" } }`, `[]`, `null`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		type plain updatesPage
+		var std plain
+		var fast updatesPage
+		stdErr := json.Unmarshal(body, &std)
+		fastErr := fast.decodeFields(body)
+		if stdErr != nil {
+			return
+		}
+		if fastErr != nil {
+			t.Fatalf("json.Unmarshal accepts %q, decodeFields: %v", body, fastErr)
+		}
+		if !reflect.DeepEqual(updatesPage(std), fast) {
+			t.Fatalf("%q: decodeFields %+v, json.Unmarshal %+v", body, fast, std)
+		}
+	})
+}

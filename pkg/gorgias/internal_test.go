@@ -231,3 +231,17 @@ func TestRefusesField(t *testing.T) {
 		t.Error("a plain error")
 	}
 }
+
+// A page of the ticket list is read member by member: what the sweep does not need is skipped
+// unread (here a malformed customer the standard decoder would refuse), what it needs is read.
+func TestUpdatesPageSkipsUnread(t *testing.T) {
+	body := []byte(`{"data":[{"id":4,"customer":{"integrations":tru},"external_id":"trustpilot:R4","updated_datetime":"2026-02-03T04:05:06Z"}],"meta":{"next_cursor":"n"}}`)
+	var p updatesPage
+	if err := p.decodeFields(body); err != nil {
+		t.Fatal(err)
+	}
+	u := p.Data[0].update()
+	if len(p.Data) != 1 || u.ID != 4 || u.ExternalID != "trustpilot:R4" || u.UpdatedDatetime.Unix() != 1770091506 || p.next() != "n" {
+		t.Fatalf("read %+v, next %q", p.Data, p.next())
+	}
+}

@@ -27,9 +27,17 @@ const (
 	Urgent
 )
 
-// slotBatch is how many slots an instance reserves per store write: one conditional write
-// serves two calls instead of one.
-const slotBatch = 2
+// slotBatch is how many slots an instance reserves per store write at priority p. A sync makes
+// its calls back to back, so four slots per conditional write are used, not lapsed: a quarter
+// of a store write per call. An urgent caller (a reply and its note) makes one or two calls and
+// takes two: more would lapse unused and waste the account's allowance. A reply's wait behind
+// a sync is its reservation, at most four intervals (2 s at Gorgias' 40 per 20 s).
+func slotBatch(p Priority) int {
+	if p == Urgent {
+		return 2
+	}
+	return 4
+}
 
 // lateSlot is how late a reserved slot may still be used when the interval is shorter (high
 // limits); at Gorgias' 40 per 20 s the interval (0.51 s) is the bound.
@@ -75,7 +83,8 @@ func scheduleFor(slots Slots, account string, calls int, window time.Duration) *
 
 // wait returns when a slot of the account is the caller's.
 func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
-	horizon := slotBatch * s.interval
+	batch := slotBatch(p)
+	horizon := time.Duration(batch) * s.interval
 	if p == Urgent {
 		horizon = UrgentHorizon
 	}
@@ -95,7 +104,7 @@ func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
 			return sleepUntil(ctx, at)
 		}
 		s.mu.Unlock()
-		start, ok, err := s.slots.TakeSlots(ctx, s.account, slotBatch, s.interval, horizon)
+		start, ok, err := s.slots.TakeSlots(ctx, s.account, batch, s.interval, horizon)
 		if err != nil {
 			return fmt.Errorf("helpdesk call schedule: %w", err)
 		}
@@ -107,7 +116,7 @@ func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
 		}
 		s.mu.Lock()
 		if s.left == 0 || start.After(s.next) {
-			s.next, s.left = start, slotBatch
+			s.next, s.left = start, batch
 		}
 		s.mu.Unlock()
 	}

@@ -405,16 +405,126 @@ func (c *Client) ListMessages(ctx context.Context, ticketID int64, cursor string
 // ListTicketsUpdated returns one page of the account's tickets, the most recently updated first,
 // and the cursor of the next page ("" after the last): what the reply sweep reads to find the
 // tickets that changed since its last run.
-func (c *Client) ListTicketsUpdated(ctx context.Context, cursor string) ([]Ticket, string, error) {
+func (c *Client) ListTicketsUpdated(ctx context.Context, cursor string) ([]TicketUpdate, string, error) {
 	q := url.Values{"order_by": {"updated_datetime:desc"}, "limit": {"100"}}
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}
-	var page listPage[Ticket]
+	var page updatesPage
 	if err := c.do(ctx, call{op: "gorgias.ListTicketsUpdated", method: http.MethodGet, path: "/api/tickets", query: q, out: &page, idempotent: true}); err != nil {
 		return nil, "", err
 	}
-	return page.Data, page.next(), nil
+	out := make([]TicketUpdate, len(page.Data))
+	for i, w := range page.Data {
+		out[i] = w.update()
+	}
+	return out, page.next(), nil
+}
+
+// TicketUpdate is what a list of tickets tells the reply sweep about each: which ticket, whose
+// (its external id) and when it was made, changed and last got a message.
+type TicketUpdate struct {
+	ID                  int64
+	ExternalID          string
+	CreatedDatetime     time.Time
+	UpdatedDatetime     time.Time
+	LastMessageDatetime time.Time // zero when Gorgias leaves it out
+}
+
+// Activity is when the ticket last got a message, or, when Gorgias does not say, when it last
+// changed at all (as Ticket.Activity).
+func (t TicketUpdate) Activity() time.Time {
+	return Ticket{UpdatedDatetime: t.UpdatedDatetime, LastMessageDatetime: t.LastMessageDatetime}.Activity()
+}
+
+// updatesPage is a page of the ticket list read for TicketUpdates. Each ticket of a list embeds
+// its customer (the integrations' data on it, the sidebar's included), tags and meta: a page is
+// tens of kilobytes of which the sweep needs five members a ticket, so it is read member by
+// member (decodeFields), the rest skipped.
+type updatesPage struct {
+	Data []wireTicketUpdate `json:"data"`
+	Meta struct {
+		NextCursor *string `json:"next_cursor"`
+	} `json:"meta"`
+}
+
+func (p updatesPage) next() string { return listPage[wireTicketUpdate]{Meta: p.Meta}.next() }
+
+type wireTicketUpdate struct {
+	ID         int64   `json:"id"`
+	ExternalID *string `json:"external_id"`
+	Created    apiTime `json:"created_datetime"`
+	Updated    apiTime `json:"updated_datetime"`
+	LastMsg    apiTime `json:"last_message_datetime"`
+}
+
+func (w wireTicketUpdate) update() TicketUpdate {
+	return TicketUpdate{ID: w.ID, ExternalID: deref(w.ExternalID), CreatedDatetime: w.Created.Time,
+		UpdatedDatetime: w.Updated.Time, LastMessageDatetime: w.LastMsg.Time}
+}
+
+// decodeFields reads the page as json.Unmarshal would, without decoding what it skips; any
+// body it cannot read that way goes to the standard decoder whole.
+func (p *updatesPage) decodeFields(data []byte) error {
+	var v updatesPage
+	err := decodeObjectFields(data, []field{{"data", updatesField{&v.Data}}, {"meta", &v.Meta}})
+	if errors.Is(err, errNotFast) {
+		type plain updatesPage // without decodeFields
+		return json.Unmarshal(data, (*plain)(p))
+	}
+	*p = v
+	return err
+}
+
+// updatesField is the page's data member: null, or an array of ticket objects (a null element
+// is a zero ticket, as json.Unmarshal leaves it).
+type updatesField struct{ data *[]wireTicketUpdate }
+
+func (f updatesField) decodeFields(data []byte) error {
+	// data is the member's value exactly, as decodeObjectFields found it.
+	if string(data) == "null" {
+		*f.data = nil
+		return nil
+	}
+	if len(data) == 0 || data[0] != '[' {
+		return errNotFast
+	}
+	out := []wireTicketUpdate{}
+	i := skipSpace(data, 1)
+	if i < len(data) && data[i] == ']' {
+		*f.data = out
+		return trailingSpaceOnly(data, i+1)
+	}
+	for {
+		end := valueEnd(data, i)
+		if end < 0 {
+			return errNotFast
+		}
+		var w wireTicketUpdate
+		if string(data[i:end]) != "null" {
+			if data[i] != '{' {
+				return errNotFast
+			}
+			if err := decodeObjectFields(data[i:end], []field{{"id", &w.ID}, {"external_id", &w.ExternalID},
+				{"created_datetime", &w.Created}, {"updated_datetime", &w.Updated}, {"last_message_datetime", &w.LastMsg}}); err != nil {
+				return errNotFast
+			}
+		}
+		out = append(out, w)
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return errNotFast
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case ']':
+			*f.data = out
+			return trailingSpaceOnly(data, i+1)
+		default:
+			return errNotFast
+		}
+	}
 }
 
 func randomHex(n int) string {

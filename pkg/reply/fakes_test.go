@@ -137,12 +137,16 @@ func (h *fakeHelpdesk) ListMessages(_ context.Context, ticketID int64, _ string)
 	return out, "", nil
 }
 
-func (h *fakeHelpdesk) ListTicketsUpdated(_ context.Context, _ string) ([]gorgias.Ticket, string, error) {
+func (h *fakeHelpdesk) ListTicketsUpdated(_ context.Context, _ string) ([]gorgias.TicketUpdate, string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lists++
-	out := slices.Clone(h.tickets)
-	slices.SortFunc(out, func(a, b gorgias.Ticket) int { return b.UpdatedDatetime.Compare(a.UpdatedDatetime) })
+	out := make([]gorgias.TicketUpdate, 0, len(h.tickets))
+	for _, t := range h.tickets {
+		out = append(out, gorgias.TicketUpdate{ID: t.ID, ExternalID: t.ExternalID, CreatedDatetime: t.CreatedDatetime,
+			UpdatedDatetime: t.UpdatedDatetime, LastMessageDatetime: t.LastMessageDatetime})
+	}
+	slices.SortFunc(out, func(a, b gorgias.TicketUpdate) int { return b.UpdatedDatetime.Compare(a.UpdatedDatetime) })
 	return out, "", nil
 }
 

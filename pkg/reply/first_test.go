@@ -295,7 +295,7 @@ func TestNoteQueuedWhenTheAllowanceIsGone(t *testing.T) {
 // refusingList is a helpdesk that refuses the API key on the sweep's list.
 type refusingList struct{ *fakeHelpdesk }
 
-func (refusingList) ListTicketsUpdated(context.Context, string) ([]gorgias.Ticket, string, error) {
+func (refusingList) ListTicketsUpdated(context.Context, string) ([]gorgias.TicketUpdate, string, error) {
 	return nil, "", errs.E(errs.Permission, "gorgias", errors.New("401 Unauthorized"))
 }
 

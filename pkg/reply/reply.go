@@ -52,7 +52,7 @@ type Store interface {
 // Helpdesk reads a ticket's messages and leaves notes.
 type Helpdesk interface {
 	ListMessages(ctx context.Context, ticketID int64, cursor string) ([]gorgias.Message, string, error)
-	ListTicketsUpdated(ctx context.Context, cursor string) ([]gorgias.Ticket, string, error)
+	ListTicketsUpdated(ctx context.Context, cursor string) ([]gorgias.TicketUpdate, string, error)
 	PostInternalNote(ctx context.Context, ticketID int64, text string) (gorgias.Message, error)
 }
 

@@ -81,7 +81,7 @@ func (s *Service) Sweep(ctx context.Context, job queue.Job) (SweepResult, error)
 	}
 	// Collect the window first (a page is cheap), then check oldest first so the cursor can
 	// follow what was done when the deadline comes.
-	var window []gorgias.Ticket
+	var window []gorgias.TicketUpdate
 	page := ""
 	for {
 		tickets, next, err := hd.ListTicketsUpdated(ctx, page)
@@ -110,7 +110,7 @@ func (s *Service) Sweep(ctx context.Context, job queue.Job) (SweepResult, error)
 		page = next
 	}
 	res.Tickets = len(window)
-	slices.SortStableFunc(window, func(a, b gorgias.Ticket) int { return a.UpdatedDatetime.Compare(b.UpdatedDatetime) })
+	slices.SortStableFunc(window, func(a, b gorgias.TicketUpdate) int { return a.UpdatedDatetime.Compare(b.UpdatedDatetime) })
 	mark := cur.Since
 	var holdAt time.Time // a live claim: the next sweep must look at this ticket again
 	for _, t := range window {
@@ -168,7 +168,7 @@ func sweepTimeLeft(ctx context.Context) bool {
 }
 
 // sweepCandidate decides, from the store alone, whether a listed ticket needs a reply check.
-func (s *Service) sweepCandidate(ctx context.Context, account string, t gorgias.Ticket, now time.Time) (lk link.Link, candidate, busy bool, err error) {
+func (s *Service) sweepCandidate(ctx context.Context, account string, t gorgias.TicketUpdate, now time.Time) (lk link.Link, candidate, busy bool, err error) {
 	reviewID, ours := link.ReviewIDOf(t.ExternalID)
 	if !ours {
 		return lk, false, false, nil

@@ -157,7 +157,7 @@ type Config struct {
 	GiveUpInvalid int64
 	// DeepWindow is how far back the deep pass reads service reviews.
 	DeepWindow time.Duration
-	// WriteGroup is how many new reviews share one store write (4): their claims are taken
+	// WriteGroup is how many new reviews share one store write (8): their claims are taken
 	// together, ahead, and their confirms recorded together with the next group's claims, so a
 	// backfill's review costs about 1/WriteGroup of a write. A ticket's link is then recorded
 	// up to WriteGroup reviews after its create (never after the page: the cursor only passes
@@ -182,7 +182,7 @@ func (c Config) withDefaults() Config {
 	def(&c.GiveUpAfter, 12)
 	def(&c.GiveUpInvalid, 3)
 	def(&c.DeepWindow, 30*24*time.Hour)
-	def(&c.WriteGroup, 4)
+	def(&c.WriteGroup, 8)
 	c.WriteGroup = min(c.WriteGroup, link.MaxBatch/2)
 	return c
 }

@@ -32,8 +32,8 @@ var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 // worker-cpu-ms/review is the worker bootstrap's whole CPU time over the run (the scheduler's
 // nanosecond count of every thread, /proc/<pid>/task/*/schedstat) divided by the tickets: every
 // job of the tick, the reply sweep and the Lambda runtime loop included. Per new review the
-// worker makes one helpdesk call, a quarter of a DynamoDB transaction (a group's confirms with
-// the next group's claims) and half a slot reservation; the rest is per page or per job.
+// worker makes one helpdesk call, an eighth of a DynamoDB transaction (a group's confirms with
+// the next group's claims) and a quarter of a slot reservation; the rest is per page or per job.
 // wakes/review counts how often a thread of the worker was put back on a CPU after waiting.
 // On this machine (a small VM) a wait is not free: each loopback round trip costs the waiting
 // side some 0.1-0.4 ms of CPU time however little it does (BenchmarkRoundTripFloor measures
