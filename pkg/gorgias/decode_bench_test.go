@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -51,6 +52,56 @@ func BenchmarkDecodeCreatedTicket(b *testing.B) {
 			var t gorgias.Ticket
 			if err := json.Unmarshal(body, &t); err != nil || t.ID == 0 || len(t.Messages) != 1 {
 				b.Fatal(t.ID, err)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeTicketList decodes a page of 100 tickets as the simulator lists them for the
+// reply sweep (each with its customer and the sidebar's data on it): "updates" as
+// ListTicketsUpdated reads it, "tickets" the whole tickets it read before.
+func BenchmarkDecodeTicketList(b *testing.B) {
+	sim := startSim(b, gorgiassim.Config{})
+	c := newClient(b, sim, fastOptions())
+	ctx := context.Background()
+	for i := range 100 {
+		if _, err := c.CreateTicket(ctx, reviewTicket(fmt.Sprintf("dddddddddddddddddddddd%02d", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cust := sim.Tickets(sim.Accounts()[0].ID)[0].CustomerID
+	if err := sim.SetCustomerData(cust, json.RawMessage(`{"pilotdesk":{"reviews":[{"stars":5,"title":"Great","text":"Arrived early, well packed."}]}}`)); err != nil {
+		b.Fatal(err)
+	}
+	acct := account(sim)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, acct.BaseURL+"/api/tickets?order_by=updated_datetime:desc&limit=100", nil)
+	req.SetBasicAuth(acct.Email, acct.APIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("list: %d %s", resp.StatusCode, body)
+	}
+	b.Run("updates", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			u, err := gorgias.DecodeTicketUpdates(body)
+			if err != nil || len(u) != 100 || u[0].ID == 0 {
+				b.Fatal(len(u), err)
+			}
+		}
+	})
+	b.Run("tickets", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			var page struct{ Data []gorgias.Ticket }
+			if err := json.Unmarshal(body, &page); err != nil || len(page.Data) != 100 {
+				b.Fatal(len(page.Data), err)
 			}
 		}
 	})

@@ -6,3 +6,14 @@ func DecodeCreateAnswer(data []byte) (Ticket, error) {
 	err := decode(data, &w)
 	return w.ticket(), err
 }
+
+// DecodeTicketUpdates reads a ticket list the way ListTicketsUpdated does, for the decode benchmark.
+func DecodeTicketUpdates(data []byte) ([]TicketUpdate, error) {
+	var p updatesPage
+	err := decode(data, &p)
+	out := make([]TicketUpdate, len(p.Data))
+	for i, w := range p.Data {
+		out[i] = w.update()
+	}
+	return out, err
+}
