@@ -28,13 +28,9 @@ var errNotFast = errors.New("not a plain object")
 // fields, so that the caller can fall back; for any body json.Unmarshal accepts it decodes the
 // same values (FuzzDecodeObjectFields holds it to that).
 func decodeObjectFields(data []byte, fields []field) error {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return errNotFast
-	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return trailingSpaceOnly(data, i+1)
+	i, empty, err := opening(data, '{', '}')
+	if empty || err != nil {
+		return err
 	}
 	for {
 		if i >= len(data) || data[i] != '"' {
@@ -67,19 +63,64 @@ func decodeObjectFields(data []byte, fields []field) error {
 				return errNotFast
 			}
 		}
-		i = skipSpace(data, vend)
-		if i >= len(data) {
-			return errNotFast
+		next, last, err := afterValue(data, vend, '}')
+		if last || err != nil {
+			return err
 		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return trailingSpaceOnly(data, i+1)
-		default:
-			return errNotFast
-		}
+		i = next
 	}
+}
+
+// decodeArrayElements hands each element of the JSON array in data to each, unchecked beyond
+// where it ends, in order; errNotFast when data is not a plain array.
+func decodeArrayElements(data []byte, each func(elem []byte) error) error {
+	i, empty, err := opening(data, '[', ']')
+	if empty || err != nil {
+		return err
+	}
+	for {
+		end := valueEnd(data, i)
+		if end < 0 {
+			return errNotFast
+		}
+		if err := each(data[i:end]); err != nil {
+			return err
+		}
+		next, last, err := afterValue(data, end, ']')
+		if last || err != nil {
+			return err
+		}
+		i = next
+	}
+}
+
+// opening reads the opener that must begin data (after space): the index of the first member or
+// element, or empty when the closer follows at once (then only space may come after it).
+func opening(data []byte, opener, closer byte) (i int, empty bool, err error) {
+	i = skipSpace(data, 0)
+	if i >= len(data) || data[i] != opener {
+		return 0, false, errNotFast
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == closer {
+		return 0, true, trailingSpaceOnly(data, i+1)
+	}
+	return i, false, nil
+}
+
+// afterValue reads what follows a member or an element ending at data[i]: a comma (more follow,
+// the next from next) or closer (the last: only space may come after it).
+func afterValue(data []byte, i int, closer byte) (next int, last bool, err error) {
+	i = skipSpace(data, i)
+	switch {
+	case i >= len(data):
+		return 0, false, errNotFast
+	case data[i] == ',':
+		return skipSpace(data, i+1), false, nil
+	case data[i] == closer:
+		return 0, true, trailingSpaceOnly(data, i+1)
+	}
+	return 0, false, errNotFast
 }
 
 // field is a member decodeObjectFields decodes: its exact name and where its value goes.

@@ -486,45 +486,26 @@ func (f updatesField) decodeFields(data []byte) error {
 		*f.data = nil
 		return nil
 	}
-	if len(data) == 0 || data[0] != '[' {
-		return errNotFast
-	}
 	out := []wireTicketUpdate{}
-	i := skipSpace(data, 1)
-	if i < len(data) && data[i] == ']' {
-		*f.data = out
-		return trailingSpaceOnly(data, i+1)
-	}
-	for {
-		end := valueEnd(data, i)
-		if end < 0 {
-			return errNotFast
-		}
+	err := decodeArrayElements(data, func(elem []byte) error {
 		var w wireTicketUpdate
-		if string(data[i:end]) != "null" {
-			if data[i] != '{' {
+		if string(elem) != "null" {
+			if elem[0] != '{' {
 				return errNotFast
 			}
-			if err := decodeObjectFields(data[i:end], []field{{"id", &w.ID}, {"external_id", &w.ExternalID},
+			if err := decodeObjectFields(elem, []field{{"id", &w.ID}, {"external_id", &w.ExternalID},
 				{"created_datetime", &w.Created}, {"updated_datetime", &w.Updated}, {"last_message_datetime", &w.LastMsg}}); err != nil {
 				return errNotFast
 			}
 		}
 		out = append(out, w)
-		i = skipSpace(data, end)
-		if i >= len(data) {
-			return errNotFast
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case ']':
-			*f.data = out
-			return trailingSpaceOnly(data, i+1)
-		default:
-			return errNotFast
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	*f.data = out
+	return nil
 }
 
 func randomHex(n int) string {
