@@ -31,7 +31,7 @@ const (
 // its calls back to back, so four slots per conditional write are used, not lapsed: a quarter
 // of a store write per call. An urgent caller (a reply and its note) makes one or two calls and
 // takes two: more would lapse unused and waste the account's allowance. A reply's wait behind
-// a sync is its reservation, at most four intervals (2 s at Gorgias' 40 per 20 s).
+// a sync is that reservation, about four intervals (2 s at Gorgias' 40 per 20 s).
 func slotBatch(p Priority) int {
 	if p == Urgent {
 		return 2
