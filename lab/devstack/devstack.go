@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -221,35 +222,65 @@ func (s *Stack) Drain(ctx context.Context, timeout time.Duration) (localrun.Poll
 }
 
 // DrainPolling is Drain with the receive's long-poll wait (0: short polls, for many quick
-// drains in a row).
+// drains in a row). Each worker instance polls on its own, as the mapping's pollers do: one
+// busy with a long sync never holds back another's next receive (a reply check queued
+// meanwhile is run by an idle instance, not after the sync).
 func (s *Stack) DrainPolling(ctx context.Context, timeout, wait time.Duration) (localrun.PollResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var total localrun.PollResult
-	instances := s.Runtime.Replicas["SyncWorkerFunction"]
-	results := make(chan localrun.PollResult)
-	for {
-		for _, in := range instances {
-			go func() { results <- s.Runtime.PollOnceOn(ctx, in, wait) }()
-		}
-		for range instances {
-			r := <-results
-			total.Received += r.Received
-			total.Deleted += r.Deleted
-			total.Failed += r.Failed
-			if r.Err != nil && total.Err == nil {
-				total.Err = r.Err
+	// Polls end when the queue is empty: a poll cut off then (a long-poll receive) is no error.
+	polls, drained := context.WithCancel(ctx)
+	defer drained()
+	var (
+		mu       sync.Mutex
+		total    localrun.PollResult
+		empty    bool
+		depthErr error
+		wg       sync.WaitGroup
+	)
+	for _, in := range s.Runtime.Replicas["SyncWorkerFunction"] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for polls.Err() == nil {
+				r := s.Runtime.PollOnceOn(polls, in, wait)
+				waiting, inFlight, err := s.Depth(polls)
+				mu.Lock()
+				total.Received += r.Received
+				total.Deleted += r.Deleted
+				total.Failed += r.Failed
+				if r.Err != nil && total.Err == nil && polls.Err() == nil {
+					total.Err = r.Err
+				}
+				switch {
+				case polls.Err() != nil: // another instance saw the queue empty, or the timeout
+				case err != nil:
+					depthErr = err
+					drained()
+				case waiting == 0 && inFlight == 0:
+					empty = true
+					drained()
+				}
+				mu.Unlock()
+				if r.Err != nil && r.Received == 0 {
+					select { // a failing receive is not retried in a tight loop
+					case <-polls.Done():
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
 			}
-		}
-		waiting, inFlight, err := s.Depth(ctx)
-		if err != nil {
-			return total, err
-		}
-		if waiting == 0 && inFlight == 0 {
-			return total, nil
-		}
-		if ctx.Err() != nil {
-			return total, fmt.Errorf("queue not drained in %s: %d waiting, %d in flight", timeout, waiting, inFlight)
-		}
+		}()
 	}
+	wg.Wait()
+	switch {
+	case depthErr != nil:
+		return total, depthErr
+	case empty:
+		return total, nil
+	}
+	waiting, inFlight, err := s.Depth(context.WithoutCancel(ctx))
+	if err != nil {
+		return total, err
+	}
+	return total, fmt.Errorf("queue not drained in %s: %d waiting, %d in flight", timeout, waiting, inFlight)
 }

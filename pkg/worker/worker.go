@@ -3,10 +3,12 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -87,15 +89,32 @@ func (h *Handler) retryAfter(rec events.SQSMessage) time.Duration {
 // ErrNotConfigured is returned for a job type this deployment cannot run.
 var ErrNotConfigured = errors.New("no handler configured for this job type")
 
-// Handle runs every record and reports the ones to redeliver.
+// Handle runs every record and reports the ones to redeliver. An agent's reply never waits
+// behind a backfill: the batch's reply checks and notes run first, then sweeps, then syncs (a
+// sync may take the rest of the invocation), each in the order SQS gave them.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
-	for _, rec := range ev.Records {
+	records := slices.Clone(ev.Records)
+	slices.SortStableFunc(records, func(a, b events.SQSMessage) int { return cmp.Compare(urgency(a), urgency(b)) })
+	for _, rec := range records {
 		if err := h.handleOne(ctx, rec); err != nil {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
 	return resp, nil
+}
+
+// urgency ranks a record for Handle: reply work 0, sweeps 1, syncs 2. A body that does not parse
+// ranks 0: it fails at once, whatever its place.
+func urgency(rec events.SQSMessage) int {
+	job, err := queue.Parse([]byte(rec.Body))
+	switch {
+	case err != nil, job.Type == queue.TypeReplyRetry:
+		return 0
+	case job.Type == queue.TypeReplySweep:
+		return 1
+	}
+	return 2
 }
 
 func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {

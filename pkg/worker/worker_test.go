@@ -62,7 +62,8 @@ func TestBatchItemFailures(t *testing.T) {
 	for _, f := range resp.BatchItemFailures {
 		got = append(got, f.ItemIdentifier)
 	}
-	want := []string{"poison", "transient", "broken", "unknown", "retry-unconfigured"}
+	want := []string{"broken", "poison", "retry-unconfigured", "transient", "unknown"}
+	slices.Sort(got) // SQS reads the failures as a set
 	if !slices.Equal(got, want) {
 		t.Fatalf("failures %v, want %v", got, want)
 	}
@@ -122,5 +123,46 @@ func TestRedeliveryBackoffFollowsTheJobRetryPolicy(t *testing.T) {
 	}
 	if d, ok := vis.delays["broken"]; !ok || d != 0 {
 		t.Errorf("permanent failure released after %v (recorded %v), want at once", d, ok)
+	}
+}
+
+// ran records the jobs a Handler ran, in order.
+type ran struct {
+	mu   sync.Mutex
+	jobs []string
+}
+
+func (r *ran) add(s string) { r.mu.Lock(); r.jobs = append(r.jobs, s); r.mu.Unlock() }
+
+func (r *ran) Sync(_ context.Context, j queue.Job) error { r.add("sync " + j.ConnectionID); return nil }
+func (r *ran) RetryReply(_ context.Context, j queue.Job) error {
+	r.add("reply " + j.ReviewID)
+	return nil
+}
+func (r *ran) SweepReplies(_ context.Context, j queue.Job) error {
+	r.add("sweep " + j.ConnectionID)
+	return nil
+}
+
+// A reply check that SQS batched after a sync runs before it (a backfill's sync can take the
+// rest of the invocation), then the sweep, then the syncs in their order.
+func TestRepliesRunBeforeSyncsInABatch(t *testing.T) {
+	t.Parallel()
+	r := &ran{}
+	h := &worker.Handler{Sync: r, Replies: r, Sweeps: r, Queue: &fakeQueue{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	reply := func(review string) string {
+		return `{"v":1,"type":"reply-retry","connection_id":"a","review_id":"` + review + `","ticket_id":1,"message_id":2}`
+	}
+	ev := events.SQSEvent{Records: []events.SQSMessage{
+		rec("1", syncJob("backfill")), rec("2", `{"v":1,"type":"reply-sweep","connection_id":"a"}`),
+		rec("3", reply("5f3c2b1a0e9d8c7b6a5f4e3d")), rec("4", syncJob("other")), rec("5", reply("6f3c2b1a0e9d8c7b6a5f4e3d")),
+	}}
+	resp, err := h.Handle(context.Background(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatal(resp, err)
+	}
+	want := []string{"reply 5f3c2b1a0e9d8c7b6a5f4e3d", "reply 6f3c2b1a0e9d8c7b6a5f4e3d", "sweep a", "sync backfill", "sync other"}
+	if !slices.Equal(r.jobs, want) {
+		t.Fatalf("ran %q, want %q", r.jobs, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -72,7 +73,8 @@ func TestOneHelpdeskAllowanceForEveryInstance(t *testing.T) {
 		}
 	}
 	var mu sync.Mutex
-	replied := map[string]int64{} // review id → ticket id
+	replied := map[string]int64{}       // review id → ticket id
+	repliedAt := map[string]time.Time{} // review id → when the agent wrote the reply
 	stop := make(chan struct{})
 	agents := make(chan error, 1)
 	go func() {
@@ -96,7 +98,7 @@ func TestOneHelpdeskAllowanceForEveryInstance(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				replied[id] = tk.ID
+				replied[id], repliedAt[id] = tk.ID, time.Now()
 				mu.Unlock()
 			}
 		}
@@ -109,7 +111,15 @@ func TestOneHelpdeskAllowanceForEveryInstance(t *testing.T) {
 	if _, err := s.Drain(ctx, 5*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	steady, _ := steadyRate(stopSampling(), window, 300)
+	samples := stopSampling()
+	steady, _ := steadyRate(samples, window, 300)
+	var synced time.Time // when the 300th ticket was seen
+	for _, sm := range samples {
+		if sm.ticketsSoFar >= 300 {
+			synced = sm.at
+			break
+		}
+	}
 	close(stop)
 	if err := <-agents; err != nil {
 		t.Fatal(err)
@@ -143,10 +153,25 @@ func TestOneHelpdeskAllowanceForEveryInstance(t *testing.T) {
 	if len(replied) != 30 {
 		t.Errorf("%d agent replies written, want 30", len(replied))
 	}
+	// Replies go before the sync (issue 13): each reaches Trustpilot while the sync still runs,
+	// not after it (a reply check queued behind a backfill's job waited for its end).
+	var waits []time.Duration // agent's reply → posted on Trustpilot
 	for id := range replied {
-		if n := len(s.TP.Replies(id)); n != 1 {
+		rs := s.TP.Replies(id)
+		if n := len(rs); n != 1 {
 			t.Errorf("review %s: %d replies on Trustpilot, want 1", id, n)
+			continue
 		}
+		waits = append(waits, rs[0].At.Sub(repliedAt[id]))
+		if !synced.IsZero() && rs[0].At.After(synced) {
+			t.Errorf("review %s: reply posted %s after the sync's last ticket, written %s before it",
+				id, rs[0].At.Sub(synced).Round(time.Millisecond), synced.Sub(repliedAt[id]).Round(time.Millisecond))
+		}
+	}
+	if len(waits) > 0 {
+		slices.Sort(waits)
+		t.Logf("agent reply → Trustpilot during the sync: p50 %s, max %s (%d replies; the sync's last ticket %s after the start)",
+			waits[len(waits)/2].Round(time.Millisecond), waits[len(waits)-1].Round(time.Millisecond), len(waits), synced.Sub(start).Round(time.Second))
 	}
 	s.sidebarShowsEveryReview(t, side)
 }
