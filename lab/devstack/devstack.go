@@ -11,6 +11,7 @@ import (
 	"io"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -224,63 +225,62 @@ func (s *Stack) Drain(ctx context.Context, timeout time.Duration) (localrun.Poll
 // DrainPolling is Drain with the receive's long-poll wait (0: short polls, for many quick
 // drains in a row). Each worker instance polls on its own, as the mapping's pollers do: one
 // busy with a long sync never holds back another's next receive (a reply check queued
-// meanwhile is run by an idle instance, not after the sync).
+// meanwhile is run by an idle instance, not after the sync). A poll is never cut off: a receive
+// abandoned mid-way would leave its messages in flight, unseen, for the visibility timeout.
 func (s *Stack) DrainPolling(ctx context.Context, timeout, wait time.Duration) (localrun.PollResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// Polls end when the queue is empty: a poll cut off then (a long-poll receive) is no error.
-	polls, drained := context.WithCancel(ctx)
-	defer drained()
 	var (
 		mu       sync.Mutex
 		total    localrun.PollResult
-		empty    bool
 		depthErr error
-		wg       sync.WaitGroup
 	)
-	for _, in := range s.Runtime.Replicas["SyncWorkerFunction"] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for polls.Err() == nil {
-				r := s.Runtime.PollOnceOn(polls, in, wait)
-				waiting, inFlight, err := s.Depth(polls)
-				mu.Lock()
-				total.Received += r.Received
-				total.Deleted += r.Deleted
-				total.Failed += r.Failed
-				if r.Err != nil && total.Err == nil && polls.Err() == nil {
-					total.Err = r.Err
-				}
-				switch {
-				case polls.Err() != nil: // another instance saw the queue empty, or the timeout
-				case err != nil:
-					depthErr = err
-					drained()
-				case waiting == 0 && inFlight == 0:
-					empty = true
-					drained()
-				}
-				mu.Unlock()
-				if r.Err != nil && r.Received == 0 {
-					select { // a failing receive is not retried in a tight loop
-					case <-polls.Done():
-					case <-time.After(100 * time.Millisecond):
+	for {
+		var empty atomic.Bool // an instance saw the queue empty: the others end after their poll
+		var wg sync.WaitGroup
+		for _, in := range s.Runtime.Replicas["SyncWorkerFunction"] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !empty.Load() && ctx.Err() == nil {
+					r := s.Runtime.PollOnceOn(ctx, in, wait)
+					waiting, inFlight, err := s.Depth(ctx)
+					mu.Lock()
+					total.Received += r.Received
+					total.Deleted += r.Deleted
+					total.Failed += r.Failed
+					if r.Err != nil && total.Err == nil {
+						total.Err = r.Err
+					}
+					if err != nil && depthErr == nil {
+						depthErr = err
+					}
+					mu.Unlock()
+					switch {
+					case err != nil || (waiting == 0 && inFlight == 0):
+						empty.Store(true)
+					case r.Received == 0 && (r.Err != nil || wait < 100*time.Millisecond):
+						// Nothing for this instance while another works: a short poll (or a failing
+						// one) is not repeated in a tight loop against the queue.
+						time.Sleep(100 * time.Millisecond)
 					}
 				}
-			}
-		}()
+			}()
+		}
+		wg.Wait()
+		if depthErr != nil {
+			return total, depthErr
+		}
+		// What the last polls ran may have queued more (a continuation): drain that too.
+		waiting, inFlight, err := s.Depth(context.WithoutCancel(ctx))
+		if err != nil {
+			return total, err
+		}
+		if waiting == 0 && inFlight == 0 {
+			return total, nil
+		}
+		if ctx.Err() != nil {
+			return total, fmt.Errorf("queue not drained in %s: %d waiting, %d in flight", timeout, waiting, inFlight)
+		}
 	}
-	wg.Wait()
-	switch {
-	case depthErr != nil:
-		return total, depthErr
-	case empty:
-		return total, nil
-	}
-	waiting, inFlight, err := s.Depth(context.WithoutCancel(ctx))
-	if err != nil {
-		return total, err
-	}
-	return total, fmt.Errorf("queue not drained in %s: %d waiting, %d in flight", timeout, waiting, inFlight)
 }
