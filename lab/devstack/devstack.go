@@ -252,8 +252,8 @@ func (s *Stack) DrainPolling(ctx context.Context, timeout, wait time.Duration) (
 					if r.Err != nil && total.Err == nil {
 						total.Err = r.Err
 					}
-					if err != nil && depthErr == nil {
-						depthErr = err
+					if err != nil && depthErr == nil && ctx.Err() == nil {
+						depthErr = err // (past the timeout, the message below says more)
 					}
 					mu.Unlock()
 					switch {
