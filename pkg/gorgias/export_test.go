@@ -11,9 +11,5 @@ func DecodeCreateAnswer(data []byte) (Ticket, error) {
 func DecodeTicketUpdates(data []byte) ([]TicketUpdate, error) {
 	var p updatesPage
 	err := decode(data, &p)
-	out := make([]TicketUpdate, len(p.Data))
-	for i, w := range p.Data {
-		out[i] = w.update()
-	}
-	return out, err
+	return p.updates(), err
 }

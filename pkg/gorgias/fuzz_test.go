@@ -153,8 +153,7 @@ func FuzzDecodeTicketUpdates(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		type plain updatesPage // without decodeFields
-		var std plain
+		var std listPage[wireTicketUpdate] // without decodeFields
 		var fast updatesPage
 		sameAsUnmarshal(t, body, json.Unmarshal(body, &std), fast.decodeFields(body), updatesPage(std), fast)
 	})

@@ -240,8 +240,8 @@ func TestUpdatesPageSkipsUnread(t *testing.T) {
 	if err := p.decodeFields(body); err != nil {
 		t.Fatal(err)
 	}
-	u := p.Data[0].update()
-	if len(p.Data) != 1 || u.ID != 4 || u.ExternalID != "trustpilot:R4" || u.UpdatedDatetime.Unix() != 1770091506 || p.next() != "n" {
-		t.Fatalf("read %+v, next %q", p.Data, p.next())
+	u := p.updates()[0]
+	if len(p.Data) != 1 || u.ID != 4 || u.ExternalID != "trustpilot:R4" || u.UpdatedDatetime.Unix() != 1770091506 || listPage[wireTicketUpdate](p).next() != "n" {
+		t.Fatalf("read %+v, next %q", p.Data, listPage[wireTicketUpdate](p).next())
 	}
 }

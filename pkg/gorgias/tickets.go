@@ -414,11 +414,7 @@ func (c *Client) ListTicketsUpdated(ctx context.Context, cursor string) ([]Ticke
 	if err := c.do(ctx, call{op: "gorgias.ListTicketsUpdated", method: http.MethodGet, path: "/api/tickets", query: q, out: &page, idempotent: true}); err != nil {
 		return nil, "", err
 	}
-	out := make([]TicketUpdate, len(page.Data))
-	for i, w := range page.Data {
-		out[i] = w.update()
-	}
-	return out, page.next(), nil
+	return page.updates(), listPage[wireTicketUpdate](page).next(), nil
 }
 
 // TicketUpdate is what a list of tickets tells the reply sweep about each: which ticket, whose
@@ -441,14 +437,15 @@ func (t TicketUpdate) Activity() time.Time {
 // its customer (the integrations' data on it, the sidebar's included), tags and meta: a page is
 // tens of kilobytes of which the sweep needs five members a ticket, so it is read member by
 // member (decodeFields), the rest skipped.
-type updatesPage struct {
-	Data []wireTicketUpdate `json:"data"`
-	Meta struct {
-		NextCursor *string `json:"next_cursor"`
-	} `json:"meta"`
-}
+type updatesPage listPage[wireTicketUpdate]
 
-func (p updatesPage) next() string { return listPage[wireTicketUpdate]{Meta: p.Meta}.next() }
+func (p updatesPage) updates() []TicketUpdate {
+	out := make([]TicketUpdate, len(p.Data))
+	for i, w := range p.Data {
+		out[i] = w.update()
+	}
+	return out
+}
 
 type wireTicketUpdate struct {
 	ID         int64   `json:"id"`
@@ -469,15 +466,16 @@ func (p *updatesPage) decodeFields(data []byte) error {
 	var v updatesPage
 	err := decodeObjectFields(data, []field{{"data", updatesField{&v.Data}}, {"meta", &v.Meta}})
 	if errors.Is(err, errNotFast) {
-		type plain updatesPage // without decodeFields
-		return json.Unmarshal(data, (*plain)(p))
+		return json.Unmarshal(data, (*listPage[wireTicketUpdate])(p)) // the standard decoder's read
 	}
 	*p = v
 	return err
 }
 
-// updatesField is the page's data member: null, or an array of ticket objects (a null element
-// is a zero ticket, as json.Unmarshal leaves it).
+// updatesField is the page's data member: null, or an array of ticket objects. It decodes as
+// json.Unmarshal does into a slice: a repeated member decodes over the elements already there
+// (a null element or a missing member leaves them as they were), an empty array is an empty
+// slice.
 type updatesField struct{ data *[]wireTicketUpdate }
 
 func (f updatesField) decodeFields(data []byte) error {
@@ -486,16 +484,17 @@ func (f updatesField) decodeFields(data []byte) error {
 		*f.data = nil
 		return nil
 	}
-	out := []wireTicketUpdate{}
+	old := *f.data
+	out := old[:0]
 	err := decodeArrayElements(data, func(elem []byte) error {
 		var w wireTicketUpdate
+		if i := len(out); i < cap(old) {
+			w = old[:cap(old)][i]
+		}
 		if string(elem) != "null" {
-			if elem[0] != '{' {
-				return errNotFast
-			}
 			if err := decodeObjectFields(elem, []field{{"id", &w.ID}, {"external_id", &w.ExternalID},
 				{"created_datetime", &w.Created}, {"updated_datetime", &w.Updated}, {"last_message_datetime", &w.LastMsg}}); err != nil {
-				return errNotFast
+				return err
 			}
 		}
 		out = append(out, w)
@@ -503,6 +502,9 @@ func (f updatesField) decodeFields(data []byte) error {
 	})
 	if err != nil {
 		return err
+	}
+	if len(out) == 0 {
+		out = []wireTicketUpdate{}
 	}
 	*f.data = out
 	return nil

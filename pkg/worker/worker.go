@@ -94,32 +94,42 @@ var ErrNotConfigured = errors.New("no handler configured for this job type")
 // sync may take the rest of the invocation), each in the order SQS gave them.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
-	records := slices.Clone(ev.Records)
-	slices.SortStableFunc(records, func(a, b events.SQSMessage) int { return cmp.Compare(urgency(a), urgency(b)) })
-	for _, rec := range records {
-		if err := h.handleOne(ctx, rec); err != nil {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+	batch := make([]parsed, len(ev.Records))
+	for i, rec := range ev.Records {
+		job, err := queue.Parse([]byte(rec.Body))
+		batch[i] = parsed{rec: rec, job: job, err: err}
+	}
+	slices.SortStableFunc(batch, func(a, b parsed) int { return cmp.Compare(a.urgency(), b.urgency()) })
+	for _, p := range batch {
+		if err := h.handleOne(ctx, p); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: p.rec.MessageId})
 		}
 	}
 	return resp, nil
 }
 
+// parsed is a record of the batch with its job (or why its body is no job).
+type parsed struct {
+	rec events.SQSMessage
+	job queue.Job
+	err error
+}
+
 // urgency ranks a record for Handle: reply work 0, sweeps 1, syncs 2. A body that does not parse
 // ranks 0: it fails at once, whatever its place.
-func urgency(rec events.SQSMessage) int {
-	job, err := queue.Parse([]byte(rec.Body))
+func (p parsed) urgency() int {
 	switch {
-	case err != nil, job.Type == queue.TypeReplyRetry:
+	case p.err != nil, p.job.Type == queue.TypeReplyRetry:
 		return 0
-	case job.Type == queue.TypeReplySweep:
+	case p.job.Type == queue.TypeReplySweep:
 		return 1
 	}
 	return 2
 }
 
-func (h *Handler) handleOne(ctx context.Context, rec events.SQSMessage) error {
+func (h *Handler) handleOne(ctx context.Context, p parsed) error {
+	rec, job, err := p.rec, p.job, p.err
 	log := h.Log.With("message_id", rec.MessageId, "receive_count", rec.Attributes["ApproximateReceiveCount"])
-	job, err := queue.Parse([]byte(rec.Body))
 	if err != nil {
 		// Poison: it can never succeed. Failing it lets SQS move it to the DLQ after
 		// maxReceiveCount receives; the reason is logged every time.
