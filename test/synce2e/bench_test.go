@@ -2,6 +2,7 @@ package synce2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,10 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/pilotdesk/pilotdesk/lab/devstack"
 	"github.com/pilotdesk/pilotdesk/lab/gorgiassim"
 	"github.com/pilotdesk/pilotdesk/lab/localrun"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/store"
 )
 
 var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
@@ -95,40 +101,72 @@ func benchSync(b *testing.B, calls int) {
 	}
 }
 
-// BenchmarkRoundTripFloor is what one loopback round trip to moto costs a client that does
-// nothing else, on this machine: keep-alive HTTP requests with no SDK, no signing, no JSON
-// work (a ListTables moto answers in a few milliseconds). Compare the worker's CPU per review
-// with the round trips it makes per review.
+// BenchmarkRoundTripFloor is what waiting for an answer costs a client that does nothing else,
+// on this machine. "bare-http": keep-alive HTTP requests to moto with no SDK, no signing, no
+// JSON work (a ListTables moto answers in a few milliseconds). "sdk-getitem": one GetItem on
+// the stack's table through the AWS SDK, configured as the functions configure it (signing,
+// retries, endpoint rules, the answer's checksum). "sleep-2ms": a goroutine sleeping 2 ms, the
+// cost of one wake-up from idle and nothing else. Compare the worker's CPU per review with the
+// round trips it makes per review: a review costs at least one helpdesk round trip and a share
+// of a DynamoDB call, whatever the worker does with them.
 func BenchmarkRoundTripFloor(b *testing.B) {
 	s := startB(b, devstack.Options{Name: "bench-floor"}, 1, 0)
 	defer s.Stop()
 	endpoint := s.AWS.Moto.Endpoint
 	client := &http.Client{}
-	const n = 300
-	for range b.N {
-		cpu0, wakes0 := selfSchedStat()
-		start := time.Now()
-		for range n {
+	ctx := context.Background()
+	ddb := dynamodb.NewFromConfig(s.AWS.AWS)
+	key := map[string]types.AttributeValue{store.AttrPK: &types.AttributeValueMemberS{Value: "floor"}, store.AttrSK: &types.AttributeValueMemberS{Value: "floor"}}
+	for _, c := range []struct {
+		name string
+		once func() error
+	}{
+		{"bare-http", func() error {
 			req, _ := http.NewRequest(http.MethodPost, endpoint+"/", strings.NewReader("{}"))
 			req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
 			req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 			req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0")
 			resp, err := client.Do(req)
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
-				b.Fatalf("moto: %s", resp.Status)
+				return fmt.Errorf("moto: %s", resp.Status)
 			}
-		}
-		cpu1, wakes1 := selfSchedStat()
-		cpu := cpu1 - cpu0
-		b.ReportMetric(float64(cpu.Microseconds())/n, "client-cpu-us/round-trip")
-		b.ReportMetric(float64(wakes1-wakes0)/n, "client-wakes/round-trip")
-		b.ReportMetric(float64(cpu.Microseconds())/float64(max(wakes1-wakes0, 1)), "client-cpu-us/wake")
-		b.ReportMetric(float64(time.Since(start).Microseconds())/n/1000, "ms/round-trip")
+			return nil
+		}},
+		{"sdk-getitem", func() error {
+			_, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.AWS.TableName()), Key: key})
+			return err
+		}},
+		{"sleep-2ms", func() error {
+			time.Sleep(2 * time.Millisecond)
+			return nil
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			const n = 300
+			if err := c.once(); err != nil { // the connection is open before the count starts
+				b.Fatal(err)
+			}
+			for range b.N {
+				cpu0, wakes0 := selfSchedStat()
+				start := time.Now()
+				for range n {
+					if err := c.once(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu1, wakes1 := selfSchedStat()
+				cpu := cpu1 - cpu0
+				b.ReportMetric(float64(cpu.Microseconds())/n, "client-cpu-us/call")
+				b.ReportMetric(float64(wakes1-wakes0)/n, "client-wakes/call")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(max(wakes1-wakes0, 1)), "client-cpu-us/wake")
+				b.ReportMetric(float64(time.Since(start).Microseconds())/n/1000, "ms/call")
+			}
+		})
 	}
 }
 
