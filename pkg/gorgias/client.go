@@ -373,7 +373,7 @@ func (c *Client) once(ctx context.Context, cl call, u string, payload []byte) (a
 	c.lim.Observe(resp.Header)
 	if c.sched != nil {
 		if used, limit, ok := ParseCallLimit(resp.Header.Get(CallLimitHeader)); ok {
-			c.sched.observe(ctx, used, limit)
+			c.sched.observe(used, limit)
 		}
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "gorgias call", slog.String("op", cl.op),

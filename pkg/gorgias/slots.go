@@ -9,10 +9,11 @@ import (
 )
 
 // Slots schedules a helpdesk account's calls across every instance and function (the store in
-// production): TakeSlots reserves n slots interval apart unless the first starts beyond
-// horizon (then it says when it would); PushSlots makes room for calls others made.
+// production): TakeSlots reserves n slots interval apart, none before notBefore, unless the
+// first starts beyond horizon (then it says when it would); PushSlots moves every instance's
+// next slot on at once (after a 429).
 type Slots interface {
-	TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error)
+	TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration, notBefore time.Time) (time.Time, bool, error)
 	PushSlots(ctx context.Context, account string, until time.Time) error
 }
 
@@ -58,6 +59,7 @@ type sharedSchedule struct {
 	mu   sync.Mutex
 	next time.Time // the instance's next reserved slot
 	left int       // slots reserved from next on, interval apart
+	hold time.Time // no call before: the room other integrations' calls take (observe)
 }
 
 var sharedSchedules = struct {
@@ -104,7 +106,10 @@ func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
 			return sleepUntil(ctx, at)
 		}
 		s.mu.Unlock()
-		start, ok, err := s.slots.TakeSlots(ctx, s.account, batch, s.interval, horizon)
+		s.mu.Lock()
+		hold := s.hold
+		s.mu.Unlock()
+		start, ok, err := s.slots.TakeSlots(ctx, s.account, batch, s.interval, horizon, hold)
 		if err != nil {
 			return fmt.Errorf("helpdesk call schedule: %w", err)
 		}
@@ -118,25 +123,45 @@ func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
 		if s.left == 0 || start.After(s.next) {
 			s.next, s.left = start, batch
 		}
+		s.skipHeld()
 		s.mu.Unlock()
 	}
 }
 
-// observe makes room for other integrations' calls on the account. Gorgias' usage header is
-// its leaky bucket's level; Pilotdesk's own calls, a slot apart below the leak rate, keep it
-// near empty, so a level above a fifth of the limit is someone else's: every instance's next
-// slot moves on by the time that excess takes to drain, and Pilotdesk settles on what the
-// others leave.
-func (s *sharedSchedule) observe(ctx context.Context, used, limit int) {
-	mark := max(2, limit/5)
-	if used <= mark {
+// othersMark is the bucket level Pilotdesk's own calls stay at or under, so that a level above
+// it is someone else's. Gorgias' usage header is its leaky bucket's level; Pilotdesk's calls,
+// a slot apart and the slots a little slower than the leak, leave about one call in it after
+// each (two when a slot used late meets the next one on time). Three leaves room for that,
+// and is as little as another integration's calls can show before Pilotdesk gives way: its
+// use in the first window it shares is the others' room plus about the mark (a leaky bucket
+// shows others only once the calls together outrun the leak).
+func othersMark(limit int) int { return max(3, limit/16) }
+
+// observe makes room for other integrations' calls on the account: at a level above
+// othersMark, this instance makes no call before the excess has drained. Its slots reserved
+// inside that time lapse, and its next reservation starts after it, which moves the shared
+// schedule on for every instance without a store write of its own (each instance sees the
+// level in its own answers too). Pilotdesk settles on what the others leave.
+func (s *sharedSchedule) observe(used, limit int) {
+	mark := othersMark(limit)
+	if used <= mark || limit <= 0 {
 		return
 	}
 	until := time.Now().Add(time.Duration(used-mark) * s.window / time.Duration(limit))
 	s.mu.Lock()
-	s.left = 0 // the reserved slots may fall inside the room made
-	s.mu.Unlock()
-	_ = s.slots.PushSlots(context.WithoutCancel(ctx), s.account, until)
+	defer s.mu.Unlock()
+	if until.After(s.hold) {
+		s.hold = until
+	}
+	s.skipHeld()
+}
+
+// skipHeld lapses the reserved slots before the hold (s.mu held). A reservation asked before
+// the hold was known may hold some.
+func (s *sharedSchedule) skipHeld() {
+	for s.left > 0 && s.next.Before(s.hold) {
+		s.next, s.left = s.next.Add(s.interval), s.left-1
+	}
 }
 
 func sleepUntil(ctx context.Context, at time.Time) error {

@@ -2,6 +2,7 @@ package gorgias
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"testing"
@@ -70,19 +71,46 @@ func TestSharedScheduleHoldsTheLimitAcrossInstances(t *testing.T) {
 	}
 }
 
-// Usage above a fifth of the account's bucket (other integrations) pushes every instance's
-// next slot back by the time the excess takes to drain.
+// A bucket level above the mark (other integrations' calls) holds the instance's calls until
+// the excess has drained: its reserved slots inside that time lapse, and its next reservation
+// starts after it, which moves every other instance's next slot on too.
 func TestObserveMakesRoomForOthers(t *testing.T) {
 	t.Parallel()
 	st := memstore.New()
-	s := &sharedSchedule{slots: st, account: "a", limit: 40, window: 20 * time.Second, interval: 20 * time.Second / 39}
-	s.observe(context.Background(), 8, 40) // Pilotdesk's own calls keep the bucket this low: nothing
-	if at, ok, _ := st.TakeSlots(context.Background(), "a", 1, s.interval, 0); !ok || time.Until(at) > 0 {
-		t.Fatalf("pushed at 30/40: %v %v", at, ok)
+	const window = 2 * time.Second // Gorgias' 40 per 20 s, ten times faster
+	s := &sharedSchedule{slots: st, account: "a", limit: 40, window: window, interval: window / 39}
+	if err := s.wait(context.Background(), Background); err != nil { // four slots reserved
+		t.Fatal(err)
 	}
-	s.observe(context.Background(), 40, 40)
-	if at, ok, _ := st.TakeSlots(context.Background(), "a", 1, s.interval, time.Minute); !ok || time.Until(at) < 15*time.Second {
-		t.Fatalf("at 40/40 the next slot is %s away, want the 16 s the 32 over the mark take to drain", time.Until(at))
+	s.observe(3, 40) // Pilotdesk's own calls keep the bucket this low: nothing
+	if s.left != 3 || !s.hold.IsZero() {
+		t.Fatalf("at 3/40: %d slots left, hold %v; want the 3 reserved, no hold", s.left, s.hold)
+	}
+	s.observe(40, 40)
+	if s.left != 0 {
+		t.Fatalf("at 40/40 %d reserved slots kept inside the hold", s.left)
+	}
+	held := time.Until(s.hold)
+	if held < 1800*time.Millisecond || held > 1850*time.Millisecond {
+		t.Fatalf("at 40/40 held %s, want the 1.85 s the 37 calls over the mark take to drain", held)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var we *WaitError
+	if err := s.wait(ctx, Urgent); !errors.As(err, &we) || we.Until.Before(s.hold) {
+		t.Fatalf("a call inside the hold: %v, want a wait until %v", err, s.hold)
+	}
+	if err := s.wait(context.Background(), Urgent); err != nil {
+		t.Fatal(err)
+	}
+	if time.Now().Before(s.hold) {
+		t.Fatalf("a call made %s before the hold's end", time.Until(s.hold))
+	}
+	// Another instance, which saw no usage header yet, reserves after this one's slots.
+	other := &sharedSchedule{slots: st, account: "a", limit: 40, window: window, interval: window / 39}
+	at, ok, err := st.TakeSlots(context.Background(), "a", 1, other.interval, time.Minute, time.Time{})
+	if err != nil || !ok || at.Before(s.hold) {
+		t.Fatalf("another instance's next slot %v (%v, %v), want after the hold %v", at, ok, err, s.hold)
 	}
 }
 
@@ -104,7 +132,7 @@ func TestScheduleWithAHighLimitMakesProgress(t *testing.T) {
 // slowSlots answers like a store across a network: 5 ms a call.
 type slowSlots struct{ *memstore.Store }
 
-func (s slowSlots) TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error) {
+func (s slowSlots) TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration, notBefore time.Time) (time.Time, bool, error) {
 	time.Sleep(5 * time.Millisecond)
-	return s.Store.TakeSlots(ctx, account, n, interval, horizon)
+	return s.Store.TakeSlots(ctx, account, n, interval, horizon, notBefore)
 }

@@ -67,7 +67,7 @@ func BenchmarkLinkWrites(b *testing.B) {
 		conn := conn()
 		cpu0 := cpuNow()
 		for range b.N {
-			if _, _, err := s.TakeSlots(ctx, conn, 2, time.Nanosecond, time.Hour); err != nil {
+			if _, _, err := s.TakeSlots(ctx, conn, 2, time.Nanosecond, time.Hour, time.Time{}); err != nil {
 				b.Fatal(err)
 			}
 		}

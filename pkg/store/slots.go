@@ -17,11 +17,12 @@ func slotsPK(key string) string { return "HDSLOTS#" + key }
 
 const slotsSK = "slots"
 
-// TakeSlots reserves n consecutive call slots of the account named key, interval apart, unless
-// the first would start more than horizon from now: then it says when it would start, so that
-// the caller waits (a sync asks with a short horizon, a reply with a long one, so that a reply
-// never queues behind a backfill's reservations). It returns the first slot's start.
-func (s *Store) TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error) {
+// TakeSlots reserves n consecutive call slots of the account named key, interval apart and none
+// before notBefore (room the caller saw other integrations take), unless the first would start
+// more than horizon from now: then it says when it would start, so that the caller waits (a
+// sync asks with a short horizon, a reply with a long one, so that a reply never queues behind
+// a backfill's reservations). It returns the first slot's start.
+func (s *Store) TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration, notBefore time.Time) (time.Time, bool, error) {
 	const op = "store.TakeSlots"
 	if account == "" || n <= 0 || interval <= 0 {
 		return time.Time{}, false, emptyKey(op, "account key, slots or interval")
@@ -47,7 +48,7 @@ func (s *Store) TakeSlots(ctx context.Context, account string, n int, interval, 
 			}
 		}
 		now := s.now()
-		start := time.Unix(0, max(old, now.UnixNano()))
+		start := time.Unix(0, max(old, now.UnixNano(), notBefore.UnixNano()))
 		if start.Sub(now) > horizon {
 			if had {
 				s.slots.Store(account, old)

@@ -1212,9 +1212,9 @@ func (s *Store) ForgetReviewerEntry(ctx context.Context, account, reviewer, revi
 	return nil
 }
 
-// TakeSlots reserves n call slots of the account, interval apart, unless the first would start
-// more than horizon from now; it returns the first slot's start.
-func (s *Store) TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error) {
+// TakeSlots reserves n call slots of the account, interval apart and none before notBefore,
+// unless the first would start more than horizon from now; it returns the first slot's start.
+func (s *Store) TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration, notBefore time.Time) (time.Time, bool, error) {
 	const op = "store.TakeSlots"
 	if err := live(ctx, op); err != nil {
 		return time.Time{}, false, err
@@ -1225,8 +1225,11 @@ func (s *Store) TakeSlots(ctx context.Context, account string, n int, interval, 
 	defer s.lock()()
 	now := s.now()
 	start := now
-	if next, ok := s.d.slots[account]; ok && next.After(now) {
+	if next, ok := s.d.slots[account]; ok && next.After(start) {
 		start = next
+	}
+	if notBefore.After(start) {
+		start = notBefore
 	}
 	if start.Sub(now) > horizon {
 		return start, false, nil

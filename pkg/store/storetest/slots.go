@@ -8,16 +8,21 @@ import (
 )
 
 // Call slots: consecutive reservations follow each other interval apart; one that would start
-// beyond the horizon is refused with its start; a push from the usage header moves the next
-// slot on; slots never start in the past.
+// beyond the horizon is refused with its start; a push (after a 429) moves the next slot on;
+// a reservation asked not before a time (room other integrations took) starts there and moves
+// the schedule past it for every instance; slots never start in the past.
 func testCallSlots(t *testing.T, e *env) {
 	key := e.name("acct")
 	const iv = 500 * time.Millisecond
-	take := func(n int, horizon time.Duration) (time.Time, bool) {
+	takeFrom := func(n int, horizon time.Duration, notBefore time.Time) (time.Time, bool) {
 		t.Helper()
-		at, ok, err := e.s.TakeSlots(e.ctx, key, n, iv, horizon)
+		at, ok, err := e.s.TakeSlots(e.ctx, key, n, iv, horizon, notBefore)
 		e.must(err)
 		return at, ok
+	}
+	take := func(n int, horizon time.Duration) (time.Time, bool) {
+		t.Helper()
+		return takeFrom(n, horizon, time.Time{})
 	}
 	now := e.now()
 	if at, ok := take(2, time.Second); !ok || !at.Equal(now) {
@@ -41,6 +46,22 @@ func testCallSlots(t *testing.T, e *env) {
 	if at, ok := take(1, 0); !ok || !at.Equal(e.now()) {
 		t.Fatalf("idle account: %v %v, want now", at, ok)
 	}
+	now = e.now()
+	if at, ok := takeFrom(2, time.Second, now.Add(3*time.Second)); ok || !at.Equal(now.Add(3*time.Second)) {
+		t.Fatalf("not before 3 s, horizon 1 s: %v %v, want refused at %v", at, ok, now.Add(3*time.Second))
+	}
+	if at, ok := take(1, time.Minute); !ok || !at.Equal(now.Add(iv)) {
+		t.Fatalf("a refused reservation moved the schedule: next slot %v %v, want %v", at, ok, now.Add(iv))
+	}
+	if at, ok := takeFrom(2, time.Minute, now.Add(3*time.Second)); !ok || !at.Equal(now.Add(3*time.Second)) {
+		t.Fatalf("not before 3 s: %v %v", at, ok)
+	}
+	if at, ok := take(1, time.Minute); !ok || !at.Equal(now.Add(3*time.Second+2*iv)) {
+		t.Fatalf("after a reservation not before 3 s, another instance's: %v %v, want %v", at, ok, now.Add(3*time.Second+2*iv))
+	}
+	if at, ok := takeFrom(1, time.Minute, now); !ok || !at.Equal(now.Add(3*time.Second+3*iv)) {
+		t.Fatalf("a not-before already passed: %v %v, want the next slot", at, ok)
+	}
 }
 
 // Concurrent reservations never share a slot (one refused for contention is asked again, as
@@ -55,7 +76,7 @@ func testConcurrentCallSlots(t *testing.T, e *env) {
 		go func() {
 			defer wg.Done()
 			for got := 0; got < 5; {
-				at, ok, err := e.s.TakeSlots(e.ctx, key, 1, time.Millisecond, time.Hour)
+				at, ok, err := e.s.TakeSlots(e.ctx, key, 1, time.Millisecond, time.Hour, time.Time{})
 				if err != nil {
 					t.Error(err)
 					return

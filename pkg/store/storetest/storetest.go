@@ -81,7 +81,7 @@ type Store interface {
 	PutReviewerEntries(ctx context.Context, account string, recs []reviewer.Record) error
 	ReviewerEntries(ctx context.Context, account, reviewer string) (map[string]string, error)
 	ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error
-	TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration) (time.Time, bool, error)
+	TakeSlots(ctx context.Context, account string, n int, interval, horizon time.Duration, notBefore time.Time) (time.Time, bool, error)
 	PushSlots(ctx context.Context, account string, until time.Time) error
 	ParkJob(ctx context.Context, account, id, body string) error
 	TakeParked(ctx context.Context, account string) ([]string, error)
