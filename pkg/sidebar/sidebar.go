@@ -8,9 +8,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
@@ -25,8 +27,18 @@ type Store interface {
 }
 
 // MaxShown bounds the reviews of one answer (newest first), so the answer stays small
-// whatever the reviewer wrote.
-const MaxShown = 10
+// whatever the reviewer wrote; MaxTitle and MaxProduct bound a review's title and product
+// name (its text is already an excerpt, reviewer.ExcerptLen).
+const (
+	MaxShown   = 10
+	MaxTitle   = 200
+	MaxProduct = 200
+)
+
+// maxAccount bounds the account parameter: a helpdesk host (acme.gorgias.com) is at most 253
+// characters, and DynamoDB refuses a key over 2 048 bytes (as an error that is not the
+// caller's to see).
+const maxAccount = 255
 
 // Service answers sidebar calls.
 type Service struct {
@@ -62,10 +74,11 @@ type Answer struct {
 const (
 	NoteAnonymous = "Reviews whose author did not share an email arrive on this shared customer; each ticket's first message holds its review."
 	NoteNone      = "No Trustpilot review from this email address is known to Pilotdesk."
+	NoteNoEmail   = "This customer has no email address; Pilotdesk finds a customer's Trustpilot reviews by email."
 )
 
-// ErrNoEmail: the call did not say whose reviews.
-var ErrNoEmail = errors.New("the email parameter is required ({{ticket.customer.email}})")
+// ErrNoEmail: the email the call carries is not an address (a template that did not render).
+var ErrNoEmail = errors.New("the email parameter must be the ticket customer's address ({{ticket.customer.email}})")
 
 // Call is one sidebar call: the account (from the installed URL), and the ticket's customer
 // email, id and external id as Gorgias rendered them.
@@ -83,12 +96,21 @@ func (s *Service) Answer(ctx context.Context, c Call) (Answer, error) {
 	current, _ := link.ReviewIDOf(strings.TrimSpace(c.ExternalID))
 	const op = "sidebar.Answer"
 	email = fixEmail(email)
+	account = strings.TrimSpace(account)
+	if account == "" {
+		return Answer{}, errs.E(errs.Invalid, op, errors.New("the account parameter is required (install the integration with `pilotdesk helpdesk install-webhook`)"))
+	}
+	if len(account) > maxAccount || strings.ContainsFunc(account, unicode.IsControl) {
+		return Answer{}, errs.E(errs.Invalid, op, fmt.Errorf("the account parameter must be the helpdesk's host (at most %d characters)", maxAccount))
+	}
+	if email == "" {
+		// A customer from chat, social or phone has none: Gorgias calls on their tickets too,
+		// and an integration whose calls fail is deactivated, so this is an answer, not an error.
+		return Answer{Reviews: []Review{}, Note: NoteNoEmail}, nil
+	}
 	who := reviewer.Key(email)
 	if who == "" || !strings.Contains(email, "@") {
 		return Answer{}, errs.E(errs.Invalid, op, ErrNoEmail)
-	}
-	if strings.TrimSpace(account) == "" {
-		return Answer{}, errs.E(errs.Invalid, op, errors.New("the account parameter is required (install the integration with `pilotdesk helpdesk install-webhook`)"))
 	}
 	raw, err := s.Store.ReviewerEntries(ctx, account, who)
 	if err != nil {
@@ -101,7 +123,7 @@ func (s *Service) Answer(ctx context.Context, c Call) (Answer, error) {
 		}
 	}
 	if len(entries) == 0 {
-		return s.empty(ctx, ticketID, current != "")
+		return s.empty(ctx, account, ticketID, current != "")
 	}
 	slices.SortFunc(entries, func(a, b reviewer.Entry) int {
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.ReviewID, b.ReviewID))
@@ -121,7 +143,7 @@ func (s *Service) Answer(ctx context.Context, c Call) (Answer, error) {
 		}
 		ans.Reviews = append(ans.Reviews, Review{
 			Stars: e.Stars, Rating: strings.Repeat("★", min(max(e.Stars, 0), 5)) + strings.Repeat("☆", 5-min(max(e.Stars, 0), 5)),
-			Title: e.Title, Excerpt: e.Excerpt, Kind: e.Kind, Product: e.ProductName, SKU: e.ProductSKU,
+			Title: reviewer.Excerpt(e.Title, MaxTitle), Excerpt: e.Excerpt, Kind: e.Kind, Product: reviewer.Excerpt(e.ProductName, MaxProduct), SKU: e.ProductSKU,
 			Date: e.CreatedAt.UTC().Format("2006-01-02"), Link: e.Link, Reply: replyText(lk), TicketID: tid,
 			ThisTicket: this, BusinessUnit: e.BusinessUnitID,
 		})
@@ -131,13 +153,20 @@ func (s *Service) Answer(ctx context.Context, c Call) (Answer, error) {
 
 // empty answers for a customer without indexed reviews: the shared anonymous customer (its
 // ticket is a review ticket whose review has no reviewer) says so; anyone else has none yet.
-func (s *Service) empty(ctx context.Context, ticketID int64, reviewTicket bool) (Answer, error) {
+func (s *Service) empty(ctx context.Context, account string, ticketID int64, reviewTicket bool) (Answer, error) {
 	ans := Answer{Reviews: []Review{}, Note: NoteNone}
 	var links []link.Link
 	if ticketID != 0 {
-		var err error
-		if links, err = s.Store.LinksByTicket(ctx, ticketID); err != nil {
+		all, err := s.Store.LinksByTicket(ctx, ticketID)
+		if err != nil {
 			return Answer{}, err
+		}
+		// Ticket ids are per helpdesk account: another account's ticket of the same id is not
+		// this one (links written before they carried their account count as this account's).
+		for _, l := range all {
+			if l.Account == "" || l.Account == account {
+				links = append(links, l)
+			}
 		}
 	}
 	// A review ticket whose customer has no entry: its review came without an email (the

@@ -3,8 +3,10 @@ package sidebar_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
@@ -123,12 +125,59 @@ func TestAnonymousCustomerShowsNoReviewerData(t *testing.T) {
 	if ans, err := s.Answer(ctx, sidebar.Call{Account: "acme", Email: "dave@example.com", TicketID: 55}); err != nil || ans.Anonymous || ans.Note != sidebar.NoteNone {
 		t.Fatalf("a non-reviewer: %+v %v", ans, err)
 	}
-	for _, bad := range []string{"", "   ", "not-an-email"} {
-		if _, err := s.Answer(ctx, sidebar.Call{Account: "acme", Email: bad, TicketID: 7}); !errs.Is(err, errs.Invalid) {
-			t.Fatalf("email %q: %v, want errs.Invalid", bad, err)
+	// Another helpdesk account's ticket 7 is not this account's: a customer there is not the
+	// anonymous one.
+	if ans, err := s.Answer(ctx, sidebar.Call{Account: "other.gorgias.com", Email: "dave@example.com", TicketID: 7}); err != nil || ans.Anonymous || ans.Note != sidebar.NoteNone {
+		t.Fatalf("another account's ticket of the same id: %+v %v", ans, err)
+	}
+}
+
+// A customer without an email (chat, social, phone) gets an answer saying so, not an error:
+// Gorgias calls on every ticket, and deactivates an integration whose calls keep failing.
+// What is not an address (a template that did not render), or no account, or an account no
+// helpdesk host can be, is the caller's mistake.
+func TestAnswerToBadOrMissingParameters(t *testing.T) {
+	t.Parallel()
+	s := &sidebar.Service{Store: memstore.New()}
+	ctx := context.Background()
+	for _, none := range []string{"", "   "} {
+		ans, err := s.Answer(ctx, sidebar.Call{Account: "acme", Email: none, TicketID: 7})
+		if err != nil || ans.Note != sidebar.NoteNoEmail || ans.Reviews == nil || len(ans.Reviews) != 0 || ans.Anonymous {
+			t.Fatalf("email %q: %+v %v, want an empty answer with the no-email note", none, ans, err)
 		}
 	}
-	if _, err := s.Answer(ctx, sidebar.Call{Email: "carl@example.com", TicketID: 8}); !errs.Is(err, errs.Invalid) {
-		t.Fatalf("no account: %v", err)
+	for _, c := range []sidebar.Call{
+		{Account: "acme", Email: "not-an-email", TicketID: 7},
+		{Account: "acme", Email: "{{ticket.customer.email}}", TicketID: 7},
+		{Email: "carl@example.com", TicketID: 8},
+		{Account: strings.Repeat("a", 256), Email: "carl@example.com"},
+		{Account: "acme\x00.gorgias.com", Email: "carl@example.com"},
+	} {
+		if _, err := s.Answer(ctx, c); !errs.Is(err, errs.Invalid) {
+			t.Fatalf("%+v: %v, want errs.Invalid", c, err)
+		}
+	}
+}
+
+// A review's title and product name are cut like its text, so one answer stays small whatever
+// the reviewer wrote.
+func TestAnswerBoundsTitleAndProduct(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	long := strings.Repeat("very long words ", 100)
+	linkReview(t, st, "acme", "fay@example.com", review.Review{ID: fmt.Sprintf("%024x", 5), Kind: review.Product, Stars: 5,
+		Title: long, ProductName: long, Text: long, CreatedAt: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}, 12)
+	ans, err := (&sidebar.Service{Store: st}).Answer(context.Background(), sidebar.Call{Account: "acme", Email: "fay@example.com"})
+	if err != nil || len(ans.Reviews) != 1 {
+		t.Fatalf("%+v %v", ans, err)
+	}
+	r := ans.Reviews[0]
+	for name, v := range map[string]struct {
+		got string
+		max int
+	}{"title": {r.Title, sidebar.MaxTitle}, "product": {r.Product, sidebar.MaxProduct}, "excerpt": {r.Excerpt, reviewer.ExcerptLen}} {
+		if n := utf8.RuneCountInString(v.got); n > v.max+1 || n < v.max/2 || !strings.HasSuffix(v.got, "…") {
+			t.Fatalf("%s: %d characters %q, want at most %d and an ellipsis", name, n, v.got, v.max+1)
+		}
 	}
 }

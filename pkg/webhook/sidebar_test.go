@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,9 @@ func TestSidebarRoute(t *testing.T) {
 		{"no secret", sidebarReq("GET", "", ok), 401},
 		{"wrong secret", sidebarReq("GET", "nope", ok), 401},
 		{"post", sidebarReq("POST", "s3cret", ok), 405},
-		{"no email", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "ticket": "12"}), 400},
+		{"no email parameter", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "ticket": "12"}), 400},
+		{"a customer without an email", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "email": "", "ticket": "12"}), 200},
+		{"account too long", sidebarReq("GET", "s3cret", map[string]string{"account": strings.Repeat("a", 3000), "email": "dana@example.com"}), 400},
 		{"template not rendered", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "email": "{{ticket.customer.email}}"}), 400},
 		{"bad ticket", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "email": "dana@example.com", "ticket": "x"}), 400},
 		{"no account", sidebarReq("GET", "s3cret", map[string]string{"email": "dana@example.com"}), 400},
@@ -67,7 +70,12 @@ func TestSidebarRoute(t *testing.T) {
 		if err != nil || resp.StatusCode != c.status {
 			t.Fatalf("%s: %d %v (%s), want %d", c.name, resp.StatusCode, err, resp.Body, c.status)
 		}
-		if c.status == 200 {
+		if c.status == 200 && c.name != "ok" {
+			var ans sidebar.Answer
+			if err := json.Unmarshal([]byte(resp.Body), &ans); err != nil || len(ans.Reviews) != 0 || ans.Note != sidebar.NoteNoEmail {
+				t.Fatalf("%s: answer %s %v", c.name, resp.Body, err)
+			}
+		} else if c.status == 200 {
 			var ans sidebar.Answer
 			if err := json.Unmarshal([]byte(resp.Body), &ans); err != nil || len(ans.Reviews) != 1 || !ans.Reviews[0].ThisTicket || ans.Reviews[0].Title != "Nice" {
 				t.Fatalf("answer %s %v", resp.Body, err)

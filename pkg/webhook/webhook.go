@@ -176,6 +176,10 @@ func (h *Handler) sidebar(ctx context.Context, req events.APIGatewayV2HTTPReques
 		return *bad
 	}
 	q := req.QueryStringParameters
+	if _, ok := q["email"]; !ok {
+		// The installed URL lacks it (an empty value is a customer without an email).
+		return reply(http.StatusBadRequest, "error", "the email parameter is required (email={{ticket.customer.email}})")
+	}
 	var ticket int64
 	if t := strings.TrimSpace(q["ticket"]); t != "" {
 		n, err := strconv.ParseInt(t, 10, 64)
