@@ -27,6 +27,7 @@ var Outputs = map[string]string{
 	"CredentialsSecretPrefix": "CREDENTIALS_SECRET_PREFIX",
 	"WebhookSecretArn":        "WEBHOOK_SECRET_ARN",
 	"ApiUrl":                  "API_URL",
+	"HelpdeskRateLimit":       "HELPDESK_RATE_LIMIT",
 }
 
 var stackNameRe = regexp.MustCompile(`^\s*stack_name\s*=\s*"([^"]+)"`)
