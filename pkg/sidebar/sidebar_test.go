@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
@@ -179,5 +180,37 @@ func TestAnswerBoundsTitleAndProduct(t *testing.T) {
 		if n := utf8.RuneCountInString(v.got); n > v.max+1 || n < v.max/2 || !strings.HasSuffix(v.got, "…") {
 			t.Fatalf("%s: %d characters %q, want at most %d and an ellipsis", name, n, v.got, v.max+1)
 		}
+	}
+}
+
+// Purging a connection takes its reviews out of the sidebar: a reviewer of two connections of
+// the account keeps the other's, one of the purged connection alone has none left.
+func TestAnswerAfterPurgeShowsOnlyOtherConnections(t *testing.T) {
+	t.Parallel()
+	st := memstore.New()
+	ctx := context.Background()
+	for _, id := range []string{"c1", "c2"} {
+		if err := st.PutConnection(ctx, connection.Connection{ID: id, Helpdesk: connection.Helpdesk{URL: "https://acme"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, r := range []struct{ conn, email string }{{"c1", "both@example.com"}, {"c2", "both@example.com"}, {"c1", "once@example.com"}} {
+		rv := review.Review{ID: fmt.Sprintf("%024x", i+1), Kind: review.Service, Stars: 5, Title: r.conn, CreatedAt: at}
+		if err := st.PutReviewerEntry(ctx, "acme", reviewer.Key(r.email), rv.ID, reviewer.EntryOf(r.conn, rv, 0).Marshal()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.DeleteConnection(ctx, "c1", true); err != nil {
+		t.Fatal(err)
+	}
+	svc := &sidebar.Service{Store: st}
+	ans, err := svc.Answer(ctx, sidebar.Call{Account: "acme", Email: "both@example.com"})
+	if err != nil || ans.Total != 1 || len(ans.Reviews) != 1 || ans.Reviews[0].Title != "c2" {
+		t.Fatalf("reviewer of both connections after the purge: %+v %v", ans, err)
+	}
+	ans, err = svc.Answer(ctx, sidebar.Call{Account: "acme", Email: "once@example.com"})
+	if err != nil || ans.Total != 0 || len(ans.Reviews) != 0 || ans.Note != sidebar.NoteNone {
+		t.Fatalf("reviewer of the purged connection alone: %+v %v", ans, err)
 	}
 }

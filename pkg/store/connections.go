@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
+	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 )
 
 const connectionsPK = "CONNECTION"
@@ -110,49 +113,158 @@ func (s *Store) SetReauth(ctx context.Context, id string, needs bool, reason str
 	return classify("store.SetReauth", err)
 }
 
-// DeleteConnection removes a connection with its cursors. Without purge its links and a
-// tombstone of the connection stay, so replies on existing tickets keep working; with purge
-// everything goes.
+// DeleteConnection removes a connection with its cursors. Without purge its links, the sidebar
+// entries of its reviews and a tombstone of the connection stay, so replies on existing tickets
+// keep working; with purge everything goes.
+//
+// A purge marks the connection deleted first (nothing syncs it any more), then removes the
+// sidebar entries of its reviews, its links, its other items and, last, its record: a purge
+// that stopped halfway (an error, a crash) left a tombstone, and purging again finishes it.
+// Purging a connection that is gone is errs.NotExist and changes nothing.
 func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) error {
+	const op = "store.DeleteConnection"
 	rec, err := s.GetConnectionForReplies(ctx, id)
 	if err != nil {
 		return err
 	}
 	if rec.Deleted && !purge {
-		return errs.E(errs.NotExist, "store.DeleteConnection", fmt.Errorf("connection %s: already deleted", id))
+		return errs.E(errs.NotExist, op, fmt.Errorf("connection %s: already deleted", id))
 	}
-	var keys [][2]string
-	more, err := s.queryKeys(ctx, connPK(id))
-	if err != nil {
-		return err
-	}
-	for _, k := range more {
-		if k[1] != "TOKEN" || purge {
-			keys = append(keys, k)
+	if !rec.Deleted {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.table), Key: key(connectionsPK, id),
+			UpdateExpression:          aws.String("SET deleted = :t, updated_at = :now"),
+			ConditionExpression:       aws.String("attribute_exists(#pk)"),
+			ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": boolean(true), ":now": str(fmtTime(s.now()))},
+		})
+		if isCondFailed(err) {
+			return errs.E(errs.NotExist, op, fmt.Errorf("connection %s: %w", id, ErrNotFound))
+		}
+		if err != nil {
+			return classify(op, err)
 		}
 	}
 	if !purge {
-		if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(s.table), Key: key(connectionsPK, id),
-			UpdateExpression:          aws.String("SET deleted = :t, updated_at = :now"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":t": boolean(true), ":now": str(fmtTime(s.now()))},
-		}); err != nil {
-			return classify("store.DeleteConnection", err)
-		}
-	} else {
-		keys = append(keys, [2]string{connectionsPK, id})
-		links, err := s.queryKeys(ctx, linkPK(id))
+		keys, err := s.queryKeys(ctx, connPK(id))
 		if err != nil {
 			return err
 		}
-		keys = append(keys, links...)
+		keys = slices.DeleteFunc(keys, func(k [2]string) bool { return k[1] == "TOKEN" })
+		return s.deleteKeys(ctx, op, keys)
 	}
-	for _, k := range keys {
-		if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(k[0], k[1])}); err != nil {
-			return classify("store.DeleteConnection", err)
+	if err := s.purgeIndexedEntries(ctx, id); err != nil {
+		return err
+	}
+	if err := s.purgeLinks(ctx, rec); err != nil {
+		return err
+	}
+	keys, err := s.queryKeys(ctx, connPK(id))
+	if err != nil {
+		return err
+	}
+	if err := s.deleteKeys(ctx, op, keys); err != nil {
+		return err
+	}
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(connectionsPK, id)})
+	return classify(op, err)
+}
+
+// purgeIndexedEntries removes the sidebar entries indexed under the connection, a page of the
+// index at a time.
+func (s *Store) purgeIndexedEntries(ctx context.Context, connID string) error {
+	const op = "store.DeleteConnection"
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(IndexGSI1),
+		KeyConditionExpression:    aws.String("#g = :g"),
+		ExpressionAttributeNames:  map[string]string{"#g": AttrGSI1PK, "#pk": AttrPK, "#sk": AttrSK, "#e": "entry"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(sidebarGSI(connID))},
+		ProjectionExpression:      aws.String("#pk, #sk, #e"),
+	}
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return classify(op, err)
+		}
+		if err := s.deleteEntries(ctx, connID, out.Items); err != nil {
+			return err
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// purgeLinks removes the connection's links a page at a time, each page's sidebar entries
+// first: entries written before they were indexed under their connection are found through
+// their links (a linked review's link names its reviewer and account; a set-aside one's
+// snapshot, its reviewer's email). A link goes only after its entry did, so an interrupted
+// purge still finds the entries of the links it left.
+func (s *Store) purgeLinks(ctx context.Context, rec connection.Record) error {
+	const op = "store.DeleteConnection"
+	connID, connAccount := rec.Connection.ID, rec.Connection.HelpdeskAccountKey()
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#sk": AttrSK, "#acct": "account", "#rv": "reviewer", "#snap": "review_snapshot"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(linkPK(connID))},
+		ProjectionExpression:      aws.String("#pk, #sk, #acct, #rv, #snap"),
+		ConsistentRead:            aws.Bool(true),
+	}
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return classify(op, err)
+		}
+		var entries, links [][2]string
+		for _, it := range out.Items {
+			reviewID := getS(it, AttrSK)
+			links = append(links, [2]string{getS(it, AttrPK), reviewID})
+			who := []string{getS(it, "reviewer")}
+			if snap := getS(it, "review_snapshot"); snap != "" {
+				var rv review.Review
+				if json.Unmarshal([]byte(snap), &rv) == nil {
+					who = append(who, reviewer.Key(rv.Email))
+				}
+			}
+			for _, acct := range []string{getS(it, "account"), connAccount} {
+				for _, w := range who {
+					if acct != "" && w != "" && reviewID != "" {
+						entries = append(entries, [2]string{reviewerPK(acct, w), reviewID})
+					}
+				}
+			}
+		}
+		items, err := s.getKeys(ctx, op, entries, AttrPK, AttrSK, "entry")
+		if err != nil {
+			return err
+		}
+		if err := s.deleteEntries(ctx, connID, items); err != nil {
+			return err
+		}
+		if err := s.deleteKeys(ctx, op, links); err != nil {
+			return err
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// deleteEntries deletes those of the sidebar entries' items that came from the connection's
+// reviews. An item another connection's review wrote (connections of one helpdesk account may
+// see one review) stays.
+func (s *Store) deleteEntries(ctx context.Context, connID string, items []map[string]types.AttributeValue) error {
+	var keys [][2]string
+	for _, it := range items {
+		if entryConnection(getS(it, "entry")) == connID {
+			keys = append(keys, [2]string{getS(it, AttrPK), getS(it, AttrSK)})
 		}
 	}
-	return nil
+	return s.deleteKeys(ctx, "store.DeleteConnection", keys)
 }
 
 func (s *Store) queryKeys(ctx context.Context, pk string) ([][2]string, error) {
@@ -163,6 +275,7 @@ func (s *Store) queryKeys(ctx context.Context, pk string) ([][2]string, error) {
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK, "#sk": AttrSK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk)},
 		ProjectionExpression:      aws.String("#pk, #sk"),
+		ConsistentRead:            aws.Bool(true),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

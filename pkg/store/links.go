@@ -412,40 +412,18 @@ func (s *Store) GetLink(ctx context.Context, connID, reviewID string) (link.Link
 // GetLinks looks many reviews up at once (BatchGetItem, 100 keys a call) and returns the
 // links that exist, by review id. One call per page of reviews keeps product-review scans cheap.
 func (s *Store) GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error) {
-	const op = "store.GetLinks"
-	out := make(map[string]link.Link, len(reviewIDs))
-	seen := map[string]bool{}
-	var keys []map[string]types.AttributeValue
+	keys := make([][2]string, 0, len(reviewIDs))
 	for _, id := range reviewIDs {
-		if !seen[id] {
-			seen[id] = true
-			keys = append(keys, key(linkPK(connID), id))
-		}
+		keys = append(keys, [2]string{linkPK(connID), id})
 	}
-	for start := 0; start < len(keys); start += 100 {
-		end := min(start+100, len(keys))
-		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys[start:end], ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 8 {
-				return nil, errs.E(errs.Transient, op, errors.New("unprocessed keys after retries"))
-			}
-			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, classify(op, err)
-			}
-			for _, item := range res.Responses[s.table] {
-				l := decodeLink(item)
-				out[l.ReviewID] = l
-			}
-			req = res.UnprocessedKeys
-			if len(req) > 0 {
-				select {
-				case <-ctx.Done():
-					return nil, classify(op, ctx.Err())
-				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
-				}
-			}
-		}
+	items, err := s.getKeys(ctx, "store.GetLinks", keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]link.Link, len(items))
+	for _, item := range items {
+		l := decodeLink(item)
+		out[l.ReviewID] = l
 	}
 	return out, nil
 }

@@ -15,6 +15,37 @@ import (
 // email, never the email) within a helpdesk account, holding the review's sidebar entry.
 func reviewerPK(account, reviewer string) string { return "REVIEWER#" + account + "#" + reviewer }
 
+// An entry is also indexed (gsi1) under the connection its review came from (the entry's
+// connection_id), so that purging a connection finds every entry of its reviews, whichever
+// reviewer and account they are under, and only those: connections sharing a helpdesk account
+// share its reviewers' partitions. The entry that last wrote a review's item names the index
+// partition it is in.
+func sidebarGSI(connID string) string { return "SIDEBAR#" + connID }
+
+func sidebarGSISort(account, reviewer, reviewID string) string {
+	return account + "#" + reviewer + "#" + reviewID
+}
+
+// entryConnection is the connection an entry came from ("" when it names none).
+func entryConnection(entry string) string {
+	e, err := reviewer.Unmarshal(entry)
+	if err != nil {
+		return ""
+	}
+	return e.ConnectionID
+}
+
+// reviewerItem is an entry's item, indexed under its connection when the entry names one.
+func reviewerItem(account, who, reviewID, entry string, now types.AttributeValue) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{
+		AttrPK: str(reviewerPK(account, who)), AttrSK: str(reviewID), "entry": str(entry), "updated_at": now,
+	}
+	if conn := entryConnection(entry); conn != "" {
+		item[AttrGSI1PK], item[AttrGSI1SK] = str(sidebarGSI(conn)), str(sidebarGSISort(account, who, reviewID))
+	}
+	return item
+}
+
 // MaxReviewerEntries bounds what one reviewer's look-up reads.
 const MaxReviewerEntries = 200
 
@@ -26,9 +57,7 @@ func (s *Store) PutReviewerEntry(ctx context.Context, account, reviewer, reviewI
 	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			AttrPK: str(reviewerPK(account, reviewer)), AttrSK: str(reviewID), "entry": str(entry), "updated_at": str(fmtTime(s.now())),
-		},
+		Item:      reviewerItem(account, reviewer, reviewID, entry, str(fmtTime(s.now()))),
 	})
 	return classify(op, err)
 }
@@ -41,28 +70,20 @@ func (s *Store) PutReviewerEntries(ctx context.Context, account string, recs []r
 		return emptyKey(op, "account")
 	}
 	now := str(fmtTime(s.now()))
-	for start := 0; start < len(recs); start += 25 {
+	for start := 0; start < len(recs); start += maxBatchWrite {
 		var reqs []types.WriteRequest
 		seen := map[string]bool{} // a batch may not write one key twice
-		for _, r := range recs[start:min(start+25, len(recs))] {
+		for _, r := range recs[start:min(start+maxBatchWrite, len(recs))] {
 			if r.Reviewer == "" || r.ReviewID == "" {
 				return emptyKey(op, "reviewer or review id")
 			}
 			if k := r.Reviewer + "\x00" + r.ReviewID; !seen[k] {
 				seen[k] = true
-				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-					AttrPK: str(reviewerPK(account, r.Reviewer)), AttrSK: str(r.ReviewID), "entry": str(r.Entry), "updated_at": now}}})
+				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: reviewerItem(account, r.Reviewer, r.ReviewID, r.Entry, now)}})
 			}
 		}
-		for try := 0; len(reqs) > 0; try++ {
-			if try == 5 {
-				return errs.E(errs.Transient, op, fmt.Errorf("%d entries left unprocessed", len(reqs)))
-			}
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: reqs}})
-			if err != nil {
-				return classify(op, err)
-			}
-			reqs = out.UnprocessedItems[s.table]
+		if err := s.writeBatch(ctx, op, reqs); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -32,6 +32,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 	"github.com/pilotdesk/pilotdesk/pkg/store"
 	"github.com/pilotdesk/pilotdesk/pkg/store/memstore"
 	"github.com/pilotdesk/pilotdesk/pkg/store/storetest"
@@ -204,6 +205,15 @@ func TestItemsUseTemplateKeys(t *testing.T) {
 	for _, a := range []string{tb.HashKey, tb.RangeKey, gsi.HashKey, gsi.RangeKey} {
 		hasAttr(item, a)
 	}
+	// A sidebar entry is indexed under its connection (what a purge finds it by).
+	who := reviewer.Key("layout-" + suffix + "@example.com")
+	if err := s.PutReviewerEntry(ctx, "acme.gorgias.com", who, rid, reviewer.EntryOf(conn, review.Review{ID: rid}, tk).Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	item = raw("REVIEWER#acme.gorgias.com#"+who, rid)
+	for _, a := range []string{tb.HashKey, tb.RangeKey, gsi.HashKey, gsi.RangeKey} {
+		hasAttr(item, a)
+	}
 
 	// TTL attributes hold epoch seconds: milliseconds would keep the item for 50,000 years.
 	ttlSeconds := func(item map[string]types.AttributeValue, ttl time.Duration) {
@@ -351,6 +361,7 @@ func TestErrorKinds(t *testing.T) {
 // answer a call itself (status 0: it does not), after may rewrite moto's answer body.
 type intercept struct {
 	before   func(op string) (status int, body []byte)
+	answer   func(op string, request []byte) (status int, body []byte) // as before, seeing the request
 	after    func(op string, status int, body []byte) []byte
 	rewrites atomic.Int64
 }
@@ -369,6 +380,19 @@ func (i *intercept) do(base dynamodb.HTTPClient, r *http.Request) (*http.Respons
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 	if i.before != nil {
 		if status, body := i.before(op); status != 0 {
+			resp := &http.Response{StatusCode: status, Request: r, Header: http.Header{"Content-Type": {"application/x-amz-json-1.0"}}}
+			return withBody(resp, body), nil
+		}
+	}
+	if i.answer != nil && r.Body != nil {
+		req, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(req)), int64(len(req))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(req)), nil }
+		if status, body := i.answer(op, req); status != 0 {
 			resp := &http.Response{StatusCode: status, Request: r, Header: http.Header{"Content-Type": {"application/x-amz-json-1.0"}}}
 			return withBody(resp, body), nil
 		}

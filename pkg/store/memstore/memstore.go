@@ -246,8 +246,10 @@ func (s *Store) SetReauth(ctx context.Context, id string, needs bool, reason str
 	return nil
 }
 
-// DeleteConnection removes a connection's cursors. Without purge its links, its cached token
-// and a tombstone stay, so replies on existing tickets keep working; with purge all of it goes.
+// DeleteConnection removes a connection's cursors. Without purge its links, its cached token,
+// the sidebar entries of its reviews and a tombstone stay, so replies on existing tickets keep
+// working; with purge all of it goes, and of the sidebar's entries exactly those its reviews
+// wrote (entries other connections' reviews wrote under the same reviewers stay).
 func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) error {
 	rec, err := s.GetConnectionForReplies(ctx, id)
 	if err != nil {
@@ -273,6 +275,16 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 	for k := range s.d.links {
 		if k.conn == id {
 			delete(s.d.links, k)
+		}
+	}
+	for k, entries := range s.d.revs {
+		for rid, entry := range entries {
+			if e, err := reviewer.Unmarshal(entry); err == nil && e.ConnectionID == id {
+				delete(entries, rid)
+			}
+		}
+		if len(entries) == 0 {
+			delete(s.d.revs, k)
 		}
 	}
 	return nil

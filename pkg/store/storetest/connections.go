@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/link"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
 	"github.com/pilotdesk/pilotdesk/pkg/token"
 )
 
@@ -331,4 +334,87 @@ func testCancelledContext(t *testing.T, e *env) {
 	_, err = e.s.AcquireLease(ctx, e.name("lease"), "w", ttl)
 	e.wantKind("AcquireLease", err, errs.Transient)
 	e.wantKind("SaveToken", e.s.SaveToken(ctx, conn, token.Token{AccessToken: "x"}), errs.Transient)
+}
+
+// A purge removes the sidebar entries of the connection's reviews, wherever they are (a linked
+// review's, one indexed before its ticket exists, another helpdesk account's), and nothing
+// another connection's reviews wrote: connections of one helpdesk account share its reviewers,
+// and a review both of them saw keeps the entry the other wrote last. A plain delete keeps them
+// (replies and the sidebar still work); purging twice changes nothing.
+func testPurgeSidebarEntries(t *testing.T, e *env) {
+	a, b, c := e.conn(), e.conn(), e.conn()
+	for _, id := range []string{a, b, c} {
+		e.put(bare(id))
+	}
+	acct, moved := bare(a).HelpdeskAccountKey(), e.name("moved.gorgias.com")
+	both, onlyA := reviewer.Key(e.name("both")+"@example.com"), reviewer.Key(e.name("only-a")+"@example.com")
+	entry := func(conn, rid string) string {
+		return reviewer.EntryOf(conn, review.Review{ID: rid, Kind: review.Service, Stars: 4, Title: "title " + rid,
+			Text: "what " + conn + " saw", CreatedAt: start}, 0).Marshal()
+	}
+	linkTo := func(conn, rid, who string) {
+		e.t.Helper()
+		e.claim(conn, rid, "creator", link.ClaimGranted)
+		e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: rid, Owner: "creator", Account: acct,
+			TicketID: e.ticket(), CustomerID: 3, Reviewer: who}))
+	}
+	entries := func(what, account, who string, want map[string]string) {
+		e.t.Helper()
+		got, err := e.s.ReviewerEntries(e.ctx, account, who)
+		e.must(err)
+		if !reflect.DeepEqual(got, want) {
+			e.t.Fatalf("%s: entries %v, want %v", what, got, want)
+		}
+	}
+
+	// A's: a linked review, one indexed before its ticket (claimed, never confirmed), more of
+	// one reviewer than a batch holds, one under another helpdesk account.
+	linkedA, aheadA, sharedR, movedA := e.review(), e.review(), e.review(), e.review()
+	linkTo(a, linkedA, both)
+	e.must(e.s.PutReviewerEntry(e.ctx, acct, both, linkedA, entry(a, linkedA)))
+	e.claim(a, aheadA, "creator", link.ClaimGranted)
+	recs := []reviewer.Record{{Reviewer: both, ReviewID: aheadA, Entry: entry(a, aheadA)}}
+	wantOnlyA := map[string]string{}
+	for range 30 {
+		rid := e.review()
+		linkTo(a, rid, onlyA)
+		recs = append(recs, reviewer.Record{Reviewer: onlyA, ReviewID: rid, Entry: entry(a, rid)})
+		wantOnlyA[rid] = entry(a, rid)
+	}
+	e.must(e.s.PutReviewerEntries(e.ctx, acct, recs))
+	e.must(e.s.PutReviewerEntry(e.ctx, moved, onlyA, movedA, entry(a, movedA)))
+	// A review both A and B saw (one business unit twice), whose entry B wrote last.
+	linkTo(a, sharedR, both)
+	e.must(e.s.PutReviewerEntry(e.ctx, acct, both, sharedR, entry(a, sharedR)))
+	linkTo(b, sharedR, both)
+	e.must(e.s.PutReviewerEntry(e.ctx, acct, both, sharedR, entry(b, sharedR)))
+	// B's own, and C's, deleted without purge first.
+	linkedB, linkedC := e.review(), e.review()
+	linkTo(b, linkedB, both)
+	e.must(e.s.PutReviewerEntry(e.ctx, acct, both, linkedB, entry(b, linkedB)))
+	linkTo(c, linkedC, both)
+	e.must(e.s.PutReviewerEntry(e.ctx, acct, both, linkedC, entry(c, linkedC)))
+	lb := e.getLink(b, linkedB)
+
+	e.must(e.s.DeleteConnection(e.ctx, c, false))
+	entries("after C's plain delete", acct, both, map[string]string{linkedA: entry(a, linkedA), aheadA: entry(a, aheadA),
+		sharedR: entry(b, sharedR), linkedB: entry(b, linkedB), linkedC: entry(c, linkedC)})
+	entries("another reviewer", acct, onlyA, wantOnlyA)
+
+	e.must(e.s.DeleteConnection(e.ctx, a, true))
+	e.must(e.s.DeleteConnection(e.ctx, c, true))
+	for round := range 2 {
+		what := fmt.Sprintf("after purge %d", round+1)
+		entries(what+": reviewer of A and B", acct, both, map[string]string{sharedR: entry(b, sharedR), linkedB: entry(b, linkedB)})
+		entries(what+": reviewer of A alone", acct, onlyA, map[string]string{})
+		entries(what+": A's reviewer under another account", moved, onlyA, map[string]string{})
+		e.sameLink(what+": B's link", e.getLink(b, linkedB), lb)
+		e.record(b, false)
+		if round == 0 {
+			e.wantKind("purge again", e.s.DeleteConnection(e.ctx, a, true), errs.NotExist)
+			e.wantKind("purge C again", e.s.DeleteConnection(e.ctx, c, true), errs.NotExist)
+		}
+	}
+	_, err := e.s.GetLink(e.ctx, a, aheadA)
+	e.wantKind("A's claim after purge", err, errs.NotExist)
 }

@@ -161,6 +161,7 @@ var cases = []struct {
 	{"DeleteKeepsTombstone", testDeleteKeepsTombstone},
 	{"DeleteMissing", testDeleteMissing},
 	{"PurgeRemovesEverything", testPurge},
+	{"PurgeRemovesSidebarEntries", testPurgeSidebarEntries},
 	{"PutAfterDeleteRevives", testPutAfterDelete},
 	{"ReturnedValuesAreCopies", testCopies},
 	{"EmptyKeysRejected", testEmptyKeys},
