@@ -30,6 +30,7 @@ import (
 	"github.com/pilotdesk/pilotdesk/pkg/scheduler"
 	"github.com/pilotdesk/pilotdesk/pkg/sidebar"
 	"github.com/pilotdesk/pilotdesk/pkg/trustpilot"
+	"github.com/pilotdesk/pilotdesk/pkg/webhook"
 )
 
 // Store is what the CLI needs from the table.
@@ -686,11 +687,16 @@ func shorten(s string, n int) string {
 func (c *CLI) installWebhook(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("helpdesk install-webhook", flag.ContinueOnError)
 	fs.SetOutput(c.Err)
-	url := fs.String("url", "", "the stack's WebhookUrl output")
+	url := fs.String("url", "", "the stack's ApiUrl or WebhookUrl output")
 	pos, err := interleaved(fs, args)
 	if err != nil || len(pos) != 1 || *url == "" {
 		fmt.Fprint(c.Err, usage)
 		return ErrUsage
+	}
+	// Checked before anything is read or installed: a bad --url installs nothing.
+	base, err := webhookBase(*url)
+	if err != nil {
+		return err
 	}
 	r, err := c.Store.GetConnection(ctx, pos[0])
 	if err != nil {
@@ -703,8 +709,7 @@ func (c *CLI) installWebhook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	base := strings.TrimSuffix(strings.TrimSuffix(*url, "/"), webhookPath)
-	replies := WebhookIntegration(*url, secret)
+	replies := WebhookIntegration(base+webhookPath, secret)
 	side := SidebarIntegration(base, r.Connection.HelpdeskAccountKey(), secret)
 	for _, in := range []gorgias.NewHTTPIntegration{replies, side} {
 		integ, outcome, err := c.Check.EnsureIntegration(ctx, r.Connection, in)
@@ -725,15 +730,63 @@ func (c *CLI) installWebhook(ctx context.Context, args []string) error {
 	return nil
 }
 
-// webhookPath is the helpdesk events route the --url ends with (the WebhookUrl output).
+// webhookPath is the helpdesk events route (POST): the WebhookUrl output is the base URL + it.
 const webhookPath = "/helpdesk/events"
+
+// webhookURLWant says what install-webhook's --url takes, in its errors.
+const webhookURLWant = "want the stack's ApiUrl or WebhookUrl output, like https://abc.execute-api.eu-west-1.amazonaws.com or https://abc.execute-api.eu-west-1.amazonaws.com/helpdesk/events"
+
+// webhookBase parses install-webhook's --url into the stack's API base URL (no trailing slash)
+// that both integrations' URLs are made from. It takes the ApiUrl output (the base), the
+// WebhookUrl output (base + /helpdesk/events) or the sidebar route (base + /helpdesk/sidebar),
+// each with or without a trailing slash, so every form installs the same integrations. It
+// refuses a URL that is not absolute https with a host (plain http only for a loopback host),
+// that carries user info, a query or a fragment, or that ends in another route of the stack's
+// API. The errors never repeat the URL: what it carries besides the host (a password, a pasted
+// key) may be a secret.
+func webhookBase(raw string) (string, error) {
+	fail := func(why string) (string, error) {
+		return "", fmt.Errorf("--url: %s; %s", why, webhookURLWant)
+	}
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil: // its message quotes the URL
+		return fail("not a URL")
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fail("not an absolute https URL")
+	case u.Opaque != "" || u.Hostname() == "":
+		return fail("no host")
+	case u.User != nil:
+		return fail("user info (user:password@) is not allowed")
+	case u.RawQuery != "" || u.ForceQuery:
+		return fail("a query string (?…) is not allowed")
+	case strings.Contains(raw, "#"): // url.Parse cuts the fragment at the first '#'
+		return fail("a fragment (#…) is not allowed")
+	case u.Scheme == "http" && !loopback.Host(u.Hostname()):
+		return fail(fmt.Sprintf("plain http is only for a loopback host (127.0.0.1, localhost, ::1), not %s: use https", u.Hostname()))
+	}
+	path := strings.TrimRight(u.EscapedPath(), "/")
+	for _, route := range []string{webhookPath, webhook.SidebarPath} {
+		if strings.HasSuffix(path, route) {
+			path = strings.TrimRight(strings.TrimSuffix(path, route), "/")
+			break
+		}
+	}
+	for _, route := range []string{"/helpdesk", trustpilot.WebhookPath, webhook.ConnectPath, webhook.CallbackPath} {
+		if strings.HasSuffix(path, route) {
+			return fail("it ends in " + route + ", a route of the stack's API, not its base")
+		}
+	}
+	return u.Scheme + "://" + u.Host + path, nil
+}
 
 // SidebarIntegration is the HTTP integration Gorgias calls on ticket-created and
 // ticket-updated; it stores the answer (the ticket customer's reviews) on the customer.
 func SidebarIntegration(base, account, secret string) gorgias.NewHTTPIntegration {
 	return gorgias.NewHTTPIntegration{
 		Name: "Pilotdesk: Trustpilot reviews sidebar · " + base, Method: http.MethodGet,
-		URL:          base + "/helpdesk/sidebar?account=" + url.QueryEscape(account) + "&email={{ticket.customer.email}}&ticket={{ticket.id}}&external_id={{ticket.external_id}}",
+		URL:          base + webhook.SidebarPath + "?account=" + url.QueryEscape(account) + "&email={{ticket.customer.email}}&ticket={{ticket.id}}&external_id={{ticket.external_id}}",
 		SecretHeader: gorgias.SecretHeader, Secret: secret,
 		Triggers: []string{gorgias.EventTicketCreated, gorgias.EventTicketUpdated},
 	}

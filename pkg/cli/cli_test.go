@@ -833,15 +833,15 @@ func TestInstallWebhook(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
-		hookURL string // the integration's URL
+		hookURL string // the reply integration's URL
 		edit    func(*cli.CLI)
 		wantErr string // "" when the integration must be created
 	}{
-		{name: "id then url", args: []string{"hook", "--url", hook("https://hooks.example/one")}, hookURL: hook("https://hooks.example/one")},
-		{name: "url then id", args: []string{"--url=" + hook("http://127.0.0.1:9/two"), "hook"}, hookURL: hook("http://127.0.0.1:9/two")},
-		{name: "plain http refused", args: []string{"hook", "--url", hook("http://hooks.example/three")}, hookURL: hook("http://hooks.example/three"), wantErr: "https"},
-		{name: "unknown connection", args: []string{"nope", "--url", hook("https://hooks.example/four")}, hookURL: hook("https://hooks.example/four"), wantErr: "not found"},
-		{name: "no webhook secret ARN", args: []string{"hook", "--url", hook("https://hooks.example/five")}, hookURL: hook("https://hooks.example/five"),
+		{name: "id then url", args: []string{"hook", "--url", hook("https://hooks.example/one") + "/helpdesk/events"}, hookURL: hook("https://hooks.example/one") + "/helpdesk/events"},
+		{name: "url then id", args: []string{"--url=" + hook("http://127.0.0.1:9/two"), "hook"}, hookURL: hook("http://127.0.0.1:9/two") + "/helpdesk/events"},
+		{name: "plain http refused", args: []string{"hook", "--url", hook("http://hooks.example/three")}, hookURL: hook("http://hooks.example/three") + "/helpdesk/events", wantErr: "https"},
+		{name: "unknown connection", args: []string{"nope", "--url", hook("https://hooks.example/four")}, hookURL: hook("https://hooks.example/four") + "/helpdesk/events", wantErr: "not found"},
+		{name: "no webhook secret ARN", args: []string{"hook", "--url", hook("https://hooks.example/five")}, hookURL: hook("https://hooks.example/five") + "/helpdesk/events",
 			wantErr: "WEBHOOK_SECRET_ARN", edit: func(c *cli.CLI) { c.WebhookSecretARN = "" }},
 		{name: "missing url", args: []string{"hook"}, wantErr: "usage"},
 	}
