@@ -44,7 +44,7 @@ const (
 
 // Options configures a run. Zero values get the defaults of `make dev`.
 type Options struct {
-	Duration       time.Duration // stop after this long; 0: when ctx ends
+	Duration       time.Duration // stop this long after the stack is up and seeded; 0: when ctx ends
 	Tick           time.Duration // scheduler interval (default 15s)
 	Reviews        int           // generated reviews per business unit, ⅔ service ⅓ product (default 40; <0: none)
 	ReplyEvery     time.Duration // a simulated agent reply this often (default 20s; <0: none)
@@ -172,11 +172,6 @@ func Run(ctx context.Context, opt Options) (rep Report, err error) {
 	if err != nil {
 		return rep, err
 	}
-	if opt.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opt.Duration)
-		defer cancel()
-	}
 	buildDir, err := os.MkdirTemp("", "pilotdesk-dev-build-")
 	if err != nil {
 		return rep, err
@@ -221,6 +216,13 @@ func Run(ctx context.Context, opt Options) (rep Report, err error) {
 		return rep, err
 	}
 
+	// The run's length counts from here: building and starting take what they take (longer
+	// on a fresh or busy machine), an interrupt still ends them.
+	if opt.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opt.Duration)
+		defer cancel()
+	}
 	// From here on nothing returns early: every loop ends with ctx, before the stack stops.
 	r.start = time.Now()
 	var wg sync.WaitGroup

@@ -59,7 +59,7 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var opt Options
 	fs := flag.NewFlagSet("pilotdesk-dev run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&opt.Duration, "duration", 0, "stop after this long (0: run until Ctrl-C)")
+	fs.DurationVar(&opt.Duration, "duration", 0, "stop this long after the stack is up (building and starting not counted; 0: run until Ctrl-C)")
 	fs.DurationVar(&opt.Tick, "tick", 15*time.Second, "scheduler interval (the EventBridge schedule)")
 	fs.IntVar(&opt.Reviews, "reviews", 40, "generated reviews per business unit, ⅔ service ⅓ product, on top of the hand-written fixture (0: none)")
 	fs.DurationVar(&opt.ReplyEvery, "reply-every", 20*time.Second, "a simulated agent reply on a random review ticket this often (negative: none)")
