@@ -87,6 +87,11 @@ func StartFunction(id, rie, bootstrap string, env map[string]string, log io.Writ
 		f.env = append(f.env, k+"="+env[k])
 	}
 	f.env = append(f.env, "PATH="+os.Getenv("PATH"), "HOME="+os.TempDir())
+	for _, k := range []string{"PILOTDESK_PPROF_DIR", "PILOTDESK_PPROF_HZ"} { // a pilotdesk_pprof build's settings
+		if v, ok := os.LookupEnv(k); ok {
+			f.env = append(f.env, k+"="+v)
+		}
+	}
 	if err := f.start(); err != nil {
 		return nil, err
 	}

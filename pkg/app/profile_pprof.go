@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -18,7 +20,8 @@ import (
 
 // A bootstrap built with the pilotdesk_pprof tag (make build-<LogicalId> GOTAGS=pilotdesk_pprof;
 // the local runtime's build passes GOTAGS on) profiles its CPU from the start, into one file a
-// second under $PILOTDESK_PPROF_DIR (default $TMPDIR/pilotdesk-pprof, which must exist): the emulator kills it without
+// second under $PILOTDESK_PPROF_DIR (default $TMPDIR/pilotdesk-pprof, which must exist; $PILOTDESK_PPROF_HZ
+// samples a second instead of 100, for short runs): the emulator kills it without
 // warning, so only what was written survives; `go tool pprof` merges the files. It also counts
 // its AWS calls by service and operation, with the bytes sent and received, in a .calls file
 // rewritten every second. Lab only: no deployed build carries the tag.
@@ -43,7 +46,11 @@ func init() {
 				return out, md, err
 			}), middleware.After)
 	})
+	hz, _ := strconv.Atoi(os.Getenv("PILOTDESK_PPROF_HZ")) // 0: pprof's 100 Hz
 	start := func(n int) *os.File {
+		if hz > 0 {
+			runtime.SetCPUProfileRate(hz) // before StartCPUProfile, which then keeps it (and says so on stderr)
+		}
 		f, err := os.Create(fmt.Sprintf("%s%04d.pprof", prefix, n))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "pilotdesk: cpu profile:", err)

@@ -72,10 +72,16 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "synce2e-build-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	// PILOTDESK_BUILD_DIR keeps the bootstraps after the run (with GO_LDFLAGS= they keep their
+	// symbols, which perf needs to name a profile's functions).
+	dir, keep := os.Getenv("PILOTDESK_BUILD_DIR"), true
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "synce2e-build-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		keep = false
 	}
 	buildDir = dir
 	code := m.Run()
@@ -86,7 +92,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	mu.Unlock()
-	_ = os.RemoveAll(dir)
+	if !keep {
+		_ = os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 
