@@ -191,13 +191,18 @@ const (
 )
 
 // A review's ticket is linked a few seconds after its create (the sync records a group of
-// tickets in one write): a reply in between is checked again linkWait later, then at growing
-// intervals, up to linkWaits times, which outlasts the sync's claim (after it, a ticket not
-// linked is recovered by the next sync and the reply sweep forwards its reply).
+// tickets in one write, eight calls' worth: 4 s at Gorgias' allowance): a reply in between is
+// checked again linkWait later, then after twice as long each time, up to linkWaits more
+// times. The checks span 3+6+...+96 = 189 s, longer than the sync's claim (2 min 15 s by
+// default); after it, a ticket not linked is recovered by the next sync and the reply sweep
+// forwards its reply.
 const (
-	linkWait  = 10 * time.Second
+	linkWait  = 3 * time.Second
 	linkWaits = 5
 )
+
+// linkCheckDelay is how long the n-th re-check of a reply waiting for its link waits (n from 0).
+func linkCheckDelay(n int) time.Duration { return linkWait << min(n, linkWaits) }
 
 // Process handles one parsed helpdesk event (the webhook.Processor contract). The event only
 // says which ticket got a message: the ticket's messages, read from the helpdesk, decide which
@@ -275,7 +280,7 @@ func (s *Service) RetryReply(ctx context.Context, job queue.Job) error {
 	if l, err := s.Store.GetLink(ctx, job.ConnectionID, job.ReviewID); err == nil && l.State == link.StateClaimed && job.Continuation < linkWaits {
 		// The waits for the link count apart from the attempts (those bound Trustpilot's retries).
 		job.Continuation++
-		if err := s.enqueue(ctx, job, linkWait*time.Duration(job.Continuation+1)); err == nil {
+		if err := s.enqueue(ctx, job, linkCheckDelay(job.Continuation)); err == nil {
 			log.Info("review's ticket still being linked; reply check queued again")
 			return nil
 		}
@@ -309,7 +314,7 @@ func (s *Service) notLinkedYet(ctx context.Context, ev gorgias.WebhookEvent, rev
 		job := queue.Job{V: queue.Version, Type: queue.TypeReplyRetry, ConnectionID: rec.Connection.ID, ReviewID: reviewID,
 			TicketID: ev.TicketID, MessageID: ev.MessageID}
 		log = log.With("connection_id", rec.Connection.ID, "review_id", reviewID)
-		if err := s.enqueue(ctx, job, linkWait); err != nil {
+		if err := s.enqueue(ctx, job, linkCheckDelay(0)); err != nil {
 			log.Error("reply check not queued; the reply sweep will find this ticket", "error", err.Error())
 			return OutcomeSweep
 		}

@@ -412,6 +412,45 @@ func TestSlowTrustpilot(t *testing.T) {
 	}
 }
 
+// While the review stays claimed and unlinked, the reply is checked again at growing intervals
+// until the sync's claim (its review budget, 2 min, plus 15 s of grace by default) has surely
+// ended, then dropped to the reply sweep: a bounded number of messages, none lost early.
+func TestReplyWaitsForTheLinkLongerThanTheClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	const rid, ticket = "0000000000000000000000ab", int64(78)
+	if c, err := w.store.Store.ClaimReview(ctx, connID, rid, review.Service, "sync", time.Hour); err != nil || c.Status != link.ClaimGranted {
+		t.Fatalf("claim: %v %v", c.Status, err)
+	}
+	w.hd.messages[1] = agentMessage(1, ticket, "Thank you!")
+	ours := fmt.Sprintf(`"ticket_external_id":%q,"from_agent":"True","public":"True","channel":"email","via":"helpdesk"`, link.ExternalID(rid))
+	if got, err := w.svc.Process(ctx, event(t, ticket, 1, ours)); err != nil || got != reply.OutcomeLinking {
+		t.Fatalf("outcome %q %v, want %q", got, err, reply.OutcomeLinking)
+	}
+	for n := 0; n < len(w.q.jobs); n++ {
+		if n > 20 {
+			t.Fatalf("%d re-checks queued, want a bounded number", n)
+		}
+		if err := w.svc.RetryReply(ctx, w.q.jobs[n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var waited time.Duration
+	for i, d := range w.q.delays {
+		if i > 0 && d <= w.q.delays[i-1] {
+			t.Errorf("re-check %d after %v, not later than the one before (%v)", i, d, w.q.delays[i-1])
+		}
+		waited += d
+	}
+	if claim := 2*time.Minute + 15*time.Second; waited <= claim {
+		t.Errorf("re-checks span %v (%v), not longer than the sync's claim %v", waited, w.q.delays, claim)
+	}
+	if len(w.tp.replies) != 0 {
+		t.Errorf("posted %q on a review that never got its link", w.tp.replies)
+	}
+}
+
 // A reply on a review's ticket whose link is not written yet (the sync records a group of
 // tickets a few seconds after their creates) is not dropped: while a connection holds the
 // review's claim a reply check is queued, queued again while the claim is still unconfirmed,
@@ -441,6 +480,9 @@ func TestReplyBeforeTheLinkIsWritten(t *testing.T) {
 	}
 	if len(w.q.jobs) != 2 || w.q.jobs[1].Continuation != 1 || w.q.jobs[1].Attempt != 0 || w.q.delays[1] <= w.q.delays[0] || len(w.tp.replies) != 0 {
 		t.Fatalf("queued %+v after %v, replies %q: want the check queued again, later", w.q.jobs, w.q.delays, w.tp.replies)
+	}
+	if w.q.delays[0] > 5*time.Second {
+		t.Errorf("first re-check after %v: the link is usually written within seconds", w.q.delays[0])
 	}
 	// Linked: the next check posts the reply.
 	if err := w.store.Store.ConfirmLink(ctx, link.Confirm{ConnectionID: connID, ReviewID: rid, Owner: "sync", Account: "acme.gorgias.com", TicketID: ticket}); err != nil {
