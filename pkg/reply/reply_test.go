@@ -412,15 +412,12 @@ func TestSlowTrustpilot(t *testing.T) {
 	}
 }
 
-// While the review stays claimed and unlinked, the reply is checked again at growing intervals
-// until the sync's claim (its review budget, 2 min, plus 15 s of grace by default) has surely
-// ended, then dropped to the reply sweep: a bounded number of messages, none lost early.
-func TestReplyWaitsForTheLinkLongerThanTheClaim(t *testing.T) {
-	t.Parallel()
+// replyWhileClaimed has a sync claim review rid (for ttl) and an agent reply on its ticket
+// arrive before the link is written: the webhook answers that the ticket is being linked.
+func replyWhileClaimed(t *testing.T, w *world, rid string, ticket int64, ttl time.Duration) {
+	t.Helper()
 	ctx := context.Background()
-	w := newWorld(t)
-	const rid, ticket = "0000000000000000000000ab", int64(78)
-	if c, err := w.store.Store.ClaimReview(ctx, connID, rid, review.Service, "sync", time.Hour); err != nil || c.Status != link.ClaimGranted {
+	if c, err := w.store.Store.ClaimReview(ctx, connID, rid, review.Service, "sync", ttl); err != nil || c.Status != link.ClaimGranted {
 		t.Fatalf("claim: %v %v", c.Status, err)
 	}
 	w.hd.messages[1] = agentMessage(1, ticket, "Thank you!")
@@ -428,6 +425,16 @@ func TestReplyWaitsForTheLinkLongerThanTheClaim(t *testing.T) {
 	if got, err := w.svc.Process(ctx, event(t, ticket, 1, ours)); err != nil || got != reply.OutcomeLinking {
 		t.Fatalf("outcome %q %v, want %q", got, err, reply.OutcomeLinking)
 	}
+}
+
+// While the review stays claimed and unlinked, the reply is checked again at growing intervals
+// until the sync's claim (its review budget, 2 min, plus 15 s of grace by default) has surely
+// ended, then dropped to the reply sweep: a bounded number of messages, none lost early.
+func TestReplyWaitsForTheLinkLongerThanTheClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	replyWhileClaimed(t, w, "0000000000000000000000ab", 78, time.Hour)
 	for n := 0; n < len(w.q.jobs); n++ {
 		if n > 20 {
 			t.Fatalf("%d re-checks queued, want a bounded number", n)
@@ -461,15 +468,7 @@ func TestReplyBeforeTheLinkIsWritten(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	const rid, ticket = "0000000000000000000000aa", int64(77)
-	if c, err := w.store.Store.ClaimReview(ctx, connID, rid, review.Service, "sync", time.Minute); err != nil || c.Status != link.ClaimGranted {
-		t.Fatalf("claim: %v %v", c.Status, err)
-	}
-	w.hd.messages[1] = agentMessage(1, ticket, "Thank you!")
-	ours := fmt.Sprintf(`"ticket_external_id":%q,"from_agent":"True","public":"True","channel":"email","via":"helpdesk"`, link.ExternalID(rid))
-	got, err := w.svc.Process(ctx, event(t, ticket, 1, ours))
-	if err != nil || got != reply.OutcomeLinking {
-		t.Fatalf("outcome %q %v, want %q", got, err, reply.OutcomeLinking)
-	}
+	replyWhileClaimed(t, w, rid, ticket, time.Minute)
 	if len(w.q.jobs) != 1 || w.q.jobs[0].Type != queue.TypeReplyRetry || w.q.jobs[0].ConnectionID != connID ||
 		w.q.jobs[0].ReviewID != rid || w.q.jobs[0].TicketID != ticket || w.q.delays[0] <= 0 {
 		t.Fatalf("queued %+v after %v, want one delayed reply check of the review's ticket", w.q.jobs, w.q.delays)
