@@ -373,6 +373,21 @@ func (c *CLI) delete(ctx context.Context, args []string) error {
 		return ErrUsage
 	}
 	if err := c.Store.DeleteConnection(ctx, pos[0], *purge); err != nil {
+		if *purge && errs.Is(err, errs.NotExist) {
+			// The store's part may be done while the credentials stayed (a purge whose last step
+			// failed): purging again removes them.
+			_, serr := c.Secrets.Connection(ctx, pos[0])
+			if serr == nil {
+				if serr := c.Secrets.DeleteConnection(ctx, pos[0]); serr != nil {
+					return serr
+				}
+				fmt.Fprintf(c.Out, "connection %s was already deleted with its links; its credentials are deleted now\n", pos[0])
+				return nil
+			}
+			if !errs.Is(serr, errs.NotExist) {
+				return serr
+			}
+		}
 		return err
 	}
 	if *purge {
@@ -773,12 +788,12 @@ func webhookBase(raw string) (string, error) {
 			break
 		}
 	}
-	for _, route := range []string{"/helpdesk", trustpilot.WebhookPath, webhook.ConnectPath, webhook.CallbackPath} {
+	for _, route := range []string{"/helpdesk", webhookPath, webhook.SidebarPath, trustpilot.WebhookPath, webhook.ConnectPath, webhook.CallbackPath} {
 		if strings.HasSuffix(path, route) {
 			return fail("it ends in " + route + ", a route of the stack's API, not its base")
 		}
 	}
-	return u.Scheme + "://" + u.Host + path, nil
+	return u.Scheme + "://" + strings.ToLower(u.Host) + path, nil // a host's case names the same host
 }
 
 // SidebarIntegration is the HTTP integration Gorgias calls on ticket-created and

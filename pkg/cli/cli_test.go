@@ -735,6 +735,37 @@ func TestConnectionDelete(t *testing.T) {
 		if r := run(t, "connection", "delete", "no-such-connection"); !errs.Is(r.runErr, errs.NotExist) {
 			t.Fatalf("error %v, want NotExist", r.runErr)
 		}
+		if r := run(t, "connection", "delete", "--purge", "no-such-connection"); !errs.Is(r.runErr, errs.NotExist) {
+			t.Fatalf("purge: error %v, want NotExist", r.runErr)
+		}
+	})
+	// A purge whose store part ended but whose credentials stayed (their delete failed): purging
+	// again removes them, then the connection is gone.
+	t.Run("purge again after the credentials stayed", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		u := newUnit(t)
+		const id = "delete-purge-credentials-stayed"
+		put(t, doc(id, u, nil))
+		sec := secrets.New(secretsmanager.NewFromConfig(env.AWS), secretPrefix)
+		if _, err := sec.Connection(ctx, id); err != nil {
+			t.Fatalf("credentials before: %v", err)
+		}
+		if err := st.DeleteConnection(ctx, id, true); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, "connection", "delete", "--purge", id)
+		wantRunErr(t, r, "")
+		if !strings.Contains(r.out, "credentials are deleted now") {
+			t.Fatalf("stdout %q", r.out)
+		}
+		fresh := secrets.New(secretsmanager.NewFromConfig(env.AWS), secretPrefix) // sec caches what it read
+		if _, err := fresh.Connection(ctx, id); !errs.Is(err, errs.NotExist) {
+			t.Fatalf("credentials after the second purge: %v", err)
+		}
+		if r := run(t, "connection", "delete", "--purge", id); !errs.Is(r.runErr, errs.NotExist) {
+			t.Fatalf("third purge: error %v, want NotExist", r.runErr)
+		}
 	})
 }
 
@@ -839,7 +870,7 @@ func TestInstallWebhook(t *testing.T) {
 	}{
 		{name: "id then url", args: []string{"hook", "--url", hook("https://hooks.example/one") + "/helpdesk/events"}, hookURL: hook("https://hooks.example/one") + "/helpdesk/events"},
 		{name: "url then id", args: []string{"--url=" + hook("http://127.0.0.1:9/two"), "hook"}, hookURL: hook("http://127.0.0.1:9/two") + "/helpdesk/events"},
-		{name: "plain http refused", args: []string{"hook", "--url", hook("http://hooks.example/three")}, hookURL: hook("http://hooks.example/three") + "/helpdesk/events", wantErr: "https"},
+		{name: "plain http refused", args: []string{"hook", "--url", hook("http://hooks.example/three")}, hookURL: hook("http://hooks.example/three") + "/helpdesk/events", wantErr: "plain http"},
 		{name: "unknown connection", args: []string{"nope", "--url", hook("https://hooks.example/four")}, hookURL: hook("https://hooks.example/four") + "/helpdesk/events", wantErr: "not found"},
 		{name: "no webhook secret ARN", args: []string{"hook", "--url", hook("https://hooks.example/five")}, hookURL: hook("https://hooks.example/five") + "/helpdesk/events",
 			wantErr: "WEBHOOK_SECRET_ARN", edit: func(c *cli.CLI) { c.WebhookSecretARN = "" }},

@@ -30,6 +30,7 @@ func TestWebhookBase(t *testing.T) {
 		api + "/helpdesk/sidebar":  api,
 		api + "/helpdesk/sidebar/": api,
 		"HTTPS://abc.execute-api.eu-west-1.amazonaws.com/helpdesk/events": api,
+		"https://ABC.Execute-API.eu-west-1.amazonaws.com/helpdesk/events": api,
 		"  " + api + "/helpdesk/events\n":                                 api,
 		// A base with a path (a stage, a custom domain's mapping) and a port.
 		"https://api.example.com/prod/helpdesk/events": "https://api.example.com/prod",
@@ -67,7 +68,7 @@ func TestWebhookBase(t *testing.T) {
 		"https://abc.example/trustpilot/events?connection=a&key=" + urlKey: "query",
 		"https://abc.example/helpdesk/events#" + urlKey:                    "fragment",
 		"https://abc.example/#":                                            "fragment",
-		"http://abc.example/helpdesk/events":                               "https",
+		"http://abc.example/helpdesk/events":                               "plain http",
 		"http://127.0.0.1.nip.io/helpdesk/events":                          "loopback",
 		"http://0.0.0.0:3000":                                              "loopback",
 		"https://abc.example/trustpilot/events":                            "route",
@@ -75,6 +76,8 @@ func TestWebhookBase(t *testing.T) {
 		"https://abc.example/connect/trustpilot/callback/":                 "route",
 		"https://abc.example/helpdesk":                                     "route",
 		"https://abc.example/helpdesk/":                                    "route",
+		"https://abc.example/helpdesk/events/helpdesk/events":              "route",
+		"https://abc.example/helpdesk/sidebar/helpdesk/events":             "route",
 	}
 	for in, want := range rejected {
 		got, err := cli.WebhookBase(in)
@@ -213,7 +216,7 @@ func TestInstallWebhookRejectsURL(t *testing.T) {
 		{"empty query", "https://" + host + "/?", "query"},
 		{"fragment", "https://" + host + "/helpdesk/events#" + urlKey, "fragment"},
 		{"user info", "https://ops:" + urlPassword + "@" + host + "/helpdesk/events", "user info"},
-		{"plain http", "http://" + host + "/helpdesk/events", "https"},
+		{"plain http", "http://" + host + "/helpdesk/events", "plain http"},
 		{"other scheme", "ftp://" + host + "/helpdesk/events", "absolute"},
 		{"no scheme", host + "/helpdesk/events", "absolute"},
 		{"no host", "https:///" + host + "/helpdesk/events", "no host"},

@@ -138,8 +138,9 @@ func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
 func othersMark(limit int) int { return max(3, limit/16) }
 
 // observe makes room for other integrations' calls on the account: at a level above
-// othersMark, this instance makes no call before the excess has drained. Its slots reserved
-// inside that time lapse, and its next reservation starts after it, which moves the shared
+// othersMark, this instance hands out no slot before the excess has drained (a call already
+// handed one, asleep until it, still goes: at most the few of one reservation). Its slots
+// reserved inside that time lapse, and its next reservation starts after it, which moves the shared
 // schedule on for every instance without a store write of its own (each instance sees the
 // level in its own answers too). Pilotdesk settles on what the others leave.
 func (s *sharedSchedule) observe(used, limit int) {

@@ -86,13 +86,15 @@ func TestObserveMakesRoomForOthers(t *testing.T) {
 	if s.left != 3 || !s.hold.IsZero() {
 		t.Fatalf("at 3/40: %d slots left, hold %v; want the 3 reserved, no hold", s.left, s.hold)
 	}
+	before := time.Now()
 	s.observe(40, 40)
+	after := time.Now()
 	if s.left != 0 {
 		t.Fatalf("at 40/40 %d reserved slots kept inside the hold", s.left)
 	}
-	held := time.Until(s.hold)
-	if held < 1800*time.Millisecond || held > 1850*time.Millisecond {
-		t.Fatalf("at 40/40 held %s, want the 1.85 s the 37 calls over the mark take to drain", held)
+	// The 37 calls over the mark take 37/40 of the window to drain, from when observe ran.
+	if drain := 37 * window / 40; s.hold.Before(before.Add(drain)) || s.hold.After(after.Add(drain)) {
+		t.Fatalf("at 40/40 held until %s after observe began, want %s", s.hold.Sub(before), drain)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -171,23 +171,33 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 }
 
 // purgeIndexedEntries removes the sidebar entries indexed under the connection, a page of the
-// index at a time.
+// index at a time. The index is eventually consistent: an entry another connection's review
+// has overwritten since may still be listed here, so each page's items are read again from
+// the table (consistently) and only those the connection wrote are deleted.
 func (s *Store) purgeIndexedEntries(ctx context.Context, connID string) error {
 	const op = "store.DeleteConnection"
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IndexGSI1),
 		KeyConditionExpression:    aws.String("#g = :g"),
-		ExpressionAttributeNames:  map[string]string{"#g": AttrGSI1PK, "#pk": AttrPK, "#sk": AttrSK, "#e": "entry"},
+		ExpressionAttributeNames:  map[string]string{"#g": AttrGSI1PK, "#pk": AttrPK, "#sk": AttrSK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(sidebarGSI(connID))},
-		ProjectionExpression:      aws.String("#pk, #sk, #e"),
+		ProjectionExpression:      aws.String("#pk, #sk"),
 	}
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return classify(op, err)
 		}
-		if err := s.deleteEntries(ctx, connID, out.Items); err != nil {
+		keys := make([][2]string, 0, len(out.Items))
+		for _, it := range out.Items {
+			keys = append(keys, [2]string{getS(it, AttrPK), getS(it, AttrSK)})
+		}
+		items, err := s.getKeys(ctx, op, keys, AttrPK, AttrSK, "entry")
+		if err != nil {
+			return err
+		}
+		if err := s.deleteEntries(ctx, connID, items); err != nil {
 			return err
 		}
 		if len(out.LastEvaluatedKey) == 0 {

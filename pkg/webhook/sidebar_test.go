@@ -25,6 +25,11 @@ func sidebarReq(method, secret string, q map[string]string) events.APIGatewayV2H
 	return r
 }
 
+func rawQuery(r events.APIGatewayV2HTTPRequest, raw string) events.APIGatewayV2HTTPRequest {
+	r.RawQueryString = raw
+	return r
+}
+
 func sidebarHandler(t testing.TB) *webhook.Handler {
 	t.Helper()
 	st := memstore.New()
@@ -61,6 +66,8 @@ func TestSidebarRoute(t *testing.T) {
 		{"post", sidebarReq("POST", "s3cret", ok), 405},
 		{"no email parameter", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "ticket": "12"}), 400},
 		{"a customer without an email", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "email": "", "ticket": "12"}), 200},
+		{"a customer without an email, left out of the parsed parameters", rawQuery(sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "ticket": "12"}), "account=acme&email=&ticket=12"), 200},
+		{"no email parameter in the raw query either", rawQuery(sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "ticket": "12"}), "account=acme&ticket=12&emails="), 400},
 		{"account too long", sidebarReq("GET", "s3cret", map[string]string{"account": strings.Repeat("a", 3000), "email": "dana@example.com"}), 400},
 		{"template not rendered", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "email": "{{ticket.customer.email}}"}), 400},
 		{"bad ticket", sidebarReq("GET", "s3cret", map[string]string{"account": "acme", "email": "dana@example.com", "ticket": "x"}), 400},

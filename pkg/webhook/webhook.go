@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -176,7 +177,7 @@ func (h *Handler) sidebar(ctx context.Context, req events.APIGatewayV2HTTPReques
 		return *bad
 	}
 	q := req.QueryStringParameters
-	if _, ok := q["email"]; !ok {
+	if !hasParam(req, "email") {
 		// The installed URL lacks it (an empty value is a customer without an email).
 		return reply(http.StatusBadRequest, "error", "the email parameter is required (email={{ticket.customer.email}})")
 	}
@@ -201,6 +202,17 @@ func (h *Handler) sidebar(ctx context.Context, req events.APIGatewayV2HTTPReques
 	log.Info("sidebar answered", "ticket_id", ticket, "reviews", len(ans.Reviews), "anonymous", ans.Anonymous)
 	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Body: string(b),
 		Headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}}
+}
+
+// hasParam says whether the query names the parameter, even with an empty value: the raw query
+// string decides too, in case a gateway leaves empty values out of the parsed parameters.
+func hasParam(req events.APIGatewayV2HTTPRequest, name string) bool {
+	if _, ok := req.QueryStringParameters[name]; ok {
+		return true
+	}
+	raw, _ := url.ParseQuery(req.RawQueryString) // a malformed pair: it still returns the others
+	_, ok := raw[name]
+	return ok
 }
 
 // connect serves the Trustpilot login: the start redirects the browser to Trustpilot, the
