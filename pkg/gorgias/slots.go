@@ -103,10 +103,17 @@ func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
 			at := s.next
 			s.next, s.left = s.next.Add(s.interval), s.left-1
 			s.mu.Unlock()
-			return sleepUntil(ctx, at)
+			if err := sleepUntil(ctx, at); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			held := at.Before(s.hold)
+			s.mu.Unlock()
+			if !held {
+				return nil
+			}
+			continue // a hold came while it slept, and its slot is inside: take one after it
 		}
-		s.mu.Unlock()
-		s.mu.Lock()
 		hold := s.hold
 		s.mu.Unlock()
 		start, ok, err := s.slots.TakeSlots(ctx, s.account, batch, s.interval, horizon, hold)
@@ -138,9 +145,9 @@ func (s *sharedSchedule) wait(ctx context.Context, p Priority) error {
 func othersMark(limit int) int { return max(3, limit/16) }
 
 // observe makes room for other integrations' calls on the account: at a level above
-// othersMark, this instance hands out no slot before the excess has drained (a call already
-// handed one, asleep until it, still goes: at most the few of one reservation). Its slots
-// reserved inside that time lapse, and its next reservation starts after it, which moves the shared
+// othersMark, this instance makes no call before the excess has drained (a call handed a slot
+// inside that time, asleep until it, takes another after it; only calls already sent go). Its
+// slots reserved inside that time lapse, and its next reservation starts after it, which moves the shared
 // schedule on for every instance without a store write of its own (each instance sees the
 // level in its own answers too). Pilotdesk settles on what the others leave.
 func (s *sharedSchedule) observe(used, limit int) {

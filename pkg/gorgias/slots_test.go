@@ -71,6 +71,30 @@ func TestSharedScheduleHoldsTheLimitAcrossInstances(t *testing.T) {
 	}
 }
 
+// A call handed a slot, asleep until it, when a hold comes that covers its slot: it does not
+// go at its slot but after the hold (the answer of a call in flight can show the excess).
+func TestHoldStopsACallAsleepForItsSlot(t *testing.T) {
+	t.Parallel()
+	const window = 2 * time.Second
+	s := &sharedSchedule{slots: memstore.New(), account: "a", limit: 40, window: window, interval: window / 39}
+	s.next, s.left = time.Now().Add(200*time.Millisecond), 1
+	done := make(chan time.Time, 1)
+	go func() {
+		if err := s.wait(context.Background(), Background); err != nil {
+			t.Error(err)
+		}
+		done <- time.Now()
+	}()
+	time.Sleep(50 * time.Millisecond) // the call took its slot and sleeps until it
+	s.observe(40, 40)
+	s.mu.Lock()
+	hold := s.hold
+	s.mu.Unlock()
+	if went := <-done; went.Before(hold) {
+		t.Fatalf("the call went %s before the hold's end", hold.Sub(went))
+	}
+}
+
 // A bucket level above the mark (other integrations' calls) holds the instance's calls until
 // the excess has drained: its reserved slots inside that time lapse, and its next reservation
 // starts after it, which moves every other instance's next slot on too.
