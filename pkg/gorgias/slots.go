@@ -147,9 +147,9 @@ func othersMark(limit int) int { return max(3, limit/16) }
 // observe makes room for other integrations' calls on the account: at a level above
 // othersMark, this instance makes no call before the excess has drained (a call handed a slot
 // inside that time, asleep until it, takes another after it; only calls already sent go). Its
-// slots reserved inside that time lapse, and its next reservation starts after it, which moves the shared
-// schedule on for every instance without a store write of its own (each instance sees the
-// level in its own answers too). Pilotdesk settles on what the others leave.
+// slots reserved inside that time lapse, and its next reservation starts after it, which
+// moves the shared schedule on for every instance without a store write of its own (each
+// instance sees the level in its own answers too). Pilotdesk settles on what the others leave.
 func (s *sharedSchedule) observe(used, limit int) {
 	mark := othersMark(limit)
 	if used <= mark || limit <= 0 {
