@@ -172,8 +172,8 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 
 // purgeIndexedEntries removes the sidebar entries indexed under the connection, a page of the
 // index at a time. The index is eventually consistent: an entry another connection's review
-// has overwritten since may still be listed here, so each page's items are read again from
-// the table (consistently) and only those the connection wrote are deleted.
+// has overwritten since may still be listed here, which is why deleteEntries reads each
+// page's items again from the table.
 func (s *Store) purgeIndexedEntries(ctx context.Context, connID string) error {
 	const op = "store.DeleteConnection"
 	in := &dynamodb.QueryInput{
@@ -193,11 +193,7 @@ func (s *Store) purgeIndexedEntries(ctx context.Context, connID string) error {
 		for _, it := range out.Items {
 			keys = append(keys, [2]string{getS(it, AttrPK), getS(it, AttrSK)})
 		}
-		items, err := s.getKeys(ctx, op, keys, AttrPK, AttrSK, "entry")
-		if err != nil {
-			return err
-		}
-		if err := s.deleteEntries(ctx, connID, items); err != nil {
+		if err := s.deleteEntries(ctx, connID, keys); err != nil {
 			return err
 		}
 		if len(out.LastEvaluatedKey) == 0 {
@@ -247,11 +243,7 @@ func (s *Store) purgeLinks(ctx context.Context, rec connection.Record) error {
 				}
 			}
 		}
-		items, err := s.getKeys(ctx, op, entries, AttrPK, AttrSK, "entry")
-		if err != nil {
-			return err
-		}
-		if err := s.deleteEntries(ctx, connID, items); err != nil {
+		if err := s.deleteEntries(ctx, connID, entries); err != nil {
 			return err
 		}
 		if err := s.deleteKeys(ctx, op, links); err != nil {
@@ -264,17 +256,23 @@ func (s *Store) purgeLinks(ctx context.Context, rec connection.Record) error {
 	}
 }
 
-// deleteEntries deletes those of the sidebar entries' items that came from the connection's
-// reviews. An item another connection's review wrote (connections of one helpdesk account may
-// see one review) stays.
-func (s *Store) deleteEntries(ctx context.Context, connID string, items []map[string]types.AttributeValue) error {
-	var keys [][2]string
+// deleteEntries reads the sidebar entries at keys from the table (consistently; a key that
+// holds nothing is skipped) and deletes those that came from the connection's reviews. An
+// item another connection's review wrote (connections of one helpdesk account may see one
+// review) stays.
+func (s *Store) deleteEntries(ctx context.Context, connID string, keys [][2]string) error {
+	const op = "store.DeleteConnection"
+	items, err := s.getKeys(ctx, op, keys, AttrPK, AttrSK, "entry")
+	if err != nil {
+		return err
+	}
+	var ours [][2]string
 	for _, it := range items {
 		if entryConnection(getS(it, "entry")) == connID {
-			keys = append(keys, [2]string{getS(it, AttrPK), getS(it, AttrSK)})
+			ours = append(ours, [2]string{getS(it, AttrPK), getS(it, AttrSK)})
 		}
 	}
-	return s.deleteKeys(ctx, "store.DeleteConnection", keys)
+	return s.deleteKeys(ctx, op, ours)
 }
 
 func (s *Store) queryKeys(ctx context.Context, pk string) ([][2]string, error) {
