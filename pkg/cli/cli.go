@@ -46,6 +46,8 @@ type Store interface {
 	RetrySetAside(ctx context.Context, connID, reviewID string) error
 	CallCounts(ctx context.Context, key string, window time.Duration, days int) (int, []int, error)
 	OtherCallDays(ctx context.Context, key string, days int) ([]int, error)
+	// LeaseHolder tells which connection's sync holds a helpdesk account's lease, and until when.
+	LeaseHolder(ctx context.Context, name string) (holder string, until time.Time, held bool, err error)
 }
 
 // Secrets stores connection credentials.
@@ -371,6 +373,13 @@ func (c *CLI) delete(ctx context.Context, args []string) error {
 	if err != nil || len(pos) != 1 {
 		fmt.Fprint(c.Err, usage)
 		return ErrUsage
+	}
+	if rec, err := c.Store.GetConnection(ctx, pos[0]); err == nil {
+		// The delete waits for a sync of the connection still running (it stops within seconds).
+		holder, until, held, err := c.Store.LeaseHolder(ctx, rec.Connection.HelpdeskAccountKey())
+		if err == nil && held && (holder == "" || holder == pos[0]) {
+			fmt.Fprintf(c.Out, "a sync of connection %s is running: waiting for it to stop (within seconds; at the latest %s)\n", pos[0], until.UTC().Format(time.RFC3339))
+		}
 	}
 	if err := c.Store.DeleteConnection(ctx, pos[0], *purge); err != nil {
 		if *purge && errs.Is(err, errs.NotExist) {

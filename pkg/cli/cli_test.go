@@ -739,6 +739,45 @@ func TestConnectionDelete(t *testing.T) {
 			t.Fatalf("purge: error %v, want NotExist", r.runErr)
 		}
 	})
+	// A sync of the connection running (it holds the helpdesk account's lease for it): the
+	// delete says it waits, waits until the sync gives the lease up, then purges.
+	t.Run("waits for the connection's sync", func(t *testing.T) {
+		t.Parallel()
+		ctx := context.Background()
+		u := newUnit(t)
+		const id = "delete-waits-for-sync"
+		put(t, doc(id, u, nil))
+		rec, err := st.GetConnection(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acct := rec.Connection.HelpdeskAccountKey()
+		if ok, err := st.AcquireLeaseFor(ctx, acct, "worker-of-"+id, id, time.Minute); err != nil || !ok {
+			t.Fatalf("AcquireLeaseFor: %v %v", ok, err)
+		}
+		done := make(chan result, 1)
+		go func() { done <- run(t, "connection", "delete", "--purge", id) }()
+		select {
+		case r := <-done:
+			t.Fatalf("the delete did not wait for the sync: %q %v", r.out, r.runErr)
+		case <-time.After(time.Second):
+		}
+		if err := st.ReleaseLease(ctx, acct, "worker-of-"+id); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-done:
+			wantRunErr(t, r, "")
+			if !strings.Contains(r.out, "a sync of connection "+id+" is running: waiting for it to stop") || !strings.Contains(r.out, "deleted with its links and credentials") {
+				t.Fatalf("stdout %q", r.out)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the delete still waits after the sync gave the lease up")
+		}
+		if _, err := st.GetConnectionForReplies(ctx, id); !errs.Is(err, errs.NotExist) {
+			t.Fatalf("record after the purge: %v", err)
+		}
+	})
 	// A purge whose store part ended but whose credentials stayed (their delete failed): purging
 	// again removes them, then the connection is gone.
 	t.Run("purge again after the credentials stayed", func(t *testing.T) {

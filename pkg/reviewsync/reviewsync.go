@@ -62,7 +62,8 @@ type Store interface {
 	DropClaim(ctx context.Context, connID, reviewID, owner string) error
 	GetLinks(ctx context.Context, connID string, reviewIDs []string) (map[string]link.Link, error)
 	SetReviewVersion(ctx context.Context, connID, reviewID string, version time.Time, stars int) (bool, error)
-	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// AcquireLeaseFor takes the helpdesk account's lease for a sync of the connection holder.
+	AcquireLeaseFor(ctx context.Context, name, owner, holder string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 	ClearQueued(ctx context.Context, connID string, kind review.Kind) error
 	SetRunCalls(ctx context.Context, connID string, kind review.Kind, calls int64) error
@@ -165,6 +166,10 @@ type Config struct {
 	// look-up by its external id when its review is claimed again. 1 writes each review's
 	// confirm with the next review's claim.
 	WriteGroup int
+	// GoneCheck is how often a run looks whether its connection is still there (not deleted,
+	// not disabled), between reviews: a deletion waits for the run to stop (it holds the
+	// account's lease), so this bounds how long `connection delete` waits.
+	GoneCheck time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -183,6 +188,7 @@ func (c Config) withDefaults() Config {
 	def(&c.GiveUpInvalid, 3)
 	def(&c.DeepWindow, 30*24*time.Hour)
 	def(&c.WriteGroup, 8)
+	def(&c.GoneCheck, 10*time.Second)
 	c.WriteGroup = min(c.WriteGroup, link.MaxBatch/2)
 	return c
 }
@@ -211,6 +217,10 @@ type run struct {
 	hd        Helpdesk
 	log       *slog.Logger
 	continued bool // a continuation job was queued
+	// gone says the connection was deleted or disabled during the run (looked at every
+	// GoneCheck, last at checked): the run stops and queues nothing more of it.
+	gone    bool
+	checked time.Time
 	// resumeSince and resumeAt are where a continuation starts: the current page's checkpoint.
 	resumeSince time.Time
 	resumeAt    string
@@ -309,7 +319,7 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 		return true, s.reauth(ctx, conn, err, log)
 	}
 	account := conn.HelpdeskAccountKey()
-	ok, err := s.Store.AcquireLease(ctx, account, s.Owner, s.leaseTTL(ctx))
+	ok, err := s.Store.AcquireLeaseFor(ctx, account, s.Owner, conn.ID, s.leaseTTL(ctx))
 	if err != nil {
 		return false, err
 	}
@@ -335,12 +345,22 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	}
 	r := &run{s: s, cfg: cfg, job: job, conn: conn, account: account, hd: hd, log: log}
 	r.reviews = counted{Reviews: reviews, n: &r.calls}
+	// The connection may have gone between its read and the lease. Deleting it waits for
+	// whoever holds the lease for it, so from this look on nothing is written after a deletion.
+	if r.stillThere(ctx); r.gone {
+		return true, nil
+	}
 	start := s.now()
 	// Every call of the run, its retry waits and limiter waits included, ends before the
 	// invocation does, with time left to record progress and queue the continuation.
 	rctx, cancel := r.runContext(ctx)
 	defer cancel()
 	err = r.passes(rctx)
+	if r.gone {
+		// Nothing more of it: no continuation, no retry, no error recorded on it.
+		log.Info("sync run stopped: the connection was deleted or disabled", "seen", r.total.Seen, "created", r.total.Created)
+		return true, nil
+	}
 	if err != nil && ctx.Err() == nil && (rctx.Err() != nil || errors.Is(err, gorgias.ErrPastDeadline)) && !r.continued && !connectionLevel(err) {
 		// Our own bound ran out mid-call (a long Retry-After, a limiter pause), not the call's own
 		// timeout: continue from the current page in a new invocation instead of failing the job.
@@ -382,7 +402,7 @@ func (s *Syncer) park(ctx context.Context, account string, job queue.Job, log *s
 		return s.Queue.Send(ctx, []queue.Job{job}, s.cfg.LeaseRetry)
 	}
 	log.Info("another worker syncs this helpdesk account; job parked until it is done", "account", account)
-	if ok, err := s.Store.AcquireLease(ctx, account, s.Owner, 10*time.Second); err == nil && ok {
+	if ok, err := s.Store.AcquireLeaseFor(ctx, account, s.Owner, job.ConnectionID, 10*time.Second); err == nil && ok {
 		if err := s.Store.ReleaseLease(ctx, account, s.Owner); err == nil {
 			s.Unpark(ctx, account, log)
 		}
@@ -748,6 +768,9 @@ func (r *run) scheduleRetry(ctx context.Context) {
 
 // send enqueues one job, even when the run's own time is up.
 func (r *run) send(ctx context.Context, job queue.Job, delay time.Duration) error {
+	if r.gone {
+		return errGone
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return r.s.Queue.Send(sctx, []queue.Job{job}, delay)
@@ -787,10 +810,34 @@ func (s *Syncer) leaseTTL(ctx context.Context) time.Duration {
 	return 15 * time.Minute
 }
 
+// errGone ends a run whose connection was deleted or disabled (run.gone) where it would
+// have queued more of it.
+var errGone = errors.New("the connection was deleted or disabled during the run")
+
+// stillThere looks whether the connection is still there to sync, and sets r.gone when it was
+// deleted or disabled. A failed look changes nothing (the next one is GoneCheck later).
+func (r *run) stillThere(ctx context.Context) {
+	r.checked = r.s.now()
+	rec, err := r.s.Store.GetConnection(ctx, r.conn.ID)
+	switch {
+	case errs.Is(err, errs.NotExist):
+		r.gone = true
+	case err != nil:
+		r.log.Warn("could not look whether the connection is still there; syncing on", "error", err.Error())
+	case rec.Connection.Disabled:
+		r.gone = true
+	}
+}
+
 // timeLeft reports whether another review may start.
 func (r *run) timeLeft(ctx context.Context) bool {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || r.gone {
 		return false
+	}
+	if r.s.now().Sub(r.checked) >= r.cfg.GoneCheck {
+		if r.stillThere(ctx); r.gone {
+			return false
+		}
 	}
 	dl, ok := ctx.Deadline()
 	return !ok || time.Until(dl) > r.cfg.Margin
@@ -798,6 +845,9 @@ func (r *run) timeLeft(ctx context.Context) bool {
 
 // continueLater enqueues the job's continuation from a checkpoint.
 func (r *run) continueLater(ctx context.Context, since time.Time, resume string, delay time.Duration) error {
+	if r.gone {
+		return errGone
+	}
 	next := queue.SyncJob(r.conn.ID, r.job.Kind)
 	if !since.IsZero() {
 		s := since.UTC()

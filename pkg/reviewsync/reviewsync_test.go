@@ -175,6 +175,7 @@ type fakeHD struct {
 	// Gorgias answers 400 for a field id or value it does not take.
 	refuseFields func([]gorgias.CustomField) bool
 	sent         []gorgias.NewTicket // every create call, in order
+	afterCreate  func(n int64)       // called after the nth ticket is made
 }
 
 var _ reviewsync.Helpdesk = (*fakeHD)(nil)
@@ -202,6 +203,11 @@ func (f *fakeHD) CreateTicket(ctx context.Context, t gorgias.NewTicket) (gorgias
 	f.createNo++
 	tk := gorgias.Ticket{ID: 1000 + f.createNo, ExternalID: t.ExternalID, Subject: t.Subject, Tags: t.Tags, CustomerID: 1, CustomerEmail: t.CustomerEmail}
 	f.tickets[t.ExternalID] = tk
+	if f.afterCreate != nil {
+		f.mu.Unlock()
+		f.afterCreate(f.createNo)
+		f.mu.Lock()
+	}
 	return tk, nil
 }
 func (f *fakeHD) FindTicketByExternalID(_ context.Context, ext string) (gorgias.Ticket, bool, error) {

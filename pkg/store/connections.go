@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -117,10 +118,12 @@ func (s *Store) SetReauth(ctx context.Context, id string, needs bool, reason str
 // entries of its reviews and a tombstone of the connection stay, so replies on existing tickets
 // keep working; with purge everything goes.
 //
-// A purge marks the connection deleted first (nothing syncs it any more), then removes the
-// sidebar entries of its reviews, its links, its other items and, last, its record: a purge
-// that stopped halfway (an error, a crash) left a tombstone, and purging again finishes it.
-// Purging a connection that is gone is errs.NotExist and changes nothing.
+// It marks the connection deleted first (no sync starts on it any more) and waits for a sync
+// of it still running to stop (waitForSync), so that nothing that sync writes outlives the
+// deletion. A purge then removes the sidebar entries of its reviews, its links, its other
+// items and, last, its record: a purge that stopped halfway (an error, a crash) left a
+// tombstone, and purging again finishes it. Purging a connection that is gone is
+// errs.NotExist and changes nothing.
 func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) error {
 	const op = "store.DeleteConnection"
 	rec, err := s.GetConnectionForReplies(ctx, id)
@@ -145,6 +148,9 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 			return classify(op, err)
 		}
 	}
+	if err := s.waitForSync(ctx, rec.Connection); err != nil {
+		return err
+	}
 	if !purge {
 		keys, err := s.queryKeys(ctx, connPK(id))
 		if err != nil {
@@ -168,6 +174,38 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 	}
 	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(connectionsPK, id)})
 	return classify(op, err)
+}
+
+// SyncPoll is how often a deletion looks again whether the connection's sync has stopped.
+var SyncPoll = 250 * time.Millisecond
+
+// waitForSync returns once no sync of the connection can still write: its helpdesk account's
+// lease (one sync per account) is free, expired, or held for another connection. A lease
+// taken without a holder (a worker of an earlier version) counts as this connection's. A sync
+// checks that its connection still exists when it has the lease and every few seconds after
+// (reviewsync.Config.GoneCheck), then stops and gives the lease up, so the wait is about that
+// long; a sync that died keeps the lease only until it expires, at its invocation's end.
+func (s *Store) waitForSync(ctx context.Context, c connection.Connection) error {
+	name := c.HelpdeskAccountKey()
+	if name == "" {
+		return nil
+	}
+	for {
+		holder, until, held, err := s.LeaseHolder(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !held || (holder != "" && holder != c.ID) {
+			return nil
+		}
+		t := time.NewTimer(max(min(SyncPoll, until.Sub(s.now())), time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("connection %s: waiting for its sync to stop (the lease runs to %s): %w", c.ID, until.UTC().Format(time.RFC3339), ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // purgeIndexedEntries removes the sidebar entries indexed under the connection, a page of the

@@ -116,7 +116,14 @@ func (s *Store) ClearQueued(ctx context.Context, connID string, kind review.Kind
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table), Key: key(connPK(connID), cursorSK(kind)),
 		UpdateExpression: aws.String("REMOVE queued_at"),
+		// An update writes the item when it is absent: a cursor deleted meanwhile (its connection
+		// with it) must stay deleted.
+		ConditionExpression:      aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 	})
+	if isCondFailed(err) {
+		return nil
+	}
 	return classify("store.ClearQueued", err)
 }
 

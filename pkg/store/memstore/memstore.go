@@ -258,6 +258,14 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 	if rec.Deleted && !purge {
 		return errs.E(errs.NotExist, "store.DeleteConnection", fmt.Errorf("connection %s: already deleted", id))
 	}
+	unlock := s.lock()
+	if c, ok := s.d.conns[id]; ok && !c.deleted {
+		c.deleted, c.updatedAt = true, fmtTime(s.now())
+	}
+	unlock()
+	if err := s.waitForSync(ctx, rec.Connection); err != nil {
+		return err
+	}
 	defer s.lock()()
 	for k := range s.d.cursors {
 		if k.conn == id {
@@ -265,9 +273,6 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 		}
 	}
 	if !purge {
-		if c, ok := s.d.conns[id]; ok {
-			c.deleted, c.updatedAt = true, fmtTime(s.now())
-		}
 		return nil
 	}
 	delete(s.d.tokens, id)
@@ -919,8 +924,9 @@ func (s *Store) ClearQueued(ctx context.Context, connID string, kind review.Kind
 		return err
 	}
 	defer s.lock()()
-	c := s.cursor(connID, kind)
-	c.queued, c.queuedAt = false, 0
+	if c, ok := s.d.cursors[cursorKey{connID, kind}]; ok { // a deleted cursor stays deleted
+		c.queued, c.queuedAt = false, 0
+	}
 	return nil
 }
 
@@ -939,12 +945,18 @@ func (s *Store) RecordError(ctx context.Context, connID string, kind review.Kind
 
 type leaseItem struct {
 	owner   string
-	expires int64 // Unix ms
+	holder  string // what it is held for (AcquireLeaseFor)
+	expires int64  // Unix ms
 }
 
 // AcquireLease takes (or, for the same owner, renews) the named lease until now+ttl; false
 // when another owner holds it unexpired.
 func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	return s.AcquireLeaseFor(ctx, name, owner, "", ttl)
+}
+
+// AcquireLeaseFor is AcquireLease recording what the lease is held for (LeaseHolder).
+func (s *Store) AcquireLeaseFor(ctx context.Context, name, owner, holder string, ttl time.Duration) (bool, error) {
 	if err := live(ctx, "store.AcquireLease"); err != nil {
 		return false, err
 	}
@@ -953,8 +965,44 @@ func (s *Store) AcquireLease(ctx context.Context, name, owner string, ttl time.D
 	if l, ok := s.d.leases[name]; ok && !(l.expires < ms(now)) && l.owner != owner {
 		return false, nil
 	}
-	s.d.leases[name] = leaseItem{owner: owner, expires: ms(now.Add(ttl))}
+	s.d.leases[name] = leaseItem{owner: owner, holder: holder, expires: ms(now.Add(ttl))}
 	return true, nil
+}
+
+// LeaseHolder reads the named lease: what it is held for and until when; held is false when
+// nobody holds it unexpired.
+func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, until time.Time, held bool, err error) {
+	if err := live(ctx, "store.LeaseHolder"); err != nil {
+		return "", time.Time{}, false, err
+	}
+	defer s.lock()()
+	l, ok := s.d.leases[name]
+	if !ok || l.expires <= ms(s.now()) {
+		return "", time.Time{}, false, nil
+	}
+	return l.holder, time.UnixMilli(l.expires), true, nil
+}
+
+// waitForSync returns once no sync of the connection can still write (see the DynamoDB
+// store's).
+func (s *Store) waitForSync(ctx context.Context, c connection.Connection) error {
+	for name := c.HelpdeskAccountKey(); name != ""; {
+		holder, until, held, err := s.LeaseHolder(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !held || (holder != "" && holder != c.ID) {
+			return nil
+		}
+		t := time.NewTimer(max(min(20*time.Millisecond, until.Sub(s.now())), time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("connection %s: waiting for its sync to stop: %w", c.ID, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // ReleaseLease gives the lease up if owner holds it (expired or not).

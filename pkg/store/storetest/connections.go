@@ -418,3 +418,97 @@ func testPurgeSidebarEntries(t *testing.T, e *env) {
 	_, err := e.s.GetLink(e.ctx, a, aheadA)
 	e.wantKind("A's claim after purge", err, errs.NotExist)
 }
+
+// A delete (with or without purge) marks the connection deleted, then waits while a sync of it
+// holds its helpdesk account's lease, so nothing the sync writes outlives the delete: the
+// sync looks for its connection every few seconds and stops. Another connection's sync on the
+// account is not waited for, nor an expired lease; a lease without a holder (an earlier
+// version's worker) is, until it expires. Each case has a helpdesk account of its own (the
+// lease is per account).
+func testDeleteWaitsForSync(t *testing.T, e *env) {
+	setup := func() (string, string, string) {
+		id := e.conn()
+		c := bare(id)
+		c.Helpdesk.URL = "https://" + e.name("shop") + ".gorgias.com"
+		e.put(c)
+		rid := e.review()
+		e.linked(id, rid, e.ticket())
+		return id, rid, c.HelpdeskAccountKey()
+	}
+	purge := func(id string) <-chan error {
+		done := make(chan error, 1)
+		go func() { done <- e.s.DeleteConnection(e.ctx, id, true) }()
+		return done
+	}
+	finished := func(what string, done <-chan error) {
+		t.Helper()
+		select {
+		case err := <-done:
+			e.must(err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the purge still waits", what)
+		}
+	}
+	waiting := func(what string, done <-chan error, id, rid string) {
+		t.Helper()
+		select {
+		case err := <-done:
+			t.Fatalf("%s: the purge did not wait for the sync (%v)", what, err)
+		case <-time.After(600 * time.Millisecond):
+		}
+		// Marked deleted (no sync starts on it), nothing removed yet.
+		_, err := e.s.GetConnection(e.ctx, id)
+		e.wantKind(what+": connection while the purge waits", err, errs.NotExist)
+		e.getLink(id, rid)
+	}
+
+	// The connection's own sync: waited for until it gives the lease up.
+	id, rid, acct := setup()
+	ok, err := e.s.AcquireLeaseFor(e.ctx, acct, "worker-1", id, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("AcquireLeaseFor: %v %v", ok, err)
+	}
+	holder, until, held, err := e.s.LeaseHolder(e.ctx, acct)
+	e.must(err)
+	if holder != id || !held || !until.Equal(time.UnixMilli(e.now().Add(time.Minute).UnixMilli())) {
+		t.Fatalf("LeaseHolder: %q %v %v, want %q until %v", holder, until, held, id, e.now().Add(time.Minute))
+	}
+	done := purge(id)
+	waiting("own sync", done, id, rid)
+	e.must(e.s.ReleaseLease(e.ctx, acct, "worker-1"))
+	finished("own sync released", done)
+	_, err = e.s.GetLink(e.ctx, id, rid)
+	e.wantKind("link after the purge", err, errs.NotExist)
+	if _, _, held, err := e.s.LeaseHolder(e.ctx, acct); err != nil || held {
+		t.Fatalf("LeaseHolder after release: %v %v", held, err)
+	}
+
+	// Another connection's sync on the same account: not waited for.
+	id, _, acct = setup()
+	if ok, err := e.s.AcquireLeaseFor(e.ctx, acct, "worker-2", e.conn(), time.Minute); err != nil || !ok {
+		t.Fatalf("AcquireLeaseFor: %v %v", ok, err)
+	}
+	finished("another connection's sync", purge(id))
+
+	// A lease without a holder: waited for until it expires.
+	id, rid, acct = setup()
+	if ok, err := e.s.AcquireLease(e.ctx, acct, "worker-3", time.Minute); err != nil || !ok {
+		t.Fatalf("AcquireLease: %v %v", ok, err)
+	}
+	done = purge(id)
+	waiting("lease without a holder", done, id, rid)
+	e.clk.Add(time.Minute + time.Millisecond)
+	finished("expired lease", done)
+
+	// A plain delete waits the same way.
+	id, rid, acct = setup()
+	if ok, err := e.s.AcquireLeaseFor(e.ctx, acct, "worker-4", id, time.Minute); err != nil || !ok {
+		t.Fatalf("AcquireLeaseFor: %v %v", ok, err)
+	}
+	deleted := make(chan error, 1)
+	go func() { deleted <- e.s.DeleteConnection(e.ctx, id, false) }()
+	waiting("plain delete", deleted, id, rid)
+	e.must(e.s.ReleaseLease(e.ctx, acct, "worker-4"))
+	finished("plain delete released", deleted)
+	e.getLink(id, rid) // a plain delete keeps links
+}

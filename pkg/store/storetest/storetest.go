@@ -67,6 +67,8 @@ type Store interface {
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	AcquireLeaseFor(ctx context.Context, name, owner, holder string, ttl time.Duration) (bool, error)
+	LeaseHolder(ctx context.Context, name string) (holder string, until time.Time, held bool, err error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
 	RecordCustomerEntry(ctx context.Context, account string, customerID int64, reviewID, entry string) (map[string]string, error)
@@ -162,6 +164,7 @@ var cases = []struct {
 	{"DeleteMissing", testDeleteMissing},
 	{"PurgeRemovesEverything", testPurge},
 	{"PurgeRemovesSidebarEntries", testPurgeSidebarEntries},
+	{"DeleteWaitsForTheConnectionsSync", testDeleteWaitsForSync},
 	{"PutAfterDeleteRevives", testPutAfterDelete},
 	{"ReturnedValuesAreCopies", testCopies},
 	{"EmptyKeysRejected", testEmptyKeys},
