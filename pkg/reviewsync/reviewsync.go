@@ -348,6 +348,7 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	// The connection may have gone between its read and the lease. Deleting it waits for
 	// whoever holds the lease for it, so from this look on nothing is written after a deletion.
 	if r.stillThere(ctx); r.gone {
+		log.Info("connection deleted or disabled before the run; job dropped")
 		return true, nil
 	}
 	start := s.now()
