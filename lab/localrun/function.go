@@ -296,16 +296,56 @@ func (f *Function) SchedStat() (onCPU time.Duration, wakes int64) {
 func SchedStat(pid string) (onCPU time.Duration, wakes int64) {
 	threads, _ := filepath.Glob("/proc/" + pid + "/task/*/schedstat")
 	for _, th := range threads {
-		s, err := os.ReadFile(th)
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(s)); len(f) == 3 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			n, _ := strconv.ParseInt(f[2], 10, 64)
-			onCPU += time.Duration(ns)
-			wakes += n
-		}
+		c, w := threadSchedStat(th)
+		onCPU, wakes = onCPU+c, wakes+w
 	}
 	return onCPU, wakes
+}
+
+// MonitorSchedStat is SchedStat of the bootstraps' Go runtime monitor thread (sysmon) alone:
+// the part of their CPU time that is the runtime watching, not Pilotdesk working. sysmon
+// polls every 20 µs while the process runs and sleeps while it waits, so it is woken at the
+// start of every burst of work (each answer the process waited for) and polls through it.
+func (f *Function) MonitorSchedStat() (onCPU time.Duration, wakes int64) {
+	for _, pid := range f.bootstrapPIDs() {
+		c, w := MonitorSchedStat(pid)
+		onCPU, wakes = onCPU+c, wakes+w
+	}
+	return onCPU, wakes
+}
+
+// MonitorSchedStat is the scheduler's count for a Go process's sysmon thread: the second
+// thread the process made (thread ids grow), which the runtime starts for sysmon before
+// anything else runs.
+func MonitorSchedStat(pid string) (onCPU time.Duration, wakes int64) {
+	main, err := strconv.Atoi(pid)
+	if err != nil {
+		return 0, 0
+	}
+	tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+	second := 0
+	for _, t := range tasks {
+		if id, err := strconv.Atoi(t.Name()); err == nil && id > main && (second == 0 || id < second) {
+			second = id
+		}
+	}
+	if second == 0 {
+		return 0, 0
+	}
+	return threadSchedStat(fmt.Sprintf("/proc/%s/task/%d/schedstat", pid, second))
+}
+
+// threadSchedStat reads one thread's schedstat: nanoseconds on a CPU, and times put on one.
+func threadSchedStat(path string) (onCPU time.Duration, wakes int64) {
+	s, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(s))
+	if len(f) != 3 {
+		return 0, 0
+	}
+	ns, _ := strconv.ParseInt(f[0], 10, 64)
+	n, _ := strconv.ParseInt(f[2], 10, 64)
+	return time.Duration(ns), n
 }

@@ -41,6 +41,11 @@ var initRe = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 // worker makes one helpdesk call, an eighth of a DynamoDB transaction (a group's confirms with
 // the next group's claims) and a quarter of a slot reservation; the rest is per page or per job.
 // wakes/review counts how often a thread of the worker was put back on a CPU after waiting.
+// worker-sysmon-cpu-ms/review is the part of the CPU figure that is the Go runtime's monitor
+// thread (sysmon, localrun.MonitorSchedStat) and worker-sysmon-wakes/review its share of the
+// wake-ups: the runtime wakes it when work starts after a wait and it polls every 20 µs until
+// the process waits again, so it costs in proportion to the bursts of work between round trips,
+// not to the work itself.
 // On this machine (a small VM) a wait is not free: each loopback round trip costs the waiting
 // side some 0.1-0.4 ms of CPU time however little it does (BenchmarkRoundTripFloor measures
 // it against moto), which is most of the figure; a Lambda talking to DynamoDB over the network
@@ -66,6 +71,7 @@ func benchSync(b *testing.B, calls int) {
 	defer s.Stop()
 	worker := s.Runtime.Functions["SyncWorkerFunction"]
 	cpu0, wakes0 := worker.SchedStat()
+	mon0, monWakes0 := worker.MonitorSchedStat()
 	start := time.Now()
 	if _, err := s.Runtime.Tick(context.Background()); err != nil {
 		b.Fatal(err)
@@ -77,6 +83,7 @@ func benchSync(b *testing.B, calls int) {
 	}
 	took := time.Since(start)
 	cpu1, wakes1 := worker.SchedStat()
+	mon1, monWakes1 := worker.MonitorSchedStat()
 	_, inv1 := worker.Stats()
 	st := s.HD.Stats(s.account)
 	n := len(s.HD.Tickets(s.account))
@@ -89,6 +96,8 @@ func benchSync(b *testing.B, calls int) {
 	b.ReportMetric(float64(st.Throttled), "throttled-429s")
 	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/float64(n), "worker-cpu-ms/review")
 	b.ReportMetric(float64(wakes1-wakes0)/float64(n), "worker-wakes/review")
+	b.ReportMetric(float64((mon1-mon0).Microseconds())/1000/float64(n), "worker-sysmon-cpu-ms/review")
+	b.ReportMetric(float64(monWakes1-monWakes0)/float64(n), "worker-sysmon-wakes/review")
 	b.ReportMetric(100*float64(drained.Received)/float64(n), "sqs-messages/100-reviews")
 	b.ReportMetric(100*float64(inv1-inv0)/float64(n), "worker-invocations/100-reviews")
 	var inits []float64
