@@ -285,8 +285,13 @@ func (f *Function) bootstrapPIDs() []string {
 // (a wake-up: a network answer, a timer, another thread's hand-off). Zero where /proc is
 // missing.
 func (f *Function) SchedStat() (onCPU time.Duration, wakes int64) {
+	return f.overBootstraps(SchedStat)
+}
+
+// overBootstraps sums stat over the function's current bootstraps.
+func (f *Function) overBootstraps(stat func(pid string) (time.Duration, int64)) (onCPU time.Duration, wakes int64) {
 	for _, pid := range f.bootstrapPIDs() {
-		c, w := SchedStat(pid)
+		c, w := stat(pid)
 		onCPU, wakes = onCPU+c, wakes+w
 	}
 	return onCPU, wakes
@@ -307,11 +312,7 @@ func SchedStat(pid string) (onCPU time.Duration, wakes int64) {
 // polls every 20 µs while the process runs and sleeps while it waits, so it is woken at the
 // start of every burst of work (each answer the process waited for) and polls through it.
 func (f *Function) MonitorSchedStat() (onCPU time.Duration, wakes int64) {
-	for _, pid := range f.bootstrapPIDs() {
-		c, w := MonitorSchedStat(pid)
-		onCPU, wakes = onCPU+c, wakes+w
-	}
-	return onCPU, wakes
+	return f.overBootstraps(MonitorSchedStat)
 }
 
 // MonitorSchedStat is the scheduler's count for a Go process's sysmon thread: the second
