@@ -37,6 +37,7 @@ import (
 type Store interface {
 	PutConnection(ctx context.Context, c connection.Connection) error
 	GetConnection(ctx context.Context, id string) (connection.Record, error)
+	GetConnectionForReplies(ctx context.Context, id string) (connection.Record, error)
 	ListConnections(ctx context.Context) ([]connection.Record, error)
 	DeleteConnection(ctx context.Context, id string, purge bool) error
 	SetReauth(ctx context.Context, id string, needs bool, reason string) error
@@ -374,11 +375,11 @@ func (c *CLI) delete(ctx context.Context, args []string) error {
 		fmt.Fprint(c.Err, usage)
 		return ErrUsage
 	}
-	if rec, err := c.Store.GetConnection(ctx, pos[0]); err == nil {
-		// The delete waits for a sync of the connection still running (it stops within seconds).
+	if rec, err := c.Store.GetConnectionForReplies(ctx, pos[0]); err == nil {
+		// The delete waits for a sync of the connection still running.
 		holder, until, held, err := c.Store.LeaseHolder(ctx, rec.Connection.HelpdeskAccountKey())
 		if err == nil && held && (holder == "" || holder == pos[0]) {
-			fmt.Fprintf(c.Out, "a sync of connection %s is running: waiting for it to stop (within seconds; at the latest %s)\n", pos[0], until.UTC().Format(time.RFC3339))
+			fmt.Fprintf(c.Out, "a sync of connection %s is running: waiting for it to stop (it looks every 10 s, after the call it is in; its lease ends %s at the latest)\n", pos[0], until.UTC().Format(time.RFC3339))
 		}
 	}
 	if err := c.Store.DeleteConnection(ctx, pos[0], *purge); err != nil {

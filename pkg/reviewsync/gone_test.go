@@ -2,14 +2,20 @@ package reviewsync_test
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/pilotdesk/pilotdesk/pkg/connection"
 	"github.com/pilotdesk/pilotdesk/pkg/cursor"
 	"github.com/pilotdesk/pilotdesk/pkg/errs"
 	"github.com/pilotdesk/pilotdesk/pkg/queue"
 	"github.com/pilotdesk/pilotdesk/pkg/review"
 	"github.com/pilotdesk/pilotdesk/pkg/reviewer"
+	"github.com/pilotdesk/pilotdesk/pkg/reviewsync"
+	"github.com/pilotdesk/pilotdesk/pkg/store/memstore"
 )
 
 // A connection purged while its sync runs: the purge marks it deleted and waits for the run's
@@ -120,5 +126,41 @@ func TestRunStopsWhenItsConnectionIsDisabled(t *testing.T) {
 	}
 	if len(r.hd.tickets) != want || len(r.hd.sent) != want {
 		t.Fatalf("after enabling: %d tickets from %d creates, want %d of each (one per review kept)", len(r.hd.tickets), len(r.hd.sent), want)
+	}
+}
+
+// failingLook fails the nth GetConnection (1-based) with a transient error.
+type failingLook struct {
+	*memstore.Store
+	n, calls int
+}
+
+func (f *failingLook) GetConnection(ctx context.Context, id string) (connection.Record, error) {
+	f.calls++
+	if f.calls == f.n {
+		return connection.Record{}, errs.E(errs.Transient, "store.GetConnection", errors.New("throttled"))
+	}
+	return f.Store.GetConnection(ctx, id)
+}
+
+// The look a run takes once it has the lease is what a deletion relies on (it waits only for a
+// lease held for the connection): when that look fails, the run makes nothing and the job
+// comes back, instead of syncing on unseen.
+func TestRunWhoseFirstLookFailsMakesNothing(t *testing.T) {
+	r := newRig(t, &fakeTP{service: reviews(review.Service, 4), perPage: 4})
+	st := &failingLook{Store: r.st, n: 2} // the job's read of the connection, then the look
+	s := reviewsync.New(st, reviewsync.OpenerFunc(func(context.Context, connection.Connection) (reviewsync.Reviews, reviewsync.Helpdesk, error) {
+		return r.tp, r.hd, nil
+	}), r.q, slog.New(slog.NewJSONHandler(io.Discard, nil)), "w1", reviewsync.Config{})
+	s.Now = r.clk.Now
+	err := s.Sync(context.Background(), queue.SyncJob("c1", review.Service))
+	if !errs.Is(err, errs.Transient) {
+		t.Fatalf("Sync: %v, want the look's transient error (the job is tried again)", err)
+	}
+	if len(r.hd.sent) != 0 || len(r.q.jobs) != 0 {
+		t.Fatalf("%d tickets made, %d jobs queued after the failed look; want none", len(r.hd.sent), len(r.q.jobs))
+	}
+	if !r.leaseFree(t) {
+		t.Fatal("the lease was kept")
 	}
 }

@@ -347,7 +347,10 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	r.reviews = counted{Reviews: reviews, n: &r.calls}
 	// The connection may have gone between its read and the lease. Deleting it waits for
 	// whoever holds the lease for it, so from this look on nothing is written after a deletion.
-	if r.stillThere(ctx); r.gone {
+	if err := r.stillThere(ctx); err != nil {
+		return false, err // the job comes back: without this look a deletion could miss the run
+	}
+	if r.gone {
 		log.Info("connection deleted or disabled before the run; job dropped")
 		return true, nil
 	}
@@ -360,6 +363,9 @@ func (s *Syncer) sync(ctx context.Context, job queue.Job) (over bool, _ error) {
 	if r.gone {
 		// Nothing more of it: no continuation, no retry, no error recorded on it.
 		log.Info("sync run stopped: the connection was deleted or disabled", "seen", r.total.Seen, "created", r.total.Created)
+		if err != nil && !errors.Is(err, errGone) {
+			log.Warn("the stopped run had failed", "error", err.Error())
+		}
 		return true, nil
 	}
 	if err != nil && ctx.Err() == nil && (rctx.Err() != nil || errors.Is(err, gorgias.ErrPastDeadline)) && !r.continued && !connectionLevel(err) {
@@ -816,29 +822,36 @@ func (s *Syncer) leaseTTL(ctx context.Context) time.Duration {
 var errGone = errors.New("the connection was deleted or disabled during the run")
 
 // stillThere looks whether the connection is still there to sync, and sets r.gone when it was
-// deleted or disabled. A failed look changes nothing (the next one is GoneCheck later).
-func (r *run) stillThere(ctx context.Context) {
+// deleted or disabled. It returns the look's error, having changed nothing.
+func (r *run) stillThere(ctx context.Context) error {
 	r.checked = r.s.now()
 	rec, err := r.s.Store.GetConnection(ctx, r.conn.ID)
 	switch {
 	case errs.Is(err, errs.NotExist):
 		r.gone = true
 	case err != nil:
-		r.log.Warn("could not look whether the connection is still there; syncing on", "error", err.Error())
+		return err
 	case rec.Connection.Disabled:
 		r.gone = true
 	}
+	return nil
+}
+
+// goneNow reports whether the run must stop because its connection went: it looks again when
+// the last look is GoneCheck old (a failed look is tried again at the next one).
+func (r *run) goneNow(ctx context.Context) bool {
+	if !r.gone && r.s.now().Sub(r.checked) >= r.cfg.GoneCheck {
+		if err := r.stillThere(ctx); err != nil {
+			r.log.Warn("could not look whether the connection is still there; syncing on", "error", err.Error())
+		}
+	}
+	return r.gone
 }
 
 // timeLeft reports whether another review may start.
 func (r *run) timeLeft(ctx context.Context) bool {
-	if ctx.Err() != nil || r.gone {
+	if ctx.Err() != nil || r.goneNow(ctx) {
 		return false
-	}
-	if r.s.now().Sub(r.checked) >= r.cfg.GoneCheck {
-		if r.stillThere(ctx); r.gone {
-			return false
-		}
 	}
 	dl, ok := ctx.Deadline()
 	return !ok || time.Until(dl) > r.cfg.Margin
@@ -1045,6 +1058,9 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 func (r *run) pageReviews(ctx context.Context, reviews []review.Review, links map[string]link.Link, mark *time.Time) (*stopAt, error) {
 	var newest time.Time
 	for i, rv := range reviews {
+		if r.goneNow(ctx) { // linked reviews too: an edit's note is a helpdesk call
+			return &stopAt{}, nil
+		}
 		r.stats.Seen++
 		if lk, ok := links[rv.ID]; ok && lk.RefusedUntil(r.s.now()) {
 			// refused by the helpdesk recently: counted when it failed, skipped until its retry

@@ -149,7 +149,27 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 		}
 	}
 	if err := s.waitForSync(ctx, rec.Connection); err != nil {
+		if rec.Deleted {
+			return err
+		}
+		// Nothing is deleted yet: the connection stays as it was (it syncs on), not half deleted.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_, uerr := s.db.UpdateItem(uctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.table), Key: key(connectionsPK, id),
+			UpdateExpression:          aws.String("REMOVE deleted"),
+			ConditionExpression:       aws.String("deleted = :t"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": boolean(true)},
+		})
+		if uerr != nil && !isCondFailed(uerr) {
+			return fmt.Errorf("connection %s is marked deleted and its sync may still run (run the delete again to finish it): %w", id, err)
+		}
+		return fmt.Errorf("connection %s not deleted: %w", id, err)
+	}
+	if now, err := s.GetConnectionForReplies(ctx, id); err != nil {
 		return err
+	} else if !now.Deleted {
+		return errs.E(errs.Conflict, op, fmt.Errorf("connection %s was put again while its delete waited for its sync: not deleted", id))
 	}
 	if !purge {
 		keys, err := s.queryKeys(ctx, connPK(id))
@@ -172,33 +192,46 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 	if err := s.deleteKeys(ctx, op, keys); err != nil {
 		return err
 	}
-	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(connectionsPK, id)})
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table), Key: key(connectionsPK, id),
+		ConditionExpression:       aws.String("deleted = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": boolean(true)},
+	})
+	if isCondFailed(err) {
+		return errs.E(errs.Conflict, op, fmt.Errorf("connection %s was put again during its purge: its links and sidebar entries are gone, the connection stays", id))
+	}
 	return classify(op, err)
 }
 
-// SyncPoll is how often a deletion looks again whether the connection's sync has stopped.
-var SyncPoll = 250 * time.Millisecond
+// syncPoll is how often a deletion looks again whether the connection's sync has stopped.
+const syncPoll = 250 * time.Millisecond
+
+// leaseSkew is how long past its expiry a lease held for the connection is still waited for:
+// the expiry is the worker's clock, the deletion reads it on its own.
+const leaseSkew = 30 * time.Second
 
 // waitForSync returns once no sync of the connection can still write: its helpdesk account's
 // lease (one sync per account) is free, expired, or held for another connection. A lease
 // taken without a holder (a worker of an earlier version) counts as this connection's. A sync
 // checks that its connection still exists when it has the lease and every few seconds after
 // (reviewsync.Config.GoneCheck), then stops and gives the lease up, so the wait is about that
-// long; a sync that died keeps the lease only until it expires, at its invocation's end.
+// long; a sync that died keeps the lease only until it expires, at its invocation's end (and
+// leaseSkew more: the clocks of the worker and of the deletion may differ).
 func (s *Store) waitForSync(ctx context.Context, c connection.Connection) error {
 	name := c.HelpdeskAccountKey()
 	if name == "" {
 		return nil
 	}
 	for {
-		holder, until, held, err := s.LeaseHolder(ctx, name)
+		holder, until, exists, err := s.lease(ctx, name)
 		if err != nil {
 			return err
 		}
-		if !held || (holder != "" && holder != c.ID) {
+		left := until.Add(leaseSkew).Sub(s.now())
+		if !exists || left < 0 || (holder != "" && holder != c.ID) {
 			return nil
 		}
-		t := time.NewTimer(max(min(SyncPoll, until.Sub(s.now())), time.Millisecond))
+		t := time.NewTimer(max(min(syncPoll, left), time.Millisecond))
 		select {
 		case <-ctx.Done():
 			t.Stop()

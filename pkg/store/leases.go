@@ -66,6 +66,15 @@ func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {
 // LeaseHolder reads the named lease: what it is held for (AcquireLeaseFor's holder; "" when
 // it was taken without one) and until when; held is false when nobody holds it unexpired.
 func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, until time.Time, held bool, err error) {
+	holder, until, exists, err := s.lease(ctx, name)
+	if err != nil || !exists || ms(until) < ms(s.now()) { // expired as AcquireLease sees it
+		return "", time.Time{}, false, err
+	}
+	return holder, until, true, nil
+}
+
+// lease reads the named lease item, expired or not.
+func (s *Store) lease(ctx context.Context, name string) (holder string, until time.Time, exists bool, err error) {
 	item, err := s.get(ctx, "store.LeaseHolder", leasePK(name), "LEASE")
 	if errs.Is(err, errs.NotExist) {
 		return "", time.Time{}, false, nil
@@ -73,9 +82,5 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, un
 	if err != nil {
 		return "", time.Time{}, false, err
 	}
-	until = msTime(getN(item, "lease_expires"))
-	if !until.After(s.now()) {
-		return "", time.Time{}, false, nil
-	}
-	return getS(item, "holder"), until, true, nil
+	return getS(item, "holder"), msTime(getN(item, "lease_expires")), true, nil
 }

@@ -237,6 +237,40 @@ func TestItemsUseTemplateKeys(t *testing.T) {
 	ttlSeconds(raw("ONCE#layout-"+suffix, "ONCE"), time.Hour)
 }
 
+// ClearQueued after a sync removes the queued mark from the cursor; it never writes a cursor
+// that is not there (a connection deleted while its sync ran has none, and must keep none).
+func TestClearQueuedWritesNoCursor(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := newStore()
+	db := dynamodb.NewFromConfig(env.AWS)
+	conn := "clear-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	cursorItem := func() map[string]types.AttributeValue {
+		t.Helper()
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(env.TableName()), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{store.AttrPK: &types.AttributeValueMemberS{Value: "CONN#" + conn}, store.AttrSK: &types.AttributeValueMemberS{Value: "CURSOR#service"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
+	}
+	if err := s.ClearQueued(ctx, conn, review.Service); err != nil {
+		t.Fatal(err)
+	}
+	if item := cursorItem(); item != nil {
+		t.Fatalf("ClearQueued wrote a cursor that was not there: %v", item)
+	}
+	if ok, err := s.MarkQueued(ctx, conn, review.Service, time.Hour); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := s.ClearQueued(ctx, conn, review.Service); err != nil {
+		t.Fatal(err)
+	}
+	if item := cursorItem(); item == nil || item["queued_at"] != nil {
+		t.Fatalf("cursor after ClearQueued: %v, want it kept without queued_at", item)
+	}
+}
+
 func TestGetLinksRetriesUnprocessedKeys(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()

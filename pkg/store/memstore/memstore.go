@@ -264,9 +264,20 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 	}
 	unlock()
 	if err := s.waitForSync(ctx, rec.Connection); err != nil {
-		return err
+		if rec.Deleted {
+			return err
+		}
+		unlock := s.lock() // nothing is deleted yet: the connection stays as it was
+		if c, ok := s.d.conns[id]; ok {
+			c.deleted = false
+		}
+		unlock()
+		return fmt.Errorf("connection %s not deleted: %w", id, err)
 	}
 	defer s.lock()()
+	if c, ok := s.d.conns[id]; !ok || !c.deleted {
+		return errs.E(errs.Conflict, "store.DeleteConnection", fmt.Errorf("connection %s was put again while its delete waited for its sync: not deleted", id))
+	}
 	for k := range s.d.cursors {
 		if k.conn == id {
 			delete(s.d.cursors, k)
@@ -977,7 +988,7 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, un
 	}
 	defer s.lock()()
 	l, ok := s.d.leases[name]
-	if !ok || l.expires <= ms(s.now()) {
+	if !ok || l.expires < ms(s.now()) { // expired as AcquireLease sees it
 		return "", time.Time{}, false, nil
 	}
 	return l.holder, time.UnixMilli(l.expires), true, nil
@@ -987,23 +998,31 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (holder string, un
 // store's).
 func (s *Store) waitForSync(ctx context.Context, c connection.Connection) error {
 	for name := c.HelpdeskAccountKey(); name != ""; {
-		holder, until, held, err := s.LeaseHolder(ctx, name)
-		if err != nil {
+		if err := live(ctx, "store.DeleteConnection"); err != nil {
 			return err
 		}
-		if !held || (holder != "" && holder != c.ID) {
+		unlock := s.lock()
+		l, exists := s.d.leases[name]
+		unlock()
+		until := time.UnixMilli(l.expires)
+		left := until.Add(leaseSkew).Sub(s.now())
+		if !exists || left < 0 || (l.holder != "" && l.holder != c.ID) {
 			return nil
 		}
-		t := time.NewTimer(max(min(20*time.Millisecond, until.Sub(s.now())), time.Millisecond))
+		t := time.NewTimer(max(min(20*time.Millisecond, left), time.Millisecond))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("connection %s: waiting for its sync to stop: %w", c.ID, ctx.Err())
+			return fmt.Errorf("connection %s: waiting for its sync to stop (the lease runs to %s): %w", c.ID, until.UTC().Format(time.RFC3339), ctx.Err())
 		case <-t.C:
 		}
 	}
 	return nil
 }
+
+// leaseSkew is how long past its expiry a lease held for the connection is still waited for
+// (the DynamoDB store's: the clocks of the worker and of the deletion may differ).
+const leaseSkew = 30 * time.Second
 
 // ReleaseLease gives the lease up if owner holds it (expired or not).
 func (s *Store) ReleaseLease(ctx context.Context, name, owner string) error {

@@ -449,16 +449,27 @@ func testDeleteWaitsForSync(t *testing.T, e *env) {
 			t.Fatalf("%s: the purge still waits", what)
 		}
 	}
-	waiting := func(what string, done <-chan error, id, rid string) {
+	stillWaits := func(what string, done <-chan error) {
 		t.Helper()
 		select {
 		case err := <-done:
-			t.Fatalf("%s: the purge did not wait for the sync (%v)", what, err)
-		case <-time.After(600 * time.Millisecond):
+			t.Fatalf("%s: the delete did not wait for the sync (%v)", what, err)
+		case <-time.After(400 * time.Millisecond):
 		}
-		// Marked deleted (no sync starts on it), nothing removed yet.
-		_, err := e.s.GetConnection(e.ctx, id)
-		e.wantKind(what+": connection while the purge waits", err, errs.NotExist)
+	}
+	waiting := func(what string, done <-chan error, id, rid string) {
+		t.Helper()
+		// Marked deleted first (no sync starts on it any more)...
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if _, err := e.s.GetConnection(e.ctx, id); errs.Is(err, errs.NotExist) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the delete never marked the connection deleted", what)
+			}
+		}
+		// ...then it waits, having removed nothing.
+		stillWaits(what, done)
 		e.getLink(id, rid)
 	}
 
@@ -490,7 +501,8 @@ func testDeleteWaitsForSync(t *testing.T, e *env) {
 	}
 	finished("another connection's sync", purge(id))
 
-	// A lease without a holder: waited for until it expires.
+	// A lease without a holder: waited for until it expires, and a while more (the worker's
+	// clock and the deletion's may differ).
 	id, rid, acct = setup()
 	if ok, err := e.s.AcquireLease(e.ctx, acct, "worker-3", time.Minute); err != nil || !ok {
 		t.Fatalf("AcquireLease: %v %v", ok, err)
@@ -498,7 +510,54 @@ func testDeleteWaitsForSync(t *testing.T, e *env) {
 	done = purge(id)
 	waiting("lease without a holder", done, id, rid)
 	e.clk.Add(time.Minute + time.Millisecond)
+	if _, _, held, err := e.s.LeaseHolder(e.ctx, acct); err != nil || held {
+		t.Fatalf("LeaseHolder past the expiry: %v %v", held, err)
+	}
+	stillWaits("just expired lease", done)
+	e.clk.Add(time.Minute)
 	finished("expired lease", done)
+
+	// Given up while it waits (the operator's Ctrl-C): nothing is deleted, the connection syncs
+	// on as before.
+	id, rid, acct = setup()
+	if ok, err := e.s.AcquireLeaseFor(e.ctx, acct, "worker-5", id, time.Minute); err != nil || !ok {
+		t.Fatalf("AcquireLeaseFor: %v %v", ok, err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	given := make(chan error, 1)
+	go func() { given <- e.s.DeleteConnection(ctx, id, true) }()
+	waiting("given up", given, id, rid)
+	cancel()
+	select {
+	case err := <-given:
+		if err == nil {
+			t.Fatal("a delete given up while it waited reported success")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a delete given up still waits")
+	}
+	if _, err := e.s.GetConnection(e.ctx, id); err != nil {
+		t.Fatalf("connection after a delete given up: %v, want it as it was", err)
+	}
+	e.getLink(id, rid)
+
+	// Put again while the delete waits: the delete refuses to remove it.
+	done = purge(id)
+	waiting("put again", done, id, rid)
+	c := bare(id)
+	c.Helpdesk.URL = "https://" + acct
+	e.put(c)
+	e.must(e.s.ReleaseLease(e.ctx, acct, "worker-5"))
+	select {
+	case err := <-done:
+		e.wantKind("delete of a connection put again", err, errs.Conflict)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the purge still waits after the sync gave the lease up")
+	}
+	if _, err := e.s.GetConnection(e.ctx, id); err != nil {
+		t.Fatalf("connection put again: %v, want it kept", err)
+	}
+	e.getLink(id, rid)
 
 	// A plain delete waits the same way.
 	id, rid, acct = setup()
