@@ -162,7 +162,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 			ExpressionAttributeValues: map[string]types.AttributeValue{":t": boolean(true)},
 		})
 		if uerr != nil && !isCondFailed(uerr) {
-			return fmt.Errorf("connection %s is marked deleted and its sync may still run (run the delete again to finish it): %w", id, err)
+			return fmt.Errorf("connection %s is left marked deleted with its sync maybe still running (purge it to finish, or put it again): %w", id, err)
 		}
 		return fmt.Errorf("connection %s not deleted: %w", id, err)
 	}
