@@ -51,6 +51,8 @@ type Store interface {
 	ParkJob(ctx context.Context, account, id, body string) error
 	TakeParked(ctx context.Context, account string) ([]string, error)
 	ForgetReviewerEntry(ctx context.Context, account, reviewer, reviewID string) error
+	// SetReviewer names the reviewer on a link made before the sidebar's index (it names none).
+	SetReviewer(ctx context.Context, connID, reviewID, account, who string) (bool, error)
 	GetLink(ctx context.Context, connID, reviewID string) (link.Link, error)
 	MarkDeleted(ctx context.Context, connID, reviewID string) (bool, error)
 	MarkReinstated(ctx context.Context, connID, reviewID string) (bool, error)
@@ -1037,12 +1039,27 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 	if err != nil {
 		return nil, err
 	}
+	var unindexed []review.Review
 	for _, rv := range reviews {
 		if lk, ok := links[rv.ID]; !ok || lk.State != link.StateLinked {
 			r.preIndex(rv)
+		} else if who := r.reviewerKey(rv); who != "" && lk.Reviewer == "" && lk.TicketID != 0 && lk.DeletedAt.IsZero() {
+			// Linked before the sidebar's index existed (the link names no reviewer): its entry
+			// is written now, and the link then names the reviewer, so this happens once.
+			r.entries = append(r.entries, reviewer.Record{Reviewer: who, ReviewID: rv.ID, Entry: reviewer.EntryOf(r.conn.ID, rv, lk.TicketID).Marshal()})
+			unindexed = append(unindexed, rv)
 		}
 	}
-	r.flushEntries(ctx)
+	if r.flushEntries(ctx) {
+		for _, rv := range unindexed {
+			if _, err := r.s.Store.SetReviewer(ctx, r.conn.ID, rv.ID, r.account, r.reviewerKey(rv)); err != nil {
+				r.log.Warn("older link's reviewer not recorded; its sidebar entry is written again next time", "review_id", rv.ID, "error", err.Error())
+			}
+		}
+		if len(unindexed) > 0 {
+			r.log.Info("sidebar entries written for reviews linked before the sidebar", "reviews", len(unindexed))
+		}
+	}
 	r.single = false
 	stop, err := r.pageReviews(ctx, reviews, links, mark)
 	if serr := r.settle(ctx); err == nil {
@@ -1342,17 +1359,19 @@ func (r *run) preIndex(rv review.Review) {
 	}
 }
 
-// flushEntries writes the queued sidebar entries: one batch write for a page. A failure is
-// logged (the tickets show the reviews; the sidebar misses them until they are written again
-// by an edit or a retry of the page).
-func (r *run) flushEntries(ctx context.Context) {
+// flushEntries writes the queued sidebar entries: one batch write for a page, and reports
+// whether they were. A failure is logged (the tickets show the reviews; the sidebar misses them
+// until they are written again by an edit or a retry of the page).
+func (r *run) flushEntries(ctx context.Context) (written bool) {
 	if len(r.entries) == 0 {
-		return
+		return true
 	}
-	if err := r.s.Store.PutReviewerEntries(context.WithoutCancel(ctx), r.account, r.entries); err != nil {
+	err := r.s.Store.PutReviewerEntries(context.WithoutCancel(ctx), r.account, r.entries)
+	if err != nil {
 		r.log.Warn("sidebar entries not recorded", "entries", len(r.entries), "error", err.Error())
 	}
 	r.entries = r.entries[:0]
+	return err == nil
 }
 
 // reviewerKey is the key of a review's reviewer in the sidebar's index: none for a review

@@ -466,6 +466,29 @@ func (s *Store) SetReviewVersion(ctx context.Context, connID, reviewID string, v
 	return err == nil, classify("store.SetReviewVersion", err)
 }
 
+// SetReviewer names a linked review's reviewer (reviewer.Key) and helpdesk account on a link
+// that names none: a link made before the sidebar's index existed, whose entry is written now.
+// The link then leads a purge to the entry. It reports false, changing nothing, when the link
+// is not linked or names a reviewer already.
+func (s *Store) SetReviewer(ctx context.Context, connID, reviewID, account, who string) (bool, error) {
+	const op = "store.SetReviewer"
+	if account == "" || who == "" {
+		return false, emptyKey(op, "account or reviewer")
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(linkPK(connID), reviewID),
+		UpdateExpression:          aws.String("SET reviewer = :rv, account = if_not_exists(account, :acct), updated_at = :now"),
+		ConditionExpression:       aws.String("#state = :linked AND (attribute_not_exists(reviewer) OR reviewer = :none)"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":rv": str(who), ":acct": str(account), ":none": str(""), ":linked": str(string(link.StateLinked)), ":now": str(fmtTime(s.now()))},
+	})
+	if isCondFailed(err) {
+		return false, nil
+	}
+	return err == nil, classify(op, err)
+}
+
 // MarkDeleted records that the review was deleted on Trustpilot: its snapshot (the only copy of
 // its text in the table) is removed, the link kept. It reports whether this call marked it
 // (false when it already was, or no link exists).

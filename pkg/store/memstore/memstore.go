@@ -721,6 +721,28 @@ func (s *Store) SetReviewVersion(ctx context.Context, connID, reviewID string, v
 	return true, nil
 }
 
+// SetReviewer names a linked review's reviewer and helpdesk account on a link that names none
+// (see the DynamoDB store's).
+func (s *Store) SetReviewer(ctx context.Context, connID, reviewID, account, who string) (bool, error) {
+	const op = "store.SetReviewer"
+	if err := live(ctx, op); err != nil {
+		return false, err
+	}
+	if reviewID == "" || account == "" || who == "" {
+		return false, emptyKey(op, "review id, account or reviewer")
+	}
+	defer s.lock()()
+	l, ok := s.d.links[linkKey{connID, reviewID}]
+	if !ok || l.state != link.StateLinked || l.reviewer != "" {
+		return false, nil
+	}
+	l.reviewer, l.updatedAt = who, fmtTime(s.now())
+	if l.account == "" {
+		l.account = account
+	}
+	return true, nil
+}
+
 // ---- reply slot ----
 
 // ClaimReply takes the review's one reply slot for a helpdesk message: only the first message

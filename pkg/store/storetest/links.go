@@ -601,3 +601,34 @@ func testSetReviewVersion(t *testing.T, e *env) {
 	e.must(e.s.ConfirmLink(e.ctx, link.Confirm{ConnectionID: conn, ReviewID: bare, Owner: "w", TicketID: e.ticket()}))
 	set(bare, time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), 3, true)
 }
+
+// A link made before the sidebar's index names no reviewer: SetReviewer names one (and the
+// account, where the link has none), once. A link naming one already, a review only claimed
+// and no link at all are left alone.
+func testSetReviewer(t *testing.T, e *env) {
+	conn := e.conn()
+	rid := e.review()
+	e.linked(conn, rid, e.ticket()) // no reviewer, account acme.gorgias.com
+	set := func(what, reviewID, who string, want bool) {
+		t.Helper()
+		got, err := e.s.SetReviewer(e.ctx, conn, reviewID, "other.gorgias.com", who)
+		if err != nil || got != want {
+			t.Fatalf("SetReviewer %s: %v %v, want %v", what, got, err, want)
+		}
+	}
+	set("old link", rid, "rv-1", true)
+	if l := e.getLink(conn, rid); l.Reviewer != "rv-1" || l.Account != "acme.gorgias.com" {
+		t.Fatalf("link after SetReviewer: reviewer %q account %q, want rv-1 and the link's own account", l.Reviewer, l.Account)
+	}
+	set("link naming one", rid, "rv-2", false)
+	if l := e.getLink(conn, rid); l.Reviewer != "rv-1" {
+		t.Fatalf("reviewer %q after a second SetReviewer, want rv-1 kept", l.Reviewer)
+	}
+	claimed := e.review()
+	e.claim(conn, claimed, "w", link.ClaimGranted)
+	set("claimed review", claimed, "rv-3", false)
+	set("no link", e.review(), "rv-4", false)
+	if _, err := e.s.SetReviewer(e.ctx, conn, rid, "", "rv-5"); err == nil {
+		t.Fatal("SetReviewer without an account: no error")
+	}
+}

@@ -66,6 +66,7 @@ type Store interface {
 	SetRunCalls(ctx context.Context, connID string, kind review.Kind, calls int64) error
 	RecordError(ctx context.Context, connID string, kind review.Kind, msg string) error
 
+	SetReviewer(ctx context.Context, connID, reviewID, account, who string) (bool, error)
 	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	AcquireLeaseFor(ctx context.Context, name, owner, holder string, ttl time.Duration) (bool, error)
 	LeaseHolder(ctx context.Context, name string) (holder string, until time.Time, held bool, err error)
@@ -128,6 +129,7 @@ var cases = []struct {
 	{"GetLinkMissing", testGetLinkMissing},
 	{"GetLinksBatches", testGetLinksBatches},
 	{"SetReviewVersionForwardOnly", testSetReviewVersion},
+	{"SetReviewerOnlyOnALinkNamingNone", testSetReviewer},
 	{"ReplySlotNeedsLink", testReplySlotNeedsLink},
 	{"ReplySlotGranted", testReplySlotGranted},
 	{"ReleaseReplyKeepsSlotForMessage", testReleaseReply},
