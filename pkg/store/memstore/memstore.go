@@ -275,7 +275,9 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, purge bool) err
 		return fmt.Errorf("connection %s not deleted: %w", id, err)
 	}
 	defer s.lock()()
-	if c, ok := s.d.conns[id]; !ok || !c.deleted {
+	if c, ok := s.d.conns[id]; !ok {
+		return errs.E(errs.NotExist, "store.GetConnection", fmt.Errorf("connection %s: deleted meanwhile", id))
+	} else if !c.deleted {
 		return errs.E(errs.Conflict, "store.DeleteConnection", fmt.Errorf("connection %s was put again while its delete waited for its sync: not deleted", id))
 	}
 	for k := range s.d.cursors {
