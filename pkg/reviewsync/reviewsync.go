@@ -861,9 +861,6 @@ func (r *run) timeLeft(ctx context.Context) bool {
 
 // continueLater enqueues the job's continuation from a checkpoint.
 func (r *run) continueLater(ctx context.Context, since time.Time, resume string, delay time.Duration) error {
-	if r.gone {
-		return errGone
-	}
 	next := queue.SyncJob(r.conn.ID, r.job.Kind)
 	if !since.IsZero() {
 		s := since.UTC()
@@ -871,9 +868,7 @@ func (r *run) continueLater(ctx context.Context, since time.Time, resume string,
 	}
 	next.Resume, next.Pass = resume, r.job.Pass
 	next.Continuation, next.Calls = r.job.Continuation+1, r.job.Calls+r.calls
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := r.s.Queue.Send(sctx, []queue.Job{next}, delay); err != nil {
+	if err := r.send(ctx, next, delay); err != nil {
 		return err
 	}
 	r.continued = true
@@ -1039,21 +1034,22 @@ func (r *run) page(ctx context.Context, reviews []review.Review, mark *time.Time
 	if err != nil {
 		return nil, err
 	}
-	var unindexed []review.Review
+	var unindexed []reviewer.Record
 	for _, rv := range reviews {
 		if lk, ok := links[rv.ID]; !ok || lk.State != link.StateLinked {
 			r.preIndex(rv)
 		} else if who := r.reviewerKey(rv); who != "" && lk.Reviewer == "" && lk.TicketID != 0 && lk.DeletedAt.IsZero() {
 			// Linked before the sidebar's index existed (the link names no reviewer): its entry
 			// is written now, and the link then names the reviewer, so this happens once.
-			r.entries = append(r.entries, reviewer.Record{Reviewer: who, ReviewID: rv.ID, Entry: reviewer.EntryOf(r.conn.ID, rv, lk.TicketID).Marshal()})
-			unindexed = append(unindexed, rv)
+			rec := reviewer.Record{Reviewer: who, ReviewID: rv.ID, Entry: reviewer.EntryOf(r.conn.ID, rv, lk.TicketID).Marshal()}
+			r.entries = append(r.entries, rec)
+			unindexed = append(unindexed, rec)
 		}
 	}
 	if r.flushEntries(ctx) {
-		for _, rv := range unindexed {
-			if _, err := r.s.Store.SetReviewer(ctx, r.conn.ID, rv.ID, r.account, r.reviewerKey(rv)); err != nil {
-				r.log.Warn("older link's reviewer not recorded; its sidebar entry is written again next time", "review_id", rv.ID, "error", err.Error())
+		for _, rec := range unindexed {
+			if _, err := r.s.Store.SetReviewer(ctx, r.conn.ID, rec.ReviewID, r.account, rec.Reviewer); err != nil {
+				r.log.Warn("older link's reviewer not recorded; its sidebar entry is written again next time", "review_id", rec.ReviewID, "error", err.Error())
 			}
 		}
 		if len(unindexed) > 0 {
